@@ -1,0 +1,114 @@
+"""Image layouts: every accepted input as one channels-last ``(n, H, W, C)`` view.
+
+Accepted inputs (the first axis is always the images):
+
+================================  ==========================================
+``X.shape``                       read as
+================================  ==========================================
+``(n, H, W, C)``                  ``channel_axis=-1`` (the default)
+``(n, C, H, W)``                  ``channel_axis=1``
+``(n, H, W)``                     grayscale images
+``(n, n_features)``               flattened images of ``image_shape`` when
+                                  given (``(H, W, C)`` or ``(H, W)``), else
+                                  ``n_features`` pixels of one channel
+================================  ==========================================
+
+The statistics and the transforms only ever see the canonical view, so none of
+them branches on layout.  The view shares memory with ``X``: writing through the
+view of an output array writes the output in the caller's layout.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _normalize_axis(channel_axis: int, ndim: int, shape: tuple[int, ...]) -> int:
+    axis = channel_axis + ndim if channel_axis < 0 else channel_axis
+    if not 1 <= axis < ndim:
+        raise ValueError(
+            f"channel_axis={channel_axis} does not exist for {ndim}-D input of shape "
+            f"{shape} (axis 0 holds the images). Use channel_axis=-1 for "
+            "(n, H, W, C) or channel_axis=1 for (n, C, H, W)."
+        )
+    return axis
+
+
+def image_view(
+    X: np.ndarray,
+    channel_axis: int | None = -1,
+    image_shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """Return ``X`` as a channels-last ``(n, H, W, C)`` view.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
+        Validated image batch.
+    channel_axis : int or None, default=-1
+        Axis of ``X`` (or of ``X.reshape((n, *image_shape))``) holding the channels.
+        None means that the images have no channel axis (grayscale).
+    image_shape : tuple of int or None, default=None
+        Shape of one image, for flattened 2-D input.
+
+    Returns
+    -------
+    view : ndarray of shape (n, H, W, C)
+        A view of ``X`` (a reshape of 2-D input with ``image_shape`` copies only
+        when ``X``'s rows are not contiguous).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image_view(np.zeros((2, 3, 4, 5)), channel_axis=1).shape
+    (2, 4, 5, 3)
+    >>> image_view(np.zeros((2, 12)), image_shape=(2, 2, 3)).shape
+    (2, 2, 2, 3)
+    >>> image_view(np.zeros((2, 12))).shape
+    (2, 1, 12, 1)
+    """
+    if X.ndim not in (2, 3, 4):
+        raise ValueError(
+            f"Expected image data with 2, 3 or 4 dimensions ((n, n_features), "
+            f"(n, H, W) or (n, H, W, C)), got {X.ndim}-D input of shape {X.shape}. "
+            "The first axis must hold the images: reshape a single image with "
+            "X[None] and stack a list of images with np.stack."
+        )
+    if image_shape is not None:
+        image_shape = tuple(int(s) for s in image_shape)
+        if X.ndim == 2:
+            n_values = int(np.prod(image_shape))
+            if n_values != X.shape[1]:
+                raise ValueError(
+                    f"image_shape={image_shape} holds {n_values} values per image, "
+                    f"but X has {X.shape[1]} features per sample. Pass the shape of "
+                    "one image, e.g. (H, W, C) or (H, W)."
+                )
+            X = X.reshape((X.shape[0], *image_shape))
+        elif X.shape[1:] != image_shape:
+            raise ValueError(
+                f"image_shape={image_shape} does not match the shape of the images "
+                f"in X, {X.shape[1:]}. image_shape is only needed for flattened 2-D "
+                "input; leave it as None for image-shaped input."
+            )
+    if X.ndim == 2:
+        return X[:, None, :, None]
+    if X.ndim == 3:
+        return X[..., None]
+    if channel_axis is None:
+        raise ValueError(
+            f"4-D input of shape {X.shape} needs a channel axis, but "
+            "channel_axis=None. Use channel_axis=-1 for (n, H, W, C) or "
+            "channel_axis=1 for (n, C, H, W)."
+        )
+    axis = _normalize_axis(channel_axis, X.ndim, X.shape)
+    return np.moveaxis(X, axis, -1)
+
+
+def n_channels(
+    X: np.ndarray,
+    channel_axis: int | None = -1,
+    image_shape: tuple[int, ...] | None = None,
+) -> int:
+    """Return the number of channels of ``X`` under the given layout."""
+    return image_view(X, channel_axis, image_shape).shape[-1]

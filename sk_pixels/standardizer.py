@@ -1,0 +1,199 @@
+"""PixelStandardizer: subtract a mean and divide by a standard deviation."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import _BasePixelTransformer, _Coefficients, _handle_zero_std
+from ._docstrings import fill_doc
+from .presets import PRESETS
+
+
+@fill_doc
+class PixelStandardizer(_BasePixelTransformer):
+    """Standardize pixels: subtract a mean, divide by a standard deviation.
+
+    .. math::
+
+        z = (x - \\mu) / \\sigma, \\qquad
+        y = \\operatorname{clip}(z, -k, k), \\qquad
+        y' = (y + k) / 2k \\;\\text{(rescale=True)}
+
+    ``clip=1.0, rescale=True`` is the "positive standardization" of the
+    tutorial literature: standardized values clipped to [-1, 1], then mapped
+    onto [0, 1].
+
+    Parameters
+    ----------
+    scope : {"dataset", "batch", "image"}, default="dataset"
+        Where mean and std come from: the images given to ``fit`` /
+        ``partial_fit``, the whole batch given to ``transform``, or each
+        image on its own (TensorFlow's ``per_image_standardization``).
+
+    %(per_channel)s
+
+    mean : None, str or array-like of shape (n_channels,) or (), default=None
+        None learns the mean; a preset name (``"imagenet"``, ``"clip"``,
+        ``"inception"``) is converted to the input's units through
+        ``max_value``; an array-like is in input pixel units.
+
+    std : None, str or array-like of shape (n_channels,) or (), default=None
+        Like ``mean``. A learned std is pooled over all pixels (never an
+        average of per-batch stds).
+
+    ddof : int, default=0
+        Delta degrees of freedom: ``std = sqrt(sum((x - mean)**2) / (N - ddof))``.
+        0 equals ``numpy.std``.
+
+    clip : float or None, default=None
+        Clip standardized values to ``[-clip, clip]``.
+
+    rescale : bool, default=False
+        Map ``[-clip, clip]`` linearly onto [0, 1]; needs ``clip``.
+
+    adjusted_std : bool, default=False
+        Use ``max(std, 1 / sqrt(N))``, N the number of pixel values the std was
+        computed on, as TensorFlow's ``per_image_standardization`` does. By
+        default a zero (or rounding-noise) std is replaced by 1, as
+        scikit-learn's ``StandardScaler`` does.
+
+    %(max_value)s
+
+    %(layout)s
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_channels,) or ()
+        Mean, in input pixel units (dataset scope).
+
+    std_ : ndarray of shape (n_channels,) or ()
+        Standard deviation with ``ddof``, in input pixel units, as computed
+        (a zero std is reported as 0 and applied as 1).
+
+    var_ : ndarray of shape (n_channels,) or ()
+        Variance, ``std_ ** 2``, in squared pixel units.
+
+    %(common_attributes)s
+
+    See Also
+    --------
+    PixelCenterer : Subtract a mean only.
+    PixelNormalizer : Scale by the domain maximum or min-max.
+    PixelStats : The statistics behind all three.
+
+    Notes
+    -----
+    %(layout_note)s
+
+    Statistics of integer pixels of up to 16 bits are exact: the same to the
+    bit however the data is split into batches. Clipping loses information:
+    :meth:`inverse_transform` returns clipped values at the clipping bound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk_pixels import PixelStandardizer
+    >>> X = np.array([[[[0, 100, 200]], [[50, 150, 250]]]], dtype=np.uint8)
+    >>> scaler = PixelStandardizer().fit(X)
+    >>> scaler.mean_, scaler.std_
+    (array([ 25., 125., 225.]), array([25., 25., 25.]))
+    >>> scaler.transform(X)[0, :, 0]
+    array([[-1., -1., -1.],
+           [ 1.,  1.,  1.]], dtype=float32)
+    >>> imagenet = PixelStandardizer(mean="imagenet", std="imagenet")
+    >>> imagenet.fit_transform(X)[0, 0, 0].round(4)
+    array([-2.1179, -0.2882,  1.6291], dtype=float32)
+    """
+
+    _parameter_constraints: dict = {
+        **_BasePixelTransformer._parameter_constraints,
+        "scope": [StrOptions({"dataset", "batch", "image"})],
+        "mean": [None, StrOptions(set(PRESETS)), "array-like"],
+        "std": [None, StrOptions(set(PRESETS)), "array-like"],
+        "ddof": [Interval(Integral, 0, None, closed="left")],
+        "clip": [Interval(Real, 0, None, closed="neither"), None],
+        "rescale": ["boolean"],
+        "adjusted_std": ["boolean"],
+    }
+    _STAT_PARAMS = ("mean", "std")
+
+    def __init__(
+        self,
+        *,
+        scope="dataset",
+        per_channel=True,
+        mean=None,
+        std=None,
+        ddof=0,
+        clip=None,
+        rescale=False,
+        adjusted_std=False,
+        max_value="auto",
+        channel_axis=-1,
+        image_shape=None,
+        dtype=None,
+    ):
+        self.scope = scope
+        self.per_channel = per_channel
+        self.mean = mean
+        self.std = std
+        self.ddof = ddof
+        self.clip = clip
+        self.rescale = rescale
+        self.adjusted_std = adjusted_std
+        self.max_value = max_value
+        self.channel_axis = channel_axis
+        self.image_shape = image_shape
+        self.dtype = dtype
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.rescale and self.clip is None:
+            raise ValueError(
+                "rescale=True maps [-clip, clip] onto [0, 1], so it needs clip "
+                "(e.g. clip=1.0 for positive standardization). Got clip=None."
+            )
+        if self.std is not None and not isinstance(self.std, str):
+            if np.any(~(np.asarray(self.std, dtype=np.float64) > 0)):
+                raise ValueError(
+                    f"std must hold values > 0 (it divides the pixels). Got "
+                    f"std={self.std!r}."
+                )
+
+    def _store_fitted(self) -> None:
+        stats = self._pool(self.stats_)
+        mean = self._fixed("mean", self.max_value_)
+        std = self._fixed("std", self.max_value_)
+        self.mean_ = self._fitted_stat(stats.mean if mean is None else mean)
+        if std is None:
+            self.var_ = self._fitted_stat(stats.variance(self.ddof))
+            self.std_ = np.sqrt(self.var_)
+        else:
+            self.std_ = self._fitted_stat(std)
+            self.var_ = self.std_**2
+
+    def _coefficients(self, stats, max_value) -> _Coefficients:
+        mean = self._fixed("mean", max_value)
+        std = self._fixed("std", max_value)
+        source = self._pool(self.stats_) if stats is None and self._learns() else stats
+        if mean is None:
+            mean = self.mean_ if stats is None else stats.mean
+        if std is None:
+            std = self.std_ if stats is None else np.sqrt(stats.variance(self.ddof))
+            count = source.count
+            if self.adjusted_std:
+                std = np.maximum(std, 1.0 / np.sqrt(np.maximum(count, 1)))
+            std = _handle_zero_std(np.asarray(std), np.asarray(mean), count)
+        scale = 1.0 / np.asarray(std)
+        offset = -np.asarray(mean) * scale
+        if self.clip is None:
+            return _Coefficients(scale, offset)
+        k = float(self.clip)
+        if not self.rescale:
+            return _Coefficients(scale, offset, clip=(-k, k))
+        # clip(z, -k, k) mapped onto [0, 1] == clip(z / 2k + 1/2, 0, 1): fold the
+        # rescale into the affine map so the kernel still makes one pass.
+        return _Coefficients(scale / (2 * k), offset / (2 * k) + 0.5, clip=(0.0, 1.0))
