@@ -10,6 +10,7 @@ coefficients its statistics give (``_coefficients``).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -118,7 +119,9 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         return tags
 
     def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "n_samples_seen_") or not self._learns()
+        # Stateless scopes may transform without fit (their tags say
+        # requires_fit=False), but only fit validates and records the units.
+        return hasattr(self, "n_samples_seen_")
 
     def _learns(self) -> bool:
         """Whether ``fit`` learns statistics (robust to unvalidated parameters)."""
@@ -197,6 +200,11 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             raise ValueError(
                 f"X holds images with no pixels (shape {X.shape}); each image needs "
                 "at least one pixel."
+            )
+        if view.shape[-1] == 0:
+            raise ValueError(
+                f"X holds images with 0 channels (shape {X.shape}); each image needs "
+                "at least one channel."
             )
         n_channels = view.shape[-1]
         if reset:
@@ -282,11 +290,13 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         if not self._learns():
             # Stateless: fit only validates and records shapes and units.
             if X.dtype.kind == "f" and self._depends_on_unit_range():
-                self._warn_domain(X.dtype, float(np.nanmax(X)), "fit")
+                self._warn_domain(X.dtype, _nanmax(X), "fit")
+            if self.scope == "dataset":
+                self._store_fitted()  # fixed statistics, in the units of X
             return self
         batch = PixelStats.from_view(self._view(X))
         self.stats_ = batch if first_call else self.stats_.merge(batch)
-        self._warn_domain(X.dtype, float(np.nanmax(batch.max)), "fit")
+        self._warn_domain(X.dtype, _nanmax(batch.max), "fit")
         self._store_fitted()
         return self
 
@@ -333,8 +343,10 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
     def _store_fitted(self) -> None:
         """Set the class's public fitted attributes from ``stats_``."""
 
-    def _pool(self, stats: PixelStats) -> PixelStats:
-        return stats if self.per_channel else stats.pooled()
+    def _pool(self, stats: PixelStats | None) -> PixelStats | None:
+        if stats is None or self.per_channel:
+            return stats
+        return stats.pooled()
 
     def _fitted_stat(self, values: np.ndarray) -> np.ndarray:
         """Per-channel array of shape (C,), or a 0-d array when global."""
@@ -376,13 +388,15 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         """
         X = self._prepare_transform(X)
         out = np.empty(X.shape, dtype=output_float_dtype(X.dtype, self.dtype))
-        self._transform_into(X, out)
+        with _raise_on_overflow(out.dtype):
+            self._transform_into(X, out)
         return out
 
     def _transform_into(self, X: np.ndarray, out: np.ndarray) -> None:
         src, dst = self._view(X), self._view(out)
         max_value = resolve_max_value(X.dtype, self.max_value)
         if self.scope in ("domain", "dataset"):
+            self._check_learned_counts()
             coef = self._coefficients(None, max_value)
             track = self._should_track_max(X.dtype)
             observed = _kernels.affine(
@@ -393,9 +407,25 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             return
         per_image = self.scope == "image"
         stats = self._pool(PixelStats.from_view(src, per_image=per_image))
-        self._warn_domain(X.dtype, float(np.nanmax(stats.max)), "transform")
+        self._warn_domain(X.dtype, _nanmax(stats.max), "transform")
         coef = self._coefficients(stats, max_value)
         _kernels.affine(src, dst, *coef.for_view(src.shape[-1], per_image), coef.clip)
+
+    def _check_learned_counts(self) -> None:
+        """Refuse to apply statistics learned from no pixel (all NaN in fit).
+
+        Their mean is NaN, which would turn finite pixels into NaN.
+        """
+        if not (hasattr(self, "stats_") and self._learns()):
+            return
+        empty = np.flatnonzero(self._pool(self.stats_).count.reshape(-1) == 0)
+        if empty.size:
+            raise ValueError(
+                f"{type(self).__name__} learned no statistics for channel(s) "
+                f"{empty.tolist()}: every pixel of those channels seen in fit was "
+                "NaN, so the transform would turn finite pixels into NaN. Fit on "
+                "data with at least one non-NaN pixel per channel."
+            )
 
     def _should_track_max(self, dtype: np.dtype) -> bool:
         """Whether transform must look at X's range (a cheap in-cache max)."""
@@ -411,7 +441,7 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         self._warn_domain(dtype, observed_max, "transform")
         if hasattr(self, "stats_") and self._learns():
             warn_if_scale_differs(
-                float(np.nanmax(self.stats_.max)),
+                _nanmax(self.stats_.max),
                 self.input_dtype_,
                 observed_max,
                 dtype,
@@ -465,10 +495,12 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             X, dtype=[np.float64, np.float32], allow_nd=True, ensure_all_finite="allow-nan"
         )
         self._validate(X, reset=False, fitting=False)
+        self._check_learned_counts()
         coef = self._coefficients(None, self.max_value_).inverse()
         src = self._view(X)
         out = np.empty(X.shape, dtype=output_float_dtype(X.dtype, self.dtype))
-        _kernels.affine(src, self._view(out), *coef.for_view(src.shape[-1], False))
+        with _raise_on_overflow(out.dtype):
+            _kernels.affine(src, self._view(out), *coef.for_view(src.shape[-1], False))
         if not restore_dtype:
             return out
         target = np.dtype(self.input_dtype_)
@@ -488,16 +520,16 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             Images and pixels seen, input dtype and units, and per-channel
             mean, std, min and max.
         """
-        check_is_fitted(self)
         name = type(self).__name__
-        if not hasattr(self, "stats_"):
+        if not self._learns():
             return f"{name}(scope={self.scope!r}): stateless; nothing was learned."
+        check_is_fitted(self)
         stats = self.stats_
         lines = [
             f"{name}(scope={self.scope!r}, per_channel={self.per_channel})",
             f"  fitted on {stats.n_images} images, {stats.n_pixels} pixels per "
             f"channel, dtype {stats.dtype}, max_value {self.max_value_:g}",
-            f"  observed range [{np.nanmin(stats.min):g}, {np.nanmax(stats.max):g}]",
+            f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
         ]
         with np.printoptions(precision=4, suppress=True):
             for label, values in (
@@ -508,6 +540,32 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             ):
                 lines.append(f"  {label:<4} per channel: {values}")
         return "\n".join(lines)
+
+
+@contextmanager
+def _raise_on_overflow(dtype: np.dtype):
+    """Turn a float overflow (finite pixels -> inf) into a ValueError that says why."""
+    try:
+        with np.errstate(over="raise"):
+            yield
+    except FloatingPointError as exc:
+        raise ValueError(
+            f"Scaling X overflowed: the result does not fit in {np.dtype(dtype)} "
+            f"(finite pixels would become inf). Pass dtype='float64', or bring X "
+            f"to a smaller range first ({exc})."
+        ) from None
+
+
+def _nanmax(values) -> float:
+    """``nanmax`` as a float, NaN (without a RuntimeWarning) when all are NaN."""
+    values = np.asarray(values)
+    return float(np.fmax.reduce(values, axis=None)) if values.size else np.nan
+
+
+def _nanmin(values) -> float:
+    """``nanmin`` as a float, NaN (without a RuntimeWarning) when all are NaN."""
+    values = np.asarray(values)
+    return float(np.fmin.reduce(values, axis=None)) if values.size else np.nan
 
 
 def _handle_zero_std(std: np.ndarray, mean: np.ndarray, count) -> np.ndarray:

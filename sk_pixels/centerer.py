@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
@@ -83,7 +85,7 @@ class PixelCenterer(_BasePixelTransformer):
     _parameter_constraints: dict = {
         **_BasePixelTransformer._parameter_constraints,
         "scope": [StrOptions({"dataset", "batch", "image"})],
-        "mean": [None, StrOptions(set(PRESETS)), "array-like"],
+        "mean": [None, StrOptions(set(PRESETS)), "array-like", Real],
         "normalize": ["boolean"],
     }
     _STAT_PARAMS = ("mean",)
@@ -114,7 +116,7 @@ class PixelCenterer(_BasePixelTransformer):
         return self.normalize
 
     def _store_fitted(self) -> None:
-        stats = self._pool(self.stats_)
+        stats = self._pool(getattr(self, "stats_", None))
         mean = self._fixed("mean", self.max_value_)
         self.mean_ = self._fitted_stat(stats.mean if mean is None else mean)
 

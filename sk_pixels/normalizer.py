@@ -113,7 +113,7 @@ class PixelNormalizer(_BasePixelTransformer):
             )
 
     def _store_fitted(self) -> None:
-        stats = self._pool(self.stats_)
+        stats = self._pool(getattr(self, "stats_", None))
         self.data_min_ = self._fitted_stat(stats.min)
         self.data_max_ = self._fitted_stat(stats.max)
 

@@ -111,8 +111,8 @@ class PixelStandardizer(_BasePixelTransformer):
     _parameter_constraints: dict = {
         **_BasePixelTransformer._parameter_constraints,
         "scope": [StrOptions({"dataset", "batch", "image"})],
-        "mean": [None, StrOptions(set(PRESETS)), "array-like"],
-        "std": [None, StrOptions(set(PRESETS)), "array-like"],
+        "mean": [None, StrOptions(set(PRESETS)), "array-like", Real],
+        "std": [None, StrOptions(set(PRESETS)), "array-like", Real],
         "ddof": [Interval(Integral, 0, None, closed="left")],
         "clip": [Interval(Real, 0, None, closed="neither"), None],
         "rescale": ["boolean"],
@@ -164,7 +164,7 @@ class PixelStandardizer(_BasePixelTransformer):
                 )
 
     def _store_fitted(self) -> None:
-        stats = self._pool(self.stats_)
+        stats = self._pool(getattr(self, "stats_", None))
         mean = self._fixed("mean", self.max_value_)
         std = self._fixed("std", self.max_value_)
         self.mean_ = self._fitted_stat(stats.mean if mean is None else mean)
