@@ -539,6 +539,12 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
                 ("max", stats.max),
             ):
                 lines.append(f"  {label:<4} per channel: {values}")
+            if not self.per_channel:
+                pooled = stats.pooled()
+                lines.append(
+                    f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
+                    f"std {pooled.std[0]:.4f}"
+                )
         return "\n".join(lines)
 
 
