@@ -104,3 +104,42 @@ def test_fit_stats_equals_fit_on_pixels(uint8_batch):
 def test_fit_stats_rejects_other_objects():
     with pytest.raises(TypeError, match="expects a PixelStats"):
         PixelStandardizer().fit_stats(np.zeros(3))
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("channel_axis", [-1, 1], ids=["NHWC", "NCHW"])
+def test_transform_allocates_only_its_output(rng, channel_axis):
+    # 12.6 MB of output: 1% covers NumPy's fixed 64 KiB casting buffers.
+    X = rng.integers(0, 256, (64, 128, 128, 3), dtype=np.uint8)
+    if channel_axis == 1:
+        X = np.ascontiguousarray(np.moveaxis(X, -1, 1))
+    scaler = PixelStandardizer(channel_axis=channel_axis).fit(X)
+    output = X.size * 4
+    peak = _peak_bytes(lambda: scaler.transform(X))
+    assert peak <= output * 1.01, (peak, output)
+
+
+def test_per_image_transform_needs_only_fixed_extra_memory(rng):
+    X = rng.integers(0, 256, (64, 128, 128, 3), dtype=np.uint8)
+    scaler = PixelStandardizer(scope="image")
+    peak = _peak_bytes(lambda: scaler.transform(X))
+    assert peak <= X.size * 4 + 4 * 2**20, (peak, X.size * 4)
+
+
+def test_fit_memory_does_not_grow_with_batch_size(rng):
+    small = rng.integers(0, 256, (8, 128, 128, 3), dtype=np.uint8)
+    large = np.concatenate([small] * 8)
+    peak_small = _peak_bytes(lambda: PixelStandardizer().fit(small))
+    peak_large = _peak_bytes(lambda: PixelStandardizer().fit(large))
+    assert peak_large <= peak_small * 1.1 + 64 * 2**10, (peak_small, peak_large)

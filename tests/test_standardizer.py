@@ -147,6 +147,22 @@ def test_imagenet_preset_equals_torchvision_formula_for_uint8_and_float(uint8_ba
     assert_allclose(scaler.mean_, mean, rtol=1e-15)  # fitted on 0-1 floats
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    X=images(channels=(3,)),
+    name=st.sampled_from(["imagenet", "clip", "inception"]),
+)
+def test_presets_equal_torchvision_formula_in_any_units(X, name):
+    from sk_pixels.presets import PRESETS
+
+    preset = PRESETS[name]
+    scale = np.iinfo(X.dtype).max if X.dtype.kind == "u" else 1.0
+    # torchvision: ToDtype(float32, scale=True) divides integers by their max.
+    expected = (X / scale - np.array(preset.mean)) / np.array(preset.std)
+    out = PixelStandardizer(mean=name, std=name).fit_transform(X)
+    assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_presets_need_no_fit(uint8_batch):
     scaler = PixelStandardizer(mean="clip", std="clip")
     assert scaler.__sklearn_tags__().requires_fit is False
