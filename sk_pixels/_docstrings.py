@@ -43,8 +43,8 @@ _SHARED = {
     stats_ : PixelStats
         Per-channel statistics of the training pixels (learning scopes
         only); merge-able, and what ``summary()`` reports.""",
-    "layout_note": """Every layout is read through one channels-last view, so statistics and
-    results do not depend on layout. The input is never modified, and no
+    "layout_note": """Every layout is read through one channels-last view, so statistics
+    and results do not depend on layout. The input is never modified, and no
     temporary the size of the batch is made besides the output. NaN pixels
     are ignored when learning statistics and stay NaN in the output; +/-inf
     is rejected.""",

@@ -50,7 +50,9 @@ def resolve_max_value(dtype: np.dtype, max_value: str | Real) -> float:
     return float(max_value)
 
 
-def output_float_dtype(input_dtype: np.dtype, dtype: np.dtype | None = None) -> np.dtype:
+def output_float_dtype(
+    input_dtype: np.dtype, dtype: np.dtype | None = None
+) -> np.dtype:
     """Return the float dtype that a transform of ``input_dtype`` produces.
 
     ``dtype`` (the estimator parameter) wins when given.  Otherwise float32 and

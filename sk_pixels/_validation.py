@@ -16,12 +16,16 @@ class InvalidStatsError(ValueError):
 def _number_list(data: dict, key: str, *, integer: bool = False, length=None) -> list:
     value = data.get(key)
     if not isinstance(value, list) or not value:
-        raise InvalidStatsError(f"Field {key!r} must be a non-empty list, got {value!r:.80}.")
+        raise InvalidStatsError(
+            f"Field {key!r} must be a non-empty list, got {value!r:.80}."
+        )
     kind = Integral if integer else Real
     for item in value:
         if isinstance(item, bool) or not isinstance(item, kind):
             what = "integers" if integer else "numbers"
-            raise InvalidStatsError(f"Field {key!r} must hold {what}, got {item!r:.80}.")
+            raise InvalidStatsError(
+                f"Field {key!r} must hold {what}, got {item!r:.80}."
+            )
     if length is not None and len(value) != length:
         raise InvalidStatsError(
             f"Field {key!r} has {len(value)} values but 'count' has {length} channels."
@@ -32,31 +36,41 @@ def _number_list(data: dict, key: str, *, integer: bool = False, length=None) ->
 def check_stats_dict(data: Any) -> dict[str, Any]:
     """Validate a dict written by :meth:`PixelStats.to_dict` and return it."""
     if not isinstance(data, dict):
-        raise InvalidStatsError(f"Statistics must be a JSON object, got {type(data).__name__}.")
+        raise InvalidStatsError(
+            f"Statistics must be a JSON object, got {type(data).__name__}."
+        )
     dtype = data.get("dtype")
     try:
         dtype_ok = isinstance(dtype, str) and np.dtype(dtype).kind in "uif"
     except TypeError:
         dtype_ok = False
     if not dtype_ok:
-        raise InvalidStatsError(f"Field 'dtype' must name a numeric dtype, got {dtype!r:.80}.")
+        raise InvalidStatsError(
+            f"Field 'dtype' must name a numeric dtype, got {dtype!r:.80}."
+        )
     if not isinstance(data.get("exact"), bool):
         raise InvalidStatsError("Field 'exact' must be true or false.")
     n_images = data.get("n_images")
     if isinstance(n_images, bool) or not isinstance(n_images, Integral) or n_images < 0:
-        raise InvalidStatsError(f"Field 'n_images' must be a count >= 0, got {n_images!r:.80}.")
+        raise InvalidStatsError(
+            f"Field 'n_images' must be a count >= 0, got {n_images!r:.80}."
+        )
     count = _number_list(data, "count", integer=True)
     if any(c < 0 for c in count):
         raise InvalidStatsError("Field 'count' must not be negative.")
     n = len(count)
     keys = ("sum", "sumsq") if data["exact"] else ("mean", "m2")
     for key in ("min", "max", *keys):
-        values = _number_list(data, key, integer=data["exact"] and key in keys, length=n)
+        values = _number_list(
+            data, key, integer=data["exact"] and key in keys, length=n
+        )
         if key in ("mean", "m2", "min", "max"):
             # NaN is legitimate only where a channel counted no pixel.
             for c, v in zip(count, values, strict=True):
                 if c > 0 and not math.isfinite(v):
-                    raise InvalidStatsError(f"Field {key!r} holds a non-finite value {v}.")
+                    raise InvalidStatsError(
+                        f"Field {key!r} holds a non-finite value {v}."
+                    )
         if key in ("m2", "sumsq") and any(v < 0 for v in values):
             raise InvalidStatsError(f"Field {key!r} must not be negative.")
     return data

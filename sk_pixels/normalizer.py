@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions
 
 from ._base import _BasePixelTransformer, _Coefficients
 from ._docstrings import fill_doc
@@ -126,6 +125,8 @@ class PixelNormalizer(_BasePixelTransformer):
         else:
             data_min, data_max = stats.min, stats.max
         data_range = np.asarray(data_max - data_min, dtype=np.float64)
-        data_range = np.where(np.isfinite(data_range) & (data_range > 0), data_range, 1.0)
+        data_range = np.where(
+            np.isfinite(data_range) & (data_range > 0), data_range, 1.0
+        )
         scale = (hi - lo) / data_range
         return _Coefficients(scale, lo - np.nan_to_num(data_min) * scale)

@@ -105,7 +105,7 @@ class PixelStandardizer(_BasePixelTransformer):
            [ 1.,  1.,  1.]], dtype=float32)
     >>> imagenet = PixelStandardizer(mean="imagenet", std="imagenet")
     >>> imagenet.fit_transform(X)[0, 0, 0].round(4)
-    array([-2.1179, -0.2882,  1.6291], dtype=float32)
+    array([-2.1179, -0.285 ,  1.6814], dtype=float32)
     """
 
     _parameter_constraints: dict = {

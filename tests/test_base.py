@@ -17,7 +17,9 @@ ALL = [PixelNormalizer, PixelCenterer, PixelStandardizer]
 def test_init_only_stores_parameters(cls):
     est = cls(scope="nonsense", max_value=-3)  # validated at fit, not here
     assert est.get_params()["scope"] == "nonsense"
-    with pytest.raises(ValueError, match="The 'scope' parameter of .* must be a str among"):
+    with pytest.raises(
+        ValueError, match="The 'scope' parameter of .* must be a str among"
+    ):
         est.fit(np.zeros((1, 2, 2, 3)))
 
 
@@ -46,7 +48,11 @@ def test_tags_follow_parameters():
 
 @pytest.mark.parametrize("kind", ["complex", "string"])
 def test_non_numeric_dtypes_are_rejected(kind):
-    X = np.zeros((1, 2, 2, 3), dtype=complex) if kind == "complex" else np.full((1, 2, 2, 3), "a")
+    X = (
+        np.zeros((1, 2, 2, 3), dtype=complex)
+        if kind == "complex"
+        else np.full((1, 2, 2, 3), "a")
+    )
     with pytest.raises(ValueError, match="Complex data not supported|bytes/strings"):
         PixelCenterer().fit(X)
 
@@ -80,7 +86,9 @@ def test_clone_keeps_parameters_and_drops_state(uint8_batch):
 
 def test_summary_reports_what_was_seen(uint8_batch):
     text = PixelStandardizer().fit(uint8_batch).summary()
-    assert "fitted on 4 images, 140 pixels per channel, dtype uint8, max_value 255" in text
+    assert (
+        "fitted on 4 images, 140 pixels per channel, dtype uint8, max_value 255" in text
+    )
     assert "mean per channel" in text
 
 
@@ -95,7 +103,11 @@ def test_fit_stats_equals_fit_on_pixels(uint8_batch):
     from sk_pixels import PixelStats
 
     stats = PixelStats.from_array(uint8_batch)
-    for cls, kwargs in [(PixelStandardizer, {}), (PixelCenterer, {}), (PixelNormalizer, {"scope": "dataset"})]:
+    for cls, kwargs in [
+        (PixelStandardizer, {}),
+        (PixelCenterer, {}),
+        (PixelNormalizer, {"scope": "dataset"}),
+    ]:
         a = cls(**kwargs).fit_stats(stats)
         b = cls(**kwargs).fit(uint8_batch)
         assert_array_equal(a.transform(uint8_batch), b.transform(uint8_batch))

@@ -42,7 +42,9 @@ def test_caffe_preset_subtracts_bgr_means_in_pixel_units(uint8_batch):
 def test_array_mean_is_in_input_units(uint8_batch):
     centerer = PixelCenterer(mean=[10, 20, 30]).fit(uint8_batch)
     assert_array_equal(centerer.mean_, [10, 20, 30])
-    assert_allclose(centerer.transform(uint8_batch), uint8_batch - np.array([10, 20, 30]))
+    assert_allclose(
+        centerer.transform(uint8_batch), uint8_batch - np.array([10, 20, 30])
+    )
 
 
 def test_scalar_mean_applies_to_every_channel(uint8_batch):
@@ -52,7 +54,9 @@ def test_scalar_mean_applies_to_every_channel(uint8_batch):
 
 def test_inverse_restores_uint8_exactly(uint8_batch):
     centerer = PixelCenterer().fit(uint8_batch)
-    back = centerer.inverse_transform(centerer.transform(uint8_batch), restore_dtype=True)
+    back = centerer.inverse_transform(
+        centerer.transform(uint8_batch), restore_dtype=True
+    )
     assert back.dtype == np.uint8
     assert_array_equal(back, uint8_batch)
 

@@ -56,7 +56,9 @@ def test_flattened_grayscale_image_shape(rng):
 
 
 def test_wrong_image_shape_names_both_sizes(rng):
-    with pytest.raises(ValueError, match=r"image_shape=\(8, 8, 3\) holds 192 values.*64 features"):
+    with pytest.raises(
+        ValueError, match=r"image_shape=\(8, 8, 3\) holds 192 values.*64 features"
+    ):
         PixelCenterer(image_shape=(8, 8, 3)).fit(rng.random((2, 64)))
 
 
@@ -77,7 +79,9 @@ def test_wrong_number_of_dimensions(shape):
 
 def test_wrong_channel_count_names_both_numbers(uint8_batch):
     centerer = PixelCenterer().fit(uint8_batch)
-    with pytest.raises(ValueError, match="X has 4 channels, but PixelCenterer is expecting 3"):
+    with pytest.raises(
+        ValueError, match="X has 4 channels, but PixelCenterer is expecting 3"
+    ):
         centerer.transform(np.zeros((1, 2, 2, 4), np.uint8))
 
 

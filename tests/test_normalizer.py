@@ -21,7 +21,9 @@ def test_domain_divides_by_dtype_max(rng, dtype, divisor):
 
 def test_uint16_is_not_truncated_to_8_bits():
     X = np.array([[[[0], [256], [65535]]]], dtype=np.uint16)
-    assert_allclose(PixelNormalizer().fit_transform(X).ravel(), [0, 256 / 65535, 1], rtol=1e-6)
+    assert_allclose(
+        PixelNormalizer().fit_transform(X).ravel(), [0, 256 / 65535, 1], rtol=1e-6
+    )
 
 
 def test_feature_range_minus_one_one_is_x_over_127_5_minus_1(uint8_batch):
@@ -56,7 +58,9 @@ def test_float_input_keeps_its_dtype(uint8_batch):
 def test_min_max_scopes_match_formula(uint8_batch, scope, per_channel, axes):
     x = uint8_batch.astype(np.float64)
     lo, hi = x.min(axis=axes, keepdims=True), x.max(axis=axes, keepdims=True)
-    out = PixelNormalizer(scope=scope, per_channel=per_channel).fit_transform(uint8_batch)
+    out = PixelNormalizer(scope=scope, per_channel=per_channel).fit_transform(
+        uint8_batch
+    )
     assert_allclose(out, (x - lo) / (hi - lo), atol=1e-6)
 
 
@@ -87,7 +91,9 @@ def test_domain_scope_is_stateless(uint8_batch):
 
 def test_inverse_domain_roundtrip_restores_dtype(uint8_batch):
     normalizer = PixelNormalizer().fit(uint8_batch)
-    back = normalizer.inverse_transform(normalizer.transform(uint8_batch), restore_dtype=True)
+    back = normalizer.inverse_transform(
+        normalizer.transform(uint8_batch), restore_dtype=True
+    )
     assert_array_equal(back, uint8_batch)
 
 

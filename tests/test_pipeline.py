@@ -33,7 +33,10 @@ def test_grid_search_over_scope_and_per_channel(digits):
     X, y = digits
     grid = GridSearchCV(
         _pipeline(),
-        {"pixels__scope": ["dataset", "batch", "image"], "pixels__per_channel": [True, False]},
+        {
+            "pixels__scope": ["dataset", "batch", "image"],
+            "pixels__per_channel": [True, False],
+        },
         cv=3,
     )
     grid.fit(X, y)
@@ -46,8 +49,16 @@ def test_grid_search_over_the_estimators_themselves_and_clip(digits):
     grid = GridSearchCV(
         _pipeline(),
         [
-            {"pixels": [PixelNormalizer(max_value=16), PixelCenterer(max_value=16, normalize=True)]},
-            {"pixels": [PixelStandardizer(max_value=16)], "pixels__clip": [None, 1.0, 3.0]},
+            {
+                "pixels": [
+                    PixelNormalizer(max_value=16),
+                    PixelCenterer(max_value=16, normalize=True),
+                ]
+            },
+            {
+                "pixels": [PixelStandardizer(max_value=16)],
+                "pixels__clip": [None, 1.0, 3.0],
+            },
         ],
         cv=3,
     )

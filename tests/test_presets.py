@@ -13,7 +13,11 @@ def test_published_numbers():
     p = presets.PRESETS
     assert p["imagenet"].mean == (0.485, 0.456, 0.406)
     assert p["imagenet"].std == (0.229, 0.224, 0.225)
-    assert p["inception"].mean == (0.5, 0.5, 0.5) and p["inception"].std == (0.5, 0.5, 0.5)
+    assert p["inception"].mean == (0.5, 0.5, 0.5) and p["inception"].std == (
+        0.5,
+        0.5,
+        0.5,
+    )
     assert p["clip"].mean == (0.48145466, 0.4578275, 0.40821073)
     assert p["clip"].std == (0.26862954, 0.26130258, 0.27577711)
     assert p["caffe"].mean == (103.939, 116.779, 123.68) and p["caffe"].std is None
@@ -21,8 +25,13 @@ def test_published_numbers():
 
 
 def test_units_conversion_through_max_value():
-    assert_allclose(presets.PRESETS["imagenet"].mean_in(255.0), [123.675, 116.28, 103.53])
-    assert_allclose(presets.PRESETS["caffe"].mean_in(1.0), np.array([103.939, 116.779, 123.68]) / 255)
+    assert_allclose(
+        presets.PRESETS["imagenet"].mean_in(255.0), [123.675, 116.28, 103.53]
+    )
+    assert_allclose(
+        presets.PRESETS["caffe"].mean_in(1.0),
+        np.array([103.939, 116.779, 123.68]) / 255,
+    )
 
 
 def test_unknown_preset_lists_the_choices():

@@ -36,7 +36,9 @@ def _reference(X, axes, ddof=0):
     ids=lambda v: str(v),
 )
 def test_standardizer_matches_float64_formula(uint8_batch, scope, per_channel, axes):
-    out = PixelStandardizer(scope=scope, per_channel=per_channel).fit_transform(uint8_batch)
+    out = PixelStandardizer(scope=scope, per_channel=per_channel).fit_transform(
+        uint8_batch
+    )
     assert out.dtype == np.float32 and out.shape == uint8_batch.shape
     assert_allclose(out, _reference(uint8_batch, axes), **F32)
 
@@ -174,7 +176,9 @@ def test_presets_need_no_fit(uint8_batch):
 
 def test_preset_channel_count_mismatch_is_clear(rng):
     gray = rng.integers(0, 256, (2, 4, 4), dtype=np.uint8)
-    with pytest.raises(ValueError, match="preset 'imagenet' has 3 channel values, but X has 1"):
+    with pytest.raises(
+        ValueError, match="preset 'imagenet' has 3 channel values, but X has 1"
+    ):
         PixelStandardizer(mean="imagenet", std="imagenet").fit(gray)
 
 
@@ -212,7 +216,9 @@ def test_float_data_in_0_255_with_preset_warns_with_remedy(uint8_batch):
 
 def test_stats_fitted_on_0_255_applied_to_0_1_warn_with_both_ranges(uint8_batch):
     scaler = PixelStandardizer().fit(uint8_batch)
-    with pytest.warns(UserWarning, match=r"fitted on uint8 pixels with max value 255.*max value 1"):
+    with pytest.warns(
+        UserWarning, match=r"fitted on uint8 pixels with max value 255.*max value 1"
+    ):
         scaler.transform(uint8_batch / 255.0)
     floats = PixelStandardizer().fit(uint8_batch / 255.0)
     with pytest.warns(UserWarning, match="divided by 255 twice"):

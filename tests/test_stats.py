@@ -18,7 +18,12 @@ from .strategies import images, splits
 def _reference(X):
     """float64 NumPy per-channel statistics of an (n, H, W, C) batch."""
     flat = X.reshape(-1, X.shape[-1]).astype(np.float64)
-    return np.nanmean(flat, 0), np.nanstd(flat, 0), np.nanmin(flat, 0), np.nanmax(flat, 0)
+    return (
+        np.nanmean(flat, 0),
+        np.nanstd(flat, 0),
+        np.nanmin(flat, 0),
+        np.nanmax(flat, 0),
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -154,7 +159,10 @@ def test_channels_first_and_flattened_layouts_agree(uint8_batch):
 
 
 def test_dict_round_trip_and_pickle(uint8_batch, rng):
-    for stats in (PixelStats.from_array(uint8_batch), PixelStats.from_array(rng.random((2, 3, 3, 2)))):
+    for stats in (
+        PixelStats.from_array(uint8_batch),
+        PixelStats.from_array(rng.random((2, 3, 3, 2))),
+    ):
         assert PixelStats.from_dict(stats.to_dict()) == stats
         assert pickle.loads(pickle.dumps(stats)) == stats
 

@@ -64,7 +64,13 @@ def test_unit_range_warning_only_for_auto_float():
 
 @pytest.mark.parametrize(
     "fit_max, batch_max, warns",
-    [(255, 1.0, True), (1.0, 255, True), (255, 65535, True), (255, 128, False), (3.0, 0.5, False)],
+    [
+        (255, 1.0, True),
+        (1.0, 255, True),
+        (255, 65535, True),
+        (255, 128, False),
+        (3.0, 0.5, False),
+    ],
 )
 def test_scale_warning_ratio(fit_max, batch_max, warns):
     with warnings.catch_warnings(record=True) as caught:

@@ -1,0 +1,151 @@
+"""Float64 NumPy references for the bad-input matrix (tests/test_bad_input.py).
+
+Written from the formulas in the docstrings, not from the library's code: the
+statistics are ``np.nanmean`` / ``np.nanvar`` / ``np.nanmin`` / ``np.nanmax`` of a
+float64 copy, and each transform is its affine map ``y = x * scale + offset``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_EPS = np.finfo(np.float64).eps
+
+
+def as_float64(X) -> np.ndarray:
+    """Any accepted input (array, list, DataFrame, object array) as float64."""
+    if hasattr(X, "to_numpy"):
+        X = X.to_numpy()
+    return np.array(X, dtype=np.float64)
+
+
+def input_dtype(X) -> np.dtype:
+    """The dtype the estimators see: object arrays become float64."""
+    dtype = np.asarray(X.to_numpy() if hasattr(X, "to_numpy") else X).dtype
+    return np.dtype(np.float64) if dtype.kind == "O" else dtype
+
+
+def output_dtype(X) -> np.dtype:
+    dtype = input_dtype(X)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
+
+
+def domain_max(dtype: np.dtype) -> float:
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
+
+
+def canon(X, params: dict) -> np.ndarray:
+    """``X`` as float64 ``(n, n_pixels, n_channels)``."""
+    A = as_float64(X)
+    n = A.shape[0]
+    image_shape = params.get("image_shape")
+    if A.ndim == 2 and image_shape is not None:
+        A = A.reshape((n, *image_shape))
+    if A.ndim == 2:
+        return A[:, :, None]
+    if A.ndim == 3:
+        return A.reshape(n, -1, 1)
+    A = np.moveaxis(A, params.get("channel_axis", -1), -1)
+    return A.reshape(n, -1, A.shape[-1])
+
+
+def uncanon(R: np.ndarray, X, params: dict) -> np.ndarray:
+    """Inverse of :func:`canon` for an array of reference results."""
+    shape = np.shape(as_float64(X))
+    image_shape = params.get("image_shape")
+    n = shape[0]
+    full = (n, *image_shape) if len(shape) == 2 and image_shape is not None else shape
+    if len(full) <= 3:
+        return R.reshape(shape)
+    axis = params.get("channel_axis", -1) % 4
+    moved = [full[k] for k in range(4) if k != axis] + [full[axis]]
+    return np.moveaxis(R.reshape(moved), -1, axis).reshape(shape)
+
+
+def _stats(P: np.ndarray, per_channel: bool, ddof: int = 0):
+    """Per-channel (or pooled) statistics of ``P`` of shape (..., n_pixels, C)."""
+    axis = -2 if per_channel else (-2, -1)
+    count = np.sum(~np.isnan(P), axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = np.nansum(P, axis=axis, keepdims=True)
+        mean = total / count
+        var = np.nansum((P - mean) ** 2, axis=axis, keepdims=True) / (count - ddof)
+        var = np.where(count - ddof > 0, var, np.nan)
+    mn = np.fmin.reduce(P, axis=axis, keepdims=True) if P.size else np.nan
+    mx = np.fmax.reduce(P, axis=axis, keepdims=True) if P.size else np.nan
+    return count, mean, var, mn, mx
+
+
+def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
+    """Reference ``(scale, offset, clip)`` broadcastable to ``T`` (n, P, C).
+
+    ``fit_pixels`` holds the training pixels as (1, N, C) (dataset scope).
+    """
+    name = type(est).__name__
+    params = est.get_params()
+    scope, per_channel = params["scope"], params["per_channel"]
+    max_value = domain_max(dtype) if params["max_value"] == "auto" else params["max_value"]
+    if scope == "dataset":
+        source = fit_pixels
+    elif scope == "batch":
+        source = T.reshape(1, -1, T.shape[-1])
+    else:
+        source = T
+    if name == "PixelNormalizer":
+        lo, hi = (float(v) for v in params["feature_range"])
+        if scope == "domain":
+            return (hi - lo) / max_value, lo, None
+        _, _, _, mn, mx = _stats(source, per_channel)
+        rng = mx - mn
+        rng = np.where(np.isfinite(rng) & (rng > 0), rng, 1.0)
+        scale = (hi - lo) / rng
+        return scale, lo - np.nan_to_num(mn) * scale, None
+    from sk_pixels import presets
+
+    def fixed(key):
+        value = params.get(key)
+        if value is None:
+            return None
+        preset = presets.PRESETS[value]
+        raw = preset.mean if key == "mean" else preset.std
+        return np.asarray(raw, dtype=np.float64) * (max_value / preset.max_value)
+
+    count, mean, var, _, _ = _stats(source, per_channel, params.get("ddof", 0))
+    if fixed("mean") is not None:
+        mean = fixed("mean")
+    if name == "PixelCenterer":
+        scale = 1.0 / max_value if params["normalize"] else 1.0
+        return scale, -mean * scale, None
+    std = np.sqrt(var) if fixed("std") is None else fixed("std")
+    if fixed("std") is None:
+        # Zero (or rounding-noise) std is applied as 1, as in StandardScaler.
+        tiny = ~np.isfinite(std) | (std <= 16 * count * _EPS * np.abs(mean))
+        std = np.where(tiny, 1.0, std)
+    scale, offset = 1.0 / std, -mean / std
+    clip = params.get("clip")
+    if clip is None:
+        return scale, offset, None
+    k = float(clip)
+    if params["rescale"]:
+        return scale / (2 * k), offset / (2 * k) + 0.5, (0.0, 1.0)
+    return scale, offset, (-k, k)
+
+
+def reference_transform(est, fit_batches, X, params):
+    """Return ``(expected, magnitude, scale, offset)`` in X's shape/canonical form."""
+    T = canon(X, params)
+    fit_pixels = None
+    if fit_batches:
+        fit_pixels = np.concatenate(
+            [canon(B, params).reshape(-1, T.shape[-1]) for B in fit_batches]
+        )[None]
+    scale, offset, clip = coefficients(est, fit_pixels, T, input_dtype(X))
+    scale = np.broadcast_to(scale, np.broadcast_shapes(np.shape(scale), (1, 1, T.shape[-1])))
+    offset = np.broadcast_to(offset, scale.shape)
+    with np.errstate(invalid="ignore"):
+        Y = T * scale + offset
+        magnitude = np.abs(T * scale) + np.abs(offset)
+    if clip is not None:
+        Y = np.clip(Y, *clip)
+    return Y, magnitude, scale, offset
