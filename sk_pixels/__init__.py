@@ -1,17 +1,47 @@
-"""sk_pixels: image pixel scaling for deep learning as scikit-learn estimators."""
+"""sk_pixels: image pixel scaling for deep learning as scikit-learn estimators.
 
-from . import presets
-from ._stats import PixelStats
+The public names are imported on first use (PEP 562), so that a worker process
+that only decodes images and accumulates :class:`PixelStats` (``sk_pixels.io``)
+starts without importing scikit-learn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from ._version import __version__
-from .centerer import PixelCenterer
-from .normalizer import PixelNormalizer
-from .standardizer import PixelStandardizer
 
-__all__ = [
-    "PixelCenterer",
-    "PixelNormalizer",
-    "PixelStandardizer",
-    "PixelStats",
-    "presets",
-    "__version__",
-]
+#: Public name -> module that defines it.
+_EXPORTS = {
+    "PixelCenterer": ".centerer",
+    "PixelNormalizer": ".normalizer",
+    "PixelStandardizer": ".standardizer",
+    "PixelStats": "._stats",
+    "load_json": ".persist",
+    "save_json": ".persist",
+}
+
+__all__ = [*_EXPORTS, "presets", "__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from . import presets
+    from ._stats import PixelStats
+    from .centerer import PixelCenterer
+    from .normalizer import PixelNormalizer
+    from .persist import load_json, save_json
+    from .standardizer import PixelStandardizer
+
+
+def __getattr__(name: str):
+    if name == "presets":
+        return importlib.import_module(".presets", __name__)
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

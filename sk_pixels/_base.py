@@ -24,7 +24,8 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _kernels
+from . import _array_api, _dask, _kernels
+from ._export import _ExportMixin
 from ._layout import image_view
 from ._stats import PixelStats
 from ._units import (
@@ -85,7 +86,9 @@ class _Coefficients:
         return _Coefficients(1.0 / self.scale, -self.offset / self.scale)
 
 
-class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _BasePixelTransformer(
+    _ExportMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Shared machinery; subclasses implement ``_coefficients``.
 
     Subclass hooks:
@@ -170,12 +173,16 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
                     preset.std_in(1.0)  # raises for presets without a std
 
     # -- input validation -----------------------------------------------------
-    def _validate(self, X, *, reset: bool, fitting: bool) -> np.ndarray:
+    def _validate(
+        self, X, *, reset: bool, fitting: bool, check_names: bool = True
+    ) -> np.ndarray:
         """Check X (dtype, finiteness, layout) and return it as an ndarray.
 
         2-D input goes through sklearn's ``validate_data`` (feature names and
-        counts); image-shaped input may change size between batches, so only
-        its channel count is checked.
+        counts) unless ``check_names=False`` (inverse_transform, whose input
+        is transform's unnamed output, as in StandardScaler); image-shaped
+        input may change size between batches, so only its channel count is
+        checked.
         """
         params = dict(
             dtype="numeric",
@@ -184,12 +191,19 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             ensure_min_features=1,
         )
         ndim = np.ndim(X) if hasattr(X, "shape") or isinstance(X, list) else None
-        if ndim == 2 or ndim is None:
+        if (ndim == 2 or ndim is None) and check_names:
             X = validate_data(self, X, reset=reset, **params)
         else:
             X = check_array(X, input_name="X", **params)
             if reset:
                 self.n_features_in_ = int(np.prod(X.shape[1:]))
+            elif X.ndim == 2 and X.shape[1] != getattr(
+                self, "n_features_in_", X.shape[1]
+            ):
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input."
+                )
         if X.dtype.kind == "b":
             raise ValueError(
                 "X has dtype bool, which holds no pixel intensities. Convert it "
@@ -279,6 +293,10 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         self : object
             Fitted transformer.
         """
+        if _dask.is_dask_array(X):
+            return _dask.partial_fit(self, X)
+        if _array_api.dispatches(X):
+            return _array_api.partial_fit(self, X)
         self._check_params()
         first_call = not hasattr(self, "n_samples_seen_")
         X = self._validate(X, reset=first_call, fitting=True)
@@ -294,11 +312,45 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             if self.scope == "dataset":
                 self._store_fitted()  # fixed statistics, in the units of X
             return self
-        batch = PixelStats.from_view(self._view(X))
-        self.stats_ = batch if first_call else self.stats_.merge(batch)
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            batch = PixelStats.from_view(self._view(X))
+            merged = batch if first_call else self.stats_.merge(batch)
+        try:
+            self._check_finite_stats(merged)
+        except ValueError:
+            if first_call:
+                self._reset()
+            else:
+                self.n_samples_seen_ -= X.shape[0]
+            raise
+        self.stats_ = merged
         self._warn_domain(X.dtype, _nanmax(batch.max), "fit")
         self._store_fitted()
         return self
+
+    def _check_finite_stats(self, stats: PixelStats) -> None:
+        """Refuse learned statistics that overflowed float64 (finite pixels of
+        ~1e154 and beyond: their squares, or sums, exceed float64).
+
+        Applying them would turn finite pixels into inf or NaN.  Exact
+        (integer) statistics cannot overflow.
+        """
+        learned = [name for name in self._STAT_PARAMS if getattr(self, name) is None]
+        if not learned or stats.exact:
+            return
+        with np.errstate(all="ignore"):
+            values = {"mean": stats.mean, "std": stats.var}
+        counted = stats.count > 0
+        for name in learned:
+            bad = counted & ~np.isfinite(values[name])
+            if np.any(bad):
+                largest = _nanmax(np.abs(np.concatenate([stats.min, stats.max])))
+                raise ValueError(
+                    f"The {'variance' if name == 'std' else 'mean'} of channel(s) "
+                    f"{np.flatnonzero(bad).tolist()} overflowed float64: X holds "
+                    f"values up to {largest:g}. Bring X to a smaller range (e.g. "
+                    "divide by its maximum) first."
+                )
 
     def fit_stats(self, stats: PixelStats, *, max_value=None):
         """Fit from precomputed :class:`PixelStats` (e.g. from ``dataset_stats``).
@@ -324,6 +376,11 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
                 "one with PixelStats.from_array(X) or sk_pixels.io.dataset_stats()."
             )
         stats._require_data()
+        if stats.n_channels == 0:
+            raise ValueError(
+                "These PixelStats hold 0 channels: they were computed on images "
+                "with no channel. Each image needs at least one channel."
+            )
         self._reset()
         self._validate_params()
         self._check_params()
@@ -336,6 +393,7 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             if max_value is not None
             else resolve_max_value(np.dtype(stats.dtype), self.max_value)
         )
+        self._check_finite_stats(stats)
         self.stats_ = stats.copy()
         self._store_fitted()
         return self
@@ -372,13 +430,17 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             self._check_params()
         return self._validate(X, reset=False, fitting=False)
 
-    def transform(self, X):
+    def transform(self, X, out=None):
         """Scale X.
 
         Parameters
         ----------
         X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
             Images to scale, in the layout given at construction.
+        out : ndarray of X's shape and a float dtype, default=None
+            Write the result into this preallocated array (computed in its
+            dtype) and return it, so that no output is allocated; ``out=X``
+            transforms float input in place.  It must not otherwise overlap X.
 
         Returns
         -------
@@ -386,8 +448,15 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
             Scaled images, float32 for integer input, else X's float dtype
             (or ``dtype`` when set).
         """
+        if _dask.is_dask_array(X):
+            return _dask.transform(self, X)
+        if _array_api.dispatches(X):
+            return _array_api.transform(self, X)
         X = self._prepare_transform(X)
-        out = np.empty(X.shape, dtype=output_float_dtype(X.dtype, self.dtype))
+        if out is None:
+            out = np.empty(X.shape, dtype=output_float_dtype(X.dtype, self.dtype))
+        else:
+            out = _kernels.check_out(out, X.shape, X)
         with _raise_on_overflow(out.dtype):
             self._transform_into(X, out)
         return out
@@ -479,6 +548,10 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         X_original : ndarray of the same shape as X
             Images in pixel units (float, or the fitted dtype).
         """
+        if _dask.is_dask_array(X):
+            return _dask.inverse_transform(self, X, restore_dtype=restore_dtype)
+        if _array_api.dispatches(X):
+            return _array_api.inverse_transform(self, X, restore_dtype=restore_dtype)
         if self.scope in ("batch", "image"):
             raise ValueError(
                 f"scope={self.scope!r} computes statistics from each {self.scope} "
@@ -491,10 +564,11 @@ class _BasePixelTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
                 "inverse_transform needs the pixel units seen in fit. Call 'fit' "
                 "with appropriate arguments before using this estimator."
             )
-        X = check_array(
-            X, dtype=[np.float64, np.float32], allow_nd=True, ensure_all_finite="allow-nan"
-        )
-        self._validate(X, reset=False, fitting=False)
+        # The same checks as transform (dtype, layout, channels, feature names),
+        # then float: rejects bool/string input instead of parsing it.
+        X = self._validate(X, reset=False, fitting=False, check_names=False)
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
         self._check_learned_counts()
         coef = self._coefficients(None, self.max_value_).inverse()
         src = self._view(X)
@@ -555,10 +629,14 @@ def _raise_on_overflow(dtype: np.dtype):
         with np.errstate(over="raise"):
             yield
     except FloatingPointError as exc:
+        remedy = (
+            "Bring X to a smaller range first"
+            if np.dtype(dtype) == np.float64
+            else "Pass dtype='float64', or bring X to a smaller range first"
+        )
         raise ValueError(
             f"Scaling X overflowed: the result does not fit in {np.dtype(dtype)} "
-            f"(finite pixels would become inf). Pass dtype='float64', or bring X "
-            f"to a smaller range first ({exc})."
+            f"(finite pixels would become inf). {remedy} ({exc})."
         ) from None
 
 
@@ -574,16 +652,24 @@ def _nanmin(values) -> float:
     return float(np.fmin.reduce(values, axis=None)) if values.size else np.nan
 
 
-def _handle_zero_std(std: np.ndarray, mean: np.ndarray, count) -> np.ndarray:
+def _handle_zero_std(
+    std: np.ndarray, mean: np.ndarray, count, exact: bool = False
+) -> np.ndarray:
     """Replace a zero or near-zero std by 1, as scikit-learn's StandardScaler does.
 
     A std below the float64 rounding noise of the variance computation (the
     bound of ``sklearn.preprocessing._data._is_constant_feature``) means a
     constant channel; dividing by it would blow rounding noise up to O(1).
+    Exact statistics (integer pixels) have no rounding noise: only a zero std
+    is constant there.  (The noise bound grows with ``count`` and would call
+    every channel constant past ~1/eps = 4.5e15 pixels.)
     """
-    eps = np.finfo(np.float64).eps
-    count = np.asarray(count, dtype=np.float64)
-    var = std**2
-    bound = count * eps * var + (count * np.abs(mean) * eps) ** 2
-    constant = ~np.isfinite(std) | (std == 0) | (var <= bound)
+    std = np.asarray(std, dtype=np.float64)
+    constant = ~np.isfinite(std) | (std == 0)
+    if not exact:
+        eps = np.finfo(np.float64).eps
+        count = np.asarray(count, dtype=np.float64)
+        var = std**2
+        bound = count * eps * var + (count * np.abs(mean) * eps) ** 2
+        constant |= var <= bound
     return np.where(constant, 1.0, std)

@@ -17,11 +17,23 @@ Two accumulation modes, chosen by the input dtype:
   are ignored, so counts may differ between channels.
 
 Blocks keep every temporary cache-sized: accumulating a batch of any size needs
-a fixed amount of extra memory.
+a fixed amount of extra memory (plus a few int64 per image and channel when
+per-image statistics are asked for).
+
+Speed (see "the exact fast path" below): exact integer sums are taken by BLAS
+in float32 (8-bit pixels) or float64 (16-bit pixels) over blocks whose partial
+sums provably stay below 2**24 or 2**53, so they are exact; a contiguous batch
+is read as one stream of fixed blocks, any other layout block by block
+(channels-first batches plane by plane), large batches on several threads.
+The result does not depend on the block size, the batch split, the order or
+the thread count: it is the same integers.  Float blocks without NaN take BLAS
+sums too (``_float_block``), with the same corrected two-pass algorithm.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,11 +145,11 @@ class PixelStats:
     >>> whole = PixelStats.from_array(X)
     >>> halves = PixelStats.from_array(X[:1]) + PixelStats.from_array(X[1:])
     >>> whole.mean
-    array([ 9., 10., 11.])
+    array([10.5, 11.5, 12.5])
     >>> bool(np.all(halves.std == whole.std)), whole.std.round(4)
-    (True, array([6.7082, 6.7082, 6.7082]))
+    (True, array([6.8739, 6.8739, 6.8739]))
     >>> whole.pooled().mean, whole.count
-    (array([10.5]), array([8, 8, 8]))
+    (array([11.5]), array([8, 8, 8]))
     """
 
     def __init__(self) -> None:
@@ -148,6 +160,10 @@ class PixelStats:
         self._sum: np.ndarray | None = None  # exact mode: Python ints
         self._sumsq: np.ndarray | None = None  # exact mode: Python ints
         self._mean: np.ndarray | None = None  # float mode
+        # float mode: the rounding error of _mean (mean = _mean + _mean_lo, a
+        # double-double), so that merging batches with a large offset and a tiny
+        # variance keeps the variance to ~1e-15 instead of ~1e-7.
+        self._mean_lo: np.ndarray | None = None
         self._m2: np.ndarray | None = None  # float mode: sum of squared deviations
         self._min: np.ndarray | None = None
         self._max: np.ndarray | None = None
@@ -185,9 +201,19 @@ class PixelStats:
     ) -> PixelStats:
         """Accumulate the pixels of another batch (in place) and return self."""
         X = _check_pixels(X)
-        return self.merge_inplace(
-            self.from_view(image_view(X, channel_axis, image_shape))
-        )
+        view = image_view(X, channel_axis, image_shape)
+        n, height, width, channels = view.shape
+        if channels == 0:
+            raise ValueError(
+                f"X (shape {X.shape}) has 0 channels; each pixel needs at least one "
+                "value. Check channel_axis."
+            )
+        if height * width == 0:
+            raise ValueError(
+                f"X holds images with no pixels (shape {X.shape}); each image needs "
+                "at least one pixel."
+            )
+        return self.merge_inplace(self.from_view(view))
 
     @classmethod
     def from_view(cls, view: np.ndarray, per_image: bool = False) -> PixelStats:
@@ -197,6 +223,8 @@ class PixelStats:
         array has shape ``(n, C)``.  Internal: used by the estimators.
         """
         n, height, width, channels = view.shape
+        if is_exact_dtype(view.dtype) and n * height * width * channels > 0:
+            return _exact_from_view(view, per_image)
         if per_image:
             # Fused per-image reduction: images in groups that fit a block; a
             # larger image is reduced over its row blocks.
@@ -231,6 +259,7 @@ class PixelStats:
         else:
             stats._count = np.zeros(shape, dtype=np.int64)
             stats._mean = np.full(shape, np.nan)
+            stats._mean_lo = np.zeros(shape)
             stats._m2 = np.zeros(shape)
         return stats
 
@@ -255,6 +284,12 @@ class PixelStats:
             stats._min = block.min(axis=axes).astype(np.float64)
             stats._max = block.max(axis=axes).astype(np.float64)
             return stats
+        fast = _float_block(block, per_image=axes == (1, 2))
+        if fast is not None:  # no NaN in the block
+            stats._count = np.full(shape, n, dtype=np.int64)
+            mean, lo, stats._m2, stats._min, stats._max = (a.reshape(shape) for a in fast)
+            stats._mean, stats._mean_lo = _fast_two_sum(mean, lo)
+            return stats
         values = block.astype(np.float64)
         nan = np.isnan(values)
         has_nan = bool(nan.any())
@@ -273,9 +308,9 @@ class PixelStats:
             correction = values.sum(axis=axes, keepdims=True)
             np.multiply(values, values, out=values)
             m2 = values.sum(axis=axes, keepdims=True) - correction**2 / count
-            mean = mean + correction / count
+            lo = np.where(count > 0, correction / np.maximum(count, 1), 0.0)
         stats._count = count.reshape(shape).astype(np.int64)
-        stats._mean = mean.reshape(shape)
+        stats._mean, stats._mean_lo = _fast_two_sum(mean.reshape(shape), lo.reshape(shape))
         stats._m2 = np.where(stats._count > 0, np.maximum(m2.reshape(shape), 0.0), 0.0)
         stats._min = np.fmin.reduce(block, axis=axes).astype(np.float64)
         stats._max = np.fmax.reduce(block, axis=axes).astype(np.float64)
@@ -288,7 +323,7 @@ class PixelStats:
         first = parts[0]
         out.dtype, out.exact = first.dtype, first.exact
         out.n_images = sum(p.n_images for p in parts)
-        for name in ("_count", "_sum", "_sumsq", "_mean", "_m2", "_min", "_max"):
+        for name in ("_count", "_sum", "_sumsq", "_mean", "_mean_lo", "_m2", "_min", "_max"):
             if getattr(first, name) is not None:
                 setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
         return out
@@ -325,15 +360,10 @@ class PixelStats:
             self._sumsq = self._sumsq + other._sumsq
             return self
         self.dtype = np.promote_types(self.dtype, other.dtype).name
-        n_a, n_b = self._count, other._count
-        n = n_a + n_b
-        with np.errstate(invalid="ignore", divide="ignore"):
-            delta = other._mean - self._mean
-            mean = self._mean + delta * (n_b / n)
-            m2 = self._m2 + other._m2 + delta**2 * (n_a * (n_b / n))
-        self._mean = np.where(n_a == 0, other._mean, np.where(n_b == 0, self._mean, mean))
-        self._m2 = np.where(n_a == 0, other._m2, np.where(n_b == 0, self._m2, m2))
-        self._count = n
+        self._count, self._mean, self._mean_lo, self._m2 = _chan_merge(
+            (self._count, self._mean, self._mean_lo, self._m2),
+            (other._count, other._mean, other._mean_lo, other._m2),
+        )
         return self
 
     def _check_compatible(self, other: PixelStats) -> None:
@@ -371,14 +401,12 @@ class PixelStats:
             out._sum = self._sum.sum(axis=-1, keepdims=True)
             out._sumsq = self._sumsq.sum(axis=-1, keepdims=True)
             return out
-        count = self._count.sum(axis=-1, keepdims=True)
-        weights = self._count / np.maximum(count, 1)
-        with np.errstate(invalid="ignore"):
-            mean = np.nansum(weights * self._mean, axis=-1, keepdims=True)
-            between = np.nansum(self._count * (self._mean - mean) ** 2, axis=-1, keepdims=True)
-        out._count = count
-        out._mean = np.where(count > 0, mean, np.nan)
-        out._m2 = self._m2.sum(axis=-1, keepdims=True) + between
+        # The channels are merged like batches (Chan et al.), one at a time.
+        parts = (self._count, self._mean, self._mean_lo, self._m2)
+        acc = tuple(a[..., :1] for a in parts)
+        for c in range(1, self._count.shape[-1]):
+            acc = _chan_merge(acc, tuple(a[..., c : c + 1] for a in parts))
+        out._count, out._mean, out._mean_lo, out._m2 = (np.array(a) for a in acc)
         return out
 
     # -- results ------------------------------------------------------------
@@ -413,7 +441,7 @@ class PixelStats:
         self._require_data()
         if self.exact:
             return self._sum.copy()
-        return self._mean * self._count
+        return (self._mean + self._mean_lo) * self._count
 
     @property
     def mean(self) -> np.ndarray:
@@ -421,7 +449,7 @@ class PixelStats:
         self._require_data()
         if self.exact:
             return _ratio(self._sum, self._count)
-        return np.where(self._count > 0, self._mean, np.nan)
+        return np.where(self._count > 0, self._mean + self._mean_lo, np.nan)
 
     def variance(self, ddof: int = 0) -> np.ndarray:
         """Per-channel variance ``sum((x - mean)**2) / (count - ddof)``, float64.
@@ -464,7 +492,7 @@ class PixelStats:
             return NotImplemented
         if self.dtype is None or other.dtype is None:
             return self.dtype is other.dtype
-        keys = ("_count", "_sum", "_sumsq", "_mean", "_m2", "_min", "_max")
+        keys = ("_count", "_sum", "_sumsq", "_mean", "_mean_lo", "_m2", "_min", "_max")
         return (
             (self.dtype, self.exact, self.n_images)
             == (other.dtype, other.exact, other.n_images)
@@ -516,6 +544,7 @@ class PixelStats:
             data["sumsq"] = [int(v) for v in self._sumsq.tolist()]
         else:
             data["mean"] = self._mean.tolist()
+            data["mean_lo"] = self._mean_lo.tolist()
             data["m2"] = self._m2.tolist()
         return data
 
@@ -536,8 +565,485 @@ class PixelStats:
         else:
             out._count = np.asarray(data["count"], dtype=np.int64)
             out._mean = np.asarray(data["mean"], dtype=np.float64)
+            out._mean_lo = np.asarray(
+                data.get("mean_lo", np.zeros_like(out._mean)), dtype=np.float64
+            )
             out._m2 = np.asarray(data["m2"], dtype=np.float64)
         return out
+
+
+# -- the exact fast path ------------------------------------------------------
+# Integer pixels of at most 16 bits are summed in floating point, exactly.  Each
+# block is cast once into a cache-sized float buffer (float32 for 8-bit pixels,
+# float64 for 16-bit ones) and its columns are summed by BLAS, as a product with
+# a vector of ones, over at most ``max_rows`` rows at a time.  Every partial sum
+# is then an integer below 2**24 (float32) or 2**53 (float64), which the format
+# holds exactly, so no rounding can happen whatever order BLAS adds in.  The
+# block sums go to int64 per image (and to Python ints across images), so the
+# result is the same to the bit for any block size, batch split or thread count.
+
+#: Size of the float buffer a block is cast into: a 224x224 RGB image in float32,
+#: so that whole images are summed in one go, and well inside a 1 MiB L2 cache.
+_EXACT_BLOCK_BYTES = 768 * 2**10
+
+#: Unfolded float64 column sums are flushed to Python ints before they could
+#: reach this bound (half the 2**53 of exact float64 integers).
+_FLUSH_LIMIT = 1 << 52
+
+#: Unfolded per-image sums and extrema kept before folding them into channels.
+_FOLD_CHUNK_BYTES = 2**20
+
+#: Rows narrower than this are summed by NumPy rather than by BLAS calls.
+_MIN_BLAS_ROW = 64
+
+#: Preferred length of the rows a block is cut into (a multiple of the channels).
+_TARGET_ROW = 8192
+
+
+_local = threading.local()
+
+
+def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
+    """A reusable 1-D buffer of at least ``size`` elements, one per thread.
+
+    Fresh large arrays are page-faulted (and zeroed by the kernel) on first
+    touch, which costs as much as summing a small image; one block-sized
+    buffer per thread is kept instead.
+    """
+    dtype = np.dtype(dtype)
+    buffers = _local.__dict__.setdefault("buffers", {})
+    buf = buffers.get(dtype)
+    if buf is None or buf.size < size:
+        buf = buffers[dtype] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+def _exact_plan(dtype: np.dtype) -> tuple[np.dtype, int]:
+    """Float accumulator of an exact dtype and the rows it may sum exactly."""
+    info = np.iinfo(dtype)
+    largest_square = max(-int(info.min), int(info.max)) ** 2
+    if np.dtype(dtype).itemsize == 1:
+        return np.dtype(np.float32), (1 << 24) // largest_square
+    return np.dtype(np.float64), (1 << 53) // largest_square
+
+
+@functools.lru_cache(maxsize=256)
+def _row_length(
+    n_pixels: int, channels: int, width: int, target: int = _TARGET_ROW
+) -> int:
+    """Length of the rows that ``n_pixels`` pixels of one image are cut into.
+
+    A multiple of ``channels`` dividing ``n_pixels * channels``: at least
+    ``target`` values when such a divisor is near, else one image row of
+    ``width`` pixels.
+    """
+    need = -(-target // channels)
+    if n_pixels <= need:
+        return n_pixels * channels
+    for d in range(need, min(n_pixels, 8 * need) + 1):
+        if n_pixels % d == 0:
+            return d * channels
+    return width * channels
+
+
+def _sum_rows(f: np.ndarray, max_rows: int, out: np.ndarray) -> None:
+    """Column sums of ``f`` of shape (g, rows, L) into float64 ``out`` of shape (g, L).
+
+    At most ``max_rows`` rows are added in ``f``'s own float type (exact, see
+    above); longer columns are added up in float64.
+    """
+    g, rows, width = f.shape
+    for start in range(0, rows, max_rows):
+        part = f[:, start : start + max_rows]
+        if width < _MIN_BLAS_ROW:
+            total = np.add.reduce(part, axis=1)
+        else:
+            total = np.matmul(np.ones(part.shape[1], dtype=f.dtype), part)
+        if start == 0:
+            out[...] = total
+        else:
+            out += total
+
+
+@functools.lru_cache(maxsize=256)
+def _fold_split(n_groups: int) -> int:
+    """A divisor of ``n_groups`` near its square root (for two-step folds)."""
+    d = max(1, int(n_groups**0.5))
+    while n_groups % d:
+        d -= 1
+    return d
+
+
+def _fold(a: np.ndarray, channels: int, ufunc: np.ufunc) -> np.ndarray:
+    """Reduce ``a`` of shape (..., k * C) to (..., C) with ``ufunc``.
+
+    NumPy is slow at reductions over an axis followed by a short inner axis of
+    length C, so: one contiguous reduction for one channel; else two steps
+    through a divisor of ``k`` near its square root; else (``k`` prime or
+    nearly) one strided reduction per channel.
+    """
+    if channels == 1:
+        return ufunc.reduce(a, axis=-1, keepdims=True)
+    lead = a.shape[:-1]
+    k = a.shape[-1] // channels
+    d = _fold_split(k)
+    if d >= 8 or k <= 64:
+        a = ufunc.reduce(a.reshape(*lead, k // d, d * channels), axis=-2)
+        return ufunc.reduce(a.reshape(*lead, d, channels), axis=-2)
+    return np.stack(
+        [ufunc.reduce(a[..., c::channels], axis=-1) for c in range(channels)],
+        axis=-1,
+    )
+
+
+def _exact_block(x: np.ndarray, buf: np.ndarray, max_rows: int):
+    """Per-image exact sums and extrema of an integer block ``x`` of shape (g, r, W, C).
+
+    Returns ``sums`` of shape (2, g, C), int64 (sums, then sums of squares), and
+    ``lo``, ``hi`` of shape (g, C) in the input dtype.
+    """
+    g, r, w, c = x.shape
+    b = buf[: x.size].reshape(x.shape)
+    np.copyto(b, x, casting="unsafe")  # the one pass that reads the pixels
+    f = b.reshape(g, -1, _row_length(r * w, c, w))
+    # Extrema of the integer source when its images are contiguous (it is 4 or
+    # 8 times smaller than the float copy), else of the float copy.
+    source = x.reshape(f.shape) if x[0].flags.c_contiguous else f
+    lo = _fold(np.minimum.reduce(source, axis=1), c, np.minimum)
+    hi = _fold(np.maximum.reduce(source, axis=1), c, np.maximum)
+    sums = np.empty((2, g, f.shape[2]))
+    _sum_rows(f, max_rows, sums[0])
+    np.multiply(f, f, out=f)
+    _sum_rows(f, max_rows, sums[1])
+    # Exact: per image and block, these integers stay far below 2**53.
+    return _fold(sums, c, np.add).astype(np.int64), lo, hi
+
+
+def _exact_stream(
+    flat: np.ndarray, channels: int
+) -> tuple[list, list, np.ndarray, np.ndarray]:
+    """Exact per-channel sums and extrema of a contiguous channels-last stream.
+
+    ``flat`` is 1-D, pixel after pixel (channel = index % channels): a whole
+    C-contiguous batch, read in fixed blocks that ignore image boundaries.
+    Column sums are kept unfolded across blocks (one small add per block) and
+    flushed to Python ints before they could leave the exact float64 range; the
+    last partial row is summed in float64 (exact: it holds few values).
+    """
+    ftype, max_rows = _exact_plan(flat.dtype)
+    info = np.iinfo(flat.dtype)
+    largest_square = max(-int(info.min), int(info.max)) ** 2
+    width = min(channels * max(1, _TARGET_ROW // channels), flat.size)
+    rows = max(1, min(max_rows, _EXACT_BLOCK_BYTES // ftype.itemsize // width))
+    flush_rows = max(1, _FLUSH_LIMIT // largest_square)
+    buf = _scratch(rows * width, ftype)
+    ones = np.ones(rows, dtype=ftype)
+    sums = np.zeros((2, width))
+    part = np.empty(width, dtype=ftype)
+    ext = np.empty(width, dtype=flat.dtype)
+    lo = hi = None
+    totals = [[0] * channels, [0] * channels]
+    pending = 0
+
+    def add(folded: np.ndarray) -> None:
+        for k, values in enumerate(folded.tolist()):
+            totals[k] = [a + int(b) for a, b in zip(totals[k], values, strict=True)]
+
+    def flush() -> None:
+        column = sums.astype(np.int64)  # exact: integers below 2**53
+        if int(column.max()) < 2**62 // (width // channels):
+            add(_fold(column, channels, np.add))  # no overflow
+        else:
+            add(_fold(column.astype(object), channels, np.add))
+        sums[...] = 0.0
+
+    n_full = flat.size // width
+    for start in range(0, n_full, rows):
+        k = min(rows, n_full - start)
+        x = flat[start * width : (start + k) * width].reshape(k, width)
+        f = buf[: k * width].reshape(k, width)
+        np.copyto(f, x, casting="unsafe")
+        if lo is None:
+            lo = np.minimum.reduce(x, axis=0)
+            hi = np.maximum.reduce(x, axis=0)
+        else:
+            np.minimum.reduce(x, axis=0, out=ext)
+            np.minimum(lo, ext, out=lo)
+            np.maximum.reduce(x, axis=0, out=ext)
+            np.maximum(hi, ext, out=hi)
+        for q in range(2):
+            if q:
+                np.multiply(f, f, out=f)
+            if width < _MIN_BLAS_ROW:
+                np.add.reduce(f, axis=0, out=part)
+            else:
+                np.matmul(ones[:k], f, out=part)
+            sums[q] += part
+        pending += k
+        if pending + rows > flush_rows:
+            flush()
+            pending = 0
+    flush()
+    tail = flat[n_full * width :]
+    if tail.size:
+        t = tail.reshape(1, -1)
+        tf = t.astype(np.float64)  # at most _TARGET_ROW values: exact sums
+        add(_fold(np.concatenate([tf, tf * tf]), channels, np.add).astype(np.int64))
+        lo_t, hi_t = _fold(t, channels, np.minimum), _fold(t, channels, np.maximum)
+        if lo is None:
+            lo, hi = lo_t[0], hi_t[0]
+        else:
+            lo = np.minimum(_fold(lo, channels, np.minimum), lo_t[0])
+            hi = np.maximum(_fold(hi, channels, np.maximum), hi_t[0])
+    else:
+        lo, hi = _fold(lo, channels, np.minimum), _fold(hi, channels, np.maximum)
+    return totals[0], totals[1], lo.astype(np.float64), hi.astype(np.float64)
+
+
+def _fast_two_sum(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renormalize ``hi + lo`` (``|lo| <= |hi|``) into a double-double pair."""
+    with np.errstate(invalid="ignore"):
+        total = hi + lo
+        err = lo - (total - hi)
+    return total, np.where(np.isfinite(err), err, 0.0)
+
+
+def _chan_merge(a: tuple, b: tuple) -> tuple:
+    """Merge ``(count, mean_hi, mean_lo, m2)`` of two disjoint sets of pixels.
+
+    Chan, Golub and LeVeque (1979)'s pairwise update, with the means carried
+    as double-doubles: the difference of two close means ``mb - ma`` is exact
+    in float64 (Sterbenz) and their rounding errors are added back, so the
+    between-set term stays accurate when the offset dwarfs the spread.
+    """
+    n_a, hi_a, lo_a, m2_a = a
+    n_b, hi_b, lo_b, m2_b = b
+    n = n_a + n_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delta = (hi_b - hi_a) + (lo_b - lo_a)
+        frac_b = n_b / n
+        hi, lo = _fast_two_sum(hi_a, lo_a + delta * frac_b)
+        m2 = m2_a + m2_b + delta**2 * (n_a * frac_b)
+    hi = np.where(n_a == 0, hi_b, np.where(n_b == 0, hi_a, hi))
+    lo = np.where(n_a == 0, lo_b, np.where(n_b == 0, lo_a, lo))
+    m2 = np.where(n_a == 0, m2_b, np.where(n_b == 0, m2_a, m2))
+    return n, hi, lo, m2
+
+
+def _float_block(block: np.ndarray, per_image: bool):
+    """Mean (first-pass value and its correction), sum of squared deviations,
+    min and max of a NaN-free float block.
+
+    The block ``(g, r, W, C)`` is cast once into a float64 buffer viewed as rows
+    of a few thousand values; column sums are BLAS products with a vector of
+    ones, folded into channels.  The corrected two-pass algorithm of the
+    ``_block`` docstring (Chan, Golub and LeVeque, eq. 1.7) removes the
+    rounding error of the first mean.  Returns arrays of shape (g, C) when
+    ``per_image``, else (1, C); None when the block holds NaN (``_block``'s
+    general path handles those).
+    """
+    g, r, w, c = block.shape
+    f = _scratch(block.size, np.float64).reshape(block.shape)
+    np.copyto(f, block, casting="unsafe")
+    width = _row_length(r * w, c, w)
+    groups = g if per_image else 1
+    rows = f.reshape(groups, -1, width)
+    source = block if block[0].flags.c_contiguous else f
+    if groups == 1 and not block.flags.c_contiguous:
+        source = f
+    source = source.reshape(rows.shape)
+    ones = np.ones(rows.shape[1])
+    total = _fold(np.matmul(ones, rows), c, np.add)
+    if not np.isfinite(total).all():
+        return None
+    lo = _fold(np.minimum.reduce(source, axis=1), c, np.minimum)
+    hi = _fold(np.maximum.reduce(source, axis=1), c, np.maximum)
+    count = rows.shape[1] * width // c
+    mean = total / count
+    rows -= np.tile(mean.reshape(groups, 1, c), (1, 1, width // c))
+    correction = _fold(np.matmul(ones, rows), c, np.add)
+    np.multiply(rows, rows, out=rows)
+    m2 = _fold(np.matmul(ones, rows), c, np.add) - correction**2 / count
+    return (
+        mean,
+        correction / count,
+        np.maximum(m2, 0.0),
+        lo.astype(np.float64),
+        hi.astype(np.float64),
+    )
+
+
+def _channel_planes(view: np.ndarray) -> np.ndarray | None:
+    """``(n*C, H, W, 1)`` view of a channels-first batch whose planes are contiguous.
+
+    Statistics per (image, channel) do not depend on the order of the pixels,
+    so a channels-first batch is read plane by plane, in memory order, instead
+    of gathering its channels.  None when that view would need a copy.
+    """
+    n, h, w, c = view.shape
+    if c == 1 or view[0].flags.c_contiguous:
+        return None
+    planes = view.transpose(0, 3, 1, 2)
+    if not planes[0].flags.c_contiguous:
+        return None
+    if n > 1 and planes.strides[0] != c * planes.strides[1]:
+        return None
+    return planes.reshape(n * c, h, w, 1)
+
+
+def _object_ints(values: list) -> np.ndarray:
+    """1-D object array of Python ints."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [int(v) for v in values]
+    return out
+
+
+def _exact_whole_images(
+    work: np.ndarray, blocks: list, buffer_size: int, ftype: np.dtype, max_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-image exact sums and extrema when every block holds whole images.
+
+    Like :func:`_exact_block`, but the column sums and extrema of up to
+    ``_FOLD_CHUNK_BYTES`` worth of images are kept unfolded and folded into
+    channels together: a few NumPy calls per chunk instead of per image.
+    Sums run over rows short enough to need one BLAS call per image, extrema
+    over long rows of the integer source (when its images are contiguous).
+    """
+    n, h, w, c = work.shape
+    m = h * w
+    width = _row_length(m, c, w, -(-(m * c) // max_rows))
+    ext_width = _row_length(m, c, w)
+    contiguous = work[0].flags.c_contiguous
+    ext_dtype = work.dtype if contiguous else ftype
+    per_image = 2 * width * 8 + 2 * ext_width * ext_dtype.itemsize
+    largest_group = max(im.stop - im.start for im, _ in blocks)
+    chunk = max(largest_group, _FOLD_CHUNK_BYTES // per_image)
+    sums = np.empty((2, n, c), dtype=np.int64)
+    lo = np.empty((n, c))
+    hi = np.empty((n, c))
+    buf = _scratch(buffer_size, ftype)
+    acc = np.empty((2, chunk, width))
+    ext = np.empty((2, chunk, ext_width), dtype=ext_dtype)
+    start = filled = 0
+
+    def flush() -> None:
+        nonlocal start, filled
+        done = slice(start, start + filled)
+        # Exact: integers below 2**53 per image, folded in float64.
+        sums[:, done] = _fold(acc[:, :filled], c, np.add)
+        lo[done] = _fold(ext[0, :filled], c, np.minimum)
+        hi[done] = _fold(ext[1, :filled], c, np.maximum)
+        start, filled = start + filled, 0
+
+    for images, _ in blocks:
+        x = work[images]
+        g = x.shape[0]
+        if filled + g > chunk:
+            flush()
+        b = buf[: x.size].reshape(x.shape)
+        np.copyto(b, x, casting="unsafe")  # the one pass that reads the pixels
+        source = x if contiguous else b
+        here = slice(filled, filled + g)
+        np.minimum.reduce(source.reshape(g, -1, ext_width), axis=1, out=ext[0, here])
+        np.maximum.reduce(source.reshape(g, -1, ext_width), axis=1, out=ext[1, here])
+        f = b.reshape(g, -1, width)
+        _sum_rows(f, max_rows, acc[0, here])
+        np.multiply(f, f, out=f)
+        _sum_rows(f, max_rows, acc[1, here])
+        filled += g
+    flush()
+    return sums, lo, hi
+
+
+def _exact_from_view(view: np.ndarray, per_image: bool) -> PixelStats:
+    """Exact statistics of an integer ``(n, H, W, C)`` view (see the fast path).
+
+    Large batches are split by images over threads (see ``_threads``); the
+    parts merge exactly, so the result does not depend on the thread count.
+    """
+    from . import _threads
+
+    n = view.shape[0]
+    n_threads = 1
+    if n > 1:
+        n_threads = _threads.get_num_threads(view.size * (view.itemsize + 4))
+    if n_threads == 1:
+        return _exact_from_view_serial(view, per_image)
+    parts = _threads.run(
+        lambda images: _exact_from_view_serial(
+            view[images.start : images.stop], per_image
+        ),
+        range(n),
+        n_threads,
+    )
+    if per_image:
+        return PixelStats._concatenate(parts)
+    stats = parts[0]
+    for part in parts[1:]:
+        stats.merge_inplace(part)
+    return stats
+
+
+def _exact_from_view_serial(view: np.ndarray, per_image: bool) -> PixelStats:
+    n, h, w, c = view.shape
+    if not per_image and view.flags.c_contiguous:
+        total, squares, lo, hi = _exact_stream(view.reshape(-1), c)
+        stats = PixelStats()
+        stats.dtype, stats.exact, stats.n_images = view.dtype.name, True, n
+        stats._count = np.full((c,), n * h * w, dtype=object)
+        stats._sum, stats._sumsq = _object_ints(total), _object_ints(squares)
+        stats._min, stats._max = lo, hi
+        return stats
+    planes = _channel_planes(view)
+    work = planes if planes is not None else view
+    rows, channels = work.shape[0], work.shape[-1]
+    ftype, max_rows = _exact_plan(view.dtype)
+    blocks = list(iter_blocks(work.shape, _EXACT_BLOCK_BYTES // ftype.itemsize))
+    row_values = work.shape[2] * channels
+    buffer_size = max(
+        (im.stop - im.start) * len(range(*rs.indices(work.shape[1]))) * row_values
+        for im, rs in blocks
+    )
+    if all(rs == slice(None) for _, rs in blocks):
+        sums, lo, hi = _exact_whole_images(work, blocks, buffer_size, ftype, max_rows)
+    else:
+        sums = np.zeros((2, rows, channels), dtype=np.int64)
+        lo = np.full((rows, channels), np.inf)
+        hi = np.full((rows, channels), -np.inf)
+        buf = _scratch(buffer_size, ftype)
+        for images, row_slice in blocks:
+            block_sums, mn, mx = _exact_block(work[images, row_slice], buf, max_rows)
+            sums[:, images] += block_sums
+            np.fmin(lo[images], mn, out=lo[images])
+            np.fmax(hi[images], mx, out=hi[images])
+    total, squares = sums
+    if planes is not None:
+        total, squares = total.reshape(n, c), squares.reshape(n, c)
+        lo, hi = lo.reshape(n, c), hi.reshape(n, c)
+
+    stats = PixelStats()
+    stats.dtype = view.dtype.name
+    stats.exact = True
+    stats.n_images = n
+    if per_image:
+        stats._count = np.full((n, c), h * w, dtype=object)
+        stats._sum = total.astype(object)
+        stats._sumsq = squares.astype(object)
+        stats._min, stats._max = lo, hi
+        return stats
+    # Sums over the images: int64 while it cannot overflow, else Python ints.
+    info = np.iinfo(view.dtype)
+    largest_square = max(-int(info.min), int(info.max)) ** 2
+    if n * h * w * largest_square < 2**62:
+        total, squares = total.sum(axis=0), squares.sum(axis=0)
+    else:
+        total = total.astype(object).sum(axis=0)
+        squares = squares.astype(object).sum(axis=0)
+    stats._count = np.full((c,), n * h * w, dtype=object)
+    stats._sum = np.asarray(total).astype(object)
+    stats._sumsq = np.asarray(squares).astype(object)
+    stats._min, stats._max = lo.min(axis=0), hi.max(axis=0)
+    return stats
 
 
 def _check_pixels(X: Any) -> np.ndarray:

@@ -60,11 +60,13 @@ def check_stats_dict(data: Any) -> dict[str, Any]:
         raise InvalidStatsError("Field 'count' must not be negative.")
     n = len(count)
     keys = ("sum", "sumsq") if data["exact"] else ("mean", "m2")
+    if not data["exact"] and "mean_lo" in data:
+        keys = (*keys, "mean_lo")  # optional: the rounding error of "mean"
     for key in ("min", "max", *keys):
         values = _number_list(
             data, key, integer=data["exact"] and key in keys, length=n
         )
-        if key in ("mean", "m2", "min", "max"):
+        if key in ("mean", "mean_lo", "m2", "min", "max"):
             # NaN is legitimate only where a channel counted no pixel.
             for c, v in zip(count, values, strict=True):
                 if c > 0 and not math.isfinite(v):

@@ -124,9 +124,14 @@ class PixelNormalizer(_BasePixelTransformer):
             data_min, data_max = self.data_min_, self.data_max_
         else:
             data_min, data_max = stats.min, stats.max
-        data_range = np.asarray(data_max - data_min, dtype=np.float64)
-        data_range = np.where(
-            np.isfinite(data_range) & (data_range > 0), data_range, 1.0
+        # Half ranges: max / 2 - min / 2 cannot overflow where max - min would
+        # (float64 data spanning +-1e308).  A range below 10 eps is constant, as
+        # in MinMaxScaler (_handle_zeros_in_scale): dividing by it would turn
+        # rounding noise (or a subnormal range) into O(1) values or inf.
+        half = (
+            np.asarray(data_max, dtype=np.float64) / 2
+            - np.asarray(data_min, dtype=np.float64) / 2
         )
-        scale = (hi - lo) / data_range
+        constant = ~np.isfinite(half) | (half < 5 * np.finfo(np.float64).eps)
+        scale = np.where(constant, 1.0, ((hi - lo) / 2) / np.where(constant, 1.0, half))
         return _Coefficients(scale, lo - np.nan_to_num(data_min) * scale)

@@ -186,7 +186,9 @@ class PixelStandardizer(_BasePixelTransformer):
             count = source.count
             if self.adjusted_std:
                 std = np.maximum(std, 1.0 / np.sqrt(np.maximum(count, 1)))
-            std = _handle_zero_std(np.asarray(std), np.asarray(mean), count)
+            std = _handle_zero_std(
+                np.asarray(std), np.asarray(mean), count, exact=source.exact
+            )
         scale = 1.0 / np.asarray(std)
         offset = -np.asarray(mean) * scale
         if self.clip is None:

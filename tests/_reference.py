@@ -78,14 +78,19 @@ def _stats(P: np.ndarray, per_channel: bool, ddof: int = 0):
 
 
 def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
-    """Reference ``(scale, offset, clip)`` broadcastable to ``T`` (n, P, C).
+    """Reference ``(scale, offset, clip, extra)`` broadcastable to ``T`` (n, P, C).
 
     ``fit_pixels`` holds the training pixels as (1, N, C) (dataset scope).
+    ``extra`` is the size of a term folded into ``offset`` (``lo`` of a
+    feature range, the ``+ 1/2`` of a rescale), which may cancel in it: the
+    rounding of the offset is relative to the terms, not to their sum.
     """
     name = type(est).__name__
     params = est.get_params()
     scope, per_channel = params["scope"], params["per_channel"]
-    max_value = domain_max(dtype) if params["max_value"] == "auto" else params["max_value"]
+    max_value = (
+        domain_max(dtype) if params["max_value"] == "auto" else params["max_value"]
+    )
     if scope == "dataset":
         source = fit_pixels
     elif scope == "batch":
@@ -95,12 +100,14 @@ def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
     if name == "PixelNormalizer":
         lo, hi = (float(v) for v in params["feature_range"])
         if scope == "domain":
-            return (hi - lo) / max_value, lo, None
+            return (hi - lo) / max_value, lo, None, abs(lo)
         _, _, _, mn, mx = _stats(source, per_channel)
-        rng = mx - mn
-        rng = np.where(np.isfinite(rng) & (rng > 0), rng, 1.0)
-        scale = (hi - lo) / rng
-        return scale, lo - np.nan_to_num(mn) * scale, None
+        # Constant below a range of 10 eps, as MinMaxScaler; half ranges
+        # cannot overflow.
+        half = mx / 2 - mn / 2
+        constant = ~np.isfinite(half) | (half < 5 * _EPS)
+        scale = np.where(constant, 1.0, ((hi - lo) / 2) / np.where(constant, 1.0, half))
+        return scale, lo - np.nan_to_num(mn) * scale, None, abs(lo)
     from sk_pixels import presets
 
     def fixed(key):
@@ -116,7 +123,7 @@ def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
         mean = fixed("mean")
     if name == "PixelCenterer":
         scale = 1.0 / max_value if params["normalize"] else 1.0
-        return scale, -mean * scale, None
+        return scale, -mean * scale, None, 0.0
     std = np.sqrt(var) if fixed("std") is None else fixed("std")
     if fixed("std") is None:
         # Zero (or rounding-noise) std is applied as 1, as in StandardScaler.
@@ -125,11 +132,16 @@ def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
     scale, offset = 1.0 / std, -mean / std
     clip = params.get("clip")
     if clip is None:
-        return scale, offset, None
+        return scale, offset, None, 0.0
     k = float(clip)
     if params["rescale"]:
-        return scale / (2 * k), offset / (2 * k) + 0.5, (0.0, 1.0)
-    return scale, offset, (-k, k)
+        return (
+            scale / (2 * k),
+            offset / (2 * k) + 0.5,
+            (0.0, 1.0),
+            np.abs(offset / (2 * k)) + 0.5,
+        )
+    return scale, offset, (-k, k), 0.0
 
 
 def reference_transform(est, fit_batches, X, params):
@@ -137,15 +149,21 @@ def reference_transform(est, fit_batches, X, params):
     T = canon(X, params)
     fit_pixels = None
     if fit_batches:
-        fit_pixels = np.concatenate(
-            [canon(B, params).reshape(-1, T.shape[-1]) for B in fit_batches]
-        )[None]
-    scale, offset, clip = coefficients(est, fit_pixels, T, input_dtype(X))
-    scale = np.broadcast_to(scale, np.broadcast_shapes(np.shape(scale), (1, 1, T.shape[-1])))
+        parts = [canon(B, params) for B in fit_batches]
+        if len({P.shape[-1] for P in parts}) == 1:
+            fit_pixels = np.concatenate([P.reshape(-1, P.shape[-1]) for P in parts])[
+                None
+            ]
+        else:  # channel counts differ: only global statistics are defined
+            fit_pixels = np.concatenate([P.reshape(-1) for P in parts])[None, :, None]
+    scale, offset, clip, extra = coefficients(est, fit_pixels, T, input_dtype(X))
+    scale = np.broadcast_to(
+        scale, np.broadcast_shapes(np.shape(scale), (1, 1, T.shape[-1]))
+    )
     offset = np.broadcast_to(offset, scale.shape)
     with np.errstate(invalid="ignore"):
         Y = T * scale + offset
-        magnitude = np.abs(T * scale) + np.abs(offset)
+        magnitude = np.abs(T * scale) + np.abs(offset) + extra
     if clip is not None:
         Y = np.clip(Y, *clip)
     return Y, magnitude, scale, offset

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+import os
+
+# scikit-learn refuses array_api_dispatch=True unless SciPy's array API support
+# was switched on before SciPy is first imported. pytest loads this file before
+# any test module (tests/ is collected first, see testpaths), so the Array API
+# tests run from the plain README command; an explicit value in the environment
+# wins.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+# The README's "Tested against" figures are counted by these hooks during the
+# run (see tests/_tested_against.py; `python -m tests._tested_against`).
+from ._tested_against import (  # noqa: E402, F401
+    pytest_collection_finish,
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+)
 
 
 @pytest.fixture

@@ -1,0 +1,173 @@
+"""Export fitted statistics to the frameworks where they are used.
+
+Every transform of this library is a per-channel affine map ``y = x * a + b``
+(``x`` in input pixel units).  The frameworks' recipes are affine maps too:
+
+- torchvision: ``ToDtype(torch.float32, scale=True)`` then
+  ``Normalize(mean, std)``: ``y = (x / D - mean) / std`` with ``D`` the dtype's
+  maximum (255 for uint8, 65535 for uint16, 1 for float tensors, which
+  ``ToDtype`` leaves unscaled).
+- Hugging Face image processors: ``rescale`` then ``normalize``:
+  ``y = (x * rescale_factor - image_mean) / image_std``.
+
+Matching the two maps channel by channel gives ``std = 1 / (a * D)`` and
+``mean = -b * std``: the exported numbers reproduce our transform exactly (up
+to float rounding).  A transform that is not one fixed affine map per channel
+(statistics computed per batch or per image, or clipping) has no such numbers,
+and exporting it raises a ``ValueError`` that says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from ._units import dtype_max
+from .presets import get_preset
+
+
+class _ExportMixin:
+    """``to_torchvision()`` and ``to_hf_config()`` for the pixel transformers."""
+
+    def _export_affine(self, target: str) -> tuple[np.ndarray, np.ndarray, str, float]:
+        """Per-channel ``(a, b)``, the input dtype, and ``max_value`` resolved."""
+        name = type(self).__name__
+        if self.scope in ("batch", "image"):
+            raise ValueError(
+                f"{name}(scope={self.scope!r}) computes its statistics from each "
+                f"{self.scope} at transform time, so no fixed mean/std describe it for "
+                f"{target}. Use scope='dataset' (fitted statistics) to export."
+            )
+        if getattr(self, "clip", None) is not None:
+            raise ValueError(
+                f"{name}(clip={self.clip!r}) clips the standardized values"
+                f"{' and rescales them' if getattr(self, 'rescale', False) else ''}, "
+                f"which {target}'s normalization (an affine map) cannot express. "
+                "Export an estimator without clip, and clip after normalizing."
+            )
+        if hasattr(self, "n_samples_seen_"):
+            n_channels, dtype, max_value = (
+                self.n_channels_,
+                self.input_dtype_,
+                self.max_value_,
+            )
+        else:
+            presets = [
+                get_preset(getattr(self, p))
+                for p in self._STAT_PARAMS
+                if isinstance(getattr(self, p), str)
+            ]
+            if self._learns() or len(presets) != len(self._STAT_PARAMS) or not presets:
+                raise NotFittedError(
+                    f"This {name} instance is not fitted yet: call fit (or fit_stats) "
+                    "first, so that its statistics, channel count and pixel units are "
+                    f"known before exporting them to {target}."
+                )
+            self._validate_params()
+            self._check_params()
+            # A preset with max_value="auto" gives the same 0-1 numbers for every
+            # dtype; float32 in [0, 1] is torchvision's own convention.
+            n_channels, dtype = len(presets[0].mean), "float32"
+            max_value = (
+                1.0 if isinstance(self.max_value, str) else float(self.max_value)
+            )
+        coef = self._coefficients(None, max_value)
+        a, b = (np.array(v, dtype=np.float64) for v in coef.for_view(n_channels, False))
+        return a, b, dtype, max_value
+
+    def to_torchvision(self) -> dict[str, list[float]]:
+        """Return ``mean`` and ``std`` for ``torchvision.transforms.Normalize``.
+
+        The numbers are for the tensor that ``ToDtype(torch.float32,
+        scale=True)`` makes from images of the dtype seen in ``fit``: 0-1 units
+        for ``uint8`` / ``uint16`` images (divided by 255 / 65535) and for float
+        images in [0, 1]. ``Normalize(**estimator.to_torchvision())`` after that
+        ``ToDtype`` gives the same values as :meth:`transform`, channel for
+        channel, in the estimator's channel order.
+
+        Returns
+        -------
+        normalize_kwargs : dict
+            ``{"mean": [...], "std": [...]}``, one float per channel.
+
+        Raises
+        ------
+        ValueError
+            ``scope="batch"`` / ``"image"`` or ``clip``: not one fixed
+            affine map per channel.
+        sklearn.exceptions.NotFittedError
+            Statistics still to be learned.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_pixels import PixelStandardizer, PixelNormalizer
+        >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
+        >>> PixelStandardizer().fit(X).to_torchvision()
+        {'mean': [0.1, 0.5, 0.9], 'std': [0.1, 0.1, 0.1]}
+        >>> PixelStandardizer(mean="imagenet", std="imagenet").to_torchvision()
+        {'mean': [0.485, 0.456, 0.406], 'std': [0.229, 0.224, 0.225]}
+        >>> PixelNormalizer(feature_range=(-1, 1)).fit(X).to_torchvision()
+        {'mean': [0.5, 0.5, 0.5], 'std': [0.5, 0.5, 0.5]}
+        """
+        a, b, dtype, _ = self._export_affine("torchvision's Normalize")
+        units = dtype_max(np.dtype(dtype))  # what ToDtype(scale=True) divides by
+        std = 1.0 / (a * units)
+        mean = -b * std
+        return {"mean": _rounded(mean), "std": _rounded(std)}
+
+    def to_hf_config(self) -> dict[str, Any]:
+        """Return the normalization keys of a Hugging Face ``preprocessor_config.json``.
+
+        An image processor rescales (``x * rescale_factor``) and then
+        normalizes (``(x - image_mean) / image_std``); with these keys it gives
+        the same values as :meth:`transform`. ``rescale_factor`` is
+        ``1 / max_value_`` (1/255 for ``uint8`` images); float images in [0, 1]
+        get ``do_rescale=False``.
+
+        Returns
+        -------
+        config : dict
+            ``do_rescale``, ``rescale_factor``, ``do_normalize``,
+            ``image_mean`` and ``image_std`` (one float per channel).
+
+        Raises
+        ------
+        ValueError
+            ``scope="batch"`` / ``"image"`` or ``clip``.
+        sklearn.exceptions.NotFittedError
+            Statistics still to be learned.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_pixels import PixelStandardizer
+        >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
+        >>> config = PixelStandardizer().fit(X).to_hf_config()
+        >>> config["do_rescale"], round(config["rescale_factor"] * 255, 12)
+        (True, 1.0)
+        >>> config["image_mean"], config["image_std"]
+        ([0.1, 0.5, 0.9], [0.1, 0.1, 0.1])
+        """
+        a, b, _, max_value = self._export_affine("a Hugging Face image processor")
+        std = 1.0 / (a * max_value)
+        mean = -b * std
+        return {
+            "do_rescale": bool(max_value != 1.0),
+            "rescale_factor": 1.0 / max_value,
+            "do_normalize": True,
+            "image_mean": _rounded(mean),
+            "image_std": _rounded(std),
+        }
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    """Plain floats, with float64 noise below 1e-12 (relative) rounded away.
+
+    ``1 / (1/std * 255)`` may come back as ``0.22900000000000004``; 15
+    significant digits keep every number exact to far below float32 resolution
+    while printing ``0.229``; ``+ 0.0`` turns ``-0.0`` into ``0.0``.
+    """
+    return [float(f"{v:.15g}") + 0.0 for v in np.asarray(values, dtype=np.float64)]

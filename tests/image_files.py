@@ -1,0 +1,89 @@
+"""Image files for the io / cli tests, written with Pillow into a temporary folder."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def save(path: Path, array: np.ndarray, mode: str | None = None, **kwargs) -> Path:
+    """Write ``array`` as an image file (format from the suffix)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = (
+        Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
+    )
+    image.save(path, **kwargs)
+    return path
+
+
+def mixed_jpeg_folder(root: Path, n: int, seed: int = 0) -> list[Path]:
+    """``n`` small RGB JPEGs of mixed sizes (6-40 px a side), some in sub-folders."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for k in range(n):
+        height, width = rng.integers(6, 41, size=2)
+        # Smooth-ish content so that JPEG keeps a realistic range of values.
+        base = rng.integers(0, 256, size=(1, 1, 3))
+        noise = rng.integers(-60, 61, size=(height, width, 3))
+        array = np.clip(base + noise, 0, 255).astype(np.uint8)
+        sub = root / f"part{k % 3}" if k % 5 else root
+        paths.append(save(sub / f"img{k:04d}.jpg", array, quality=90))
+    return paths
+
+
+def truncated_jpeg(path: Path, seed: int = 1) -> Path:
+    """A JPEG cut in the middle of its scan data."""
+    rng = np.random.default_rng(seed)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)).save(
+        buffer, format="JPEG", quality=95
+    )
+    data = buffer.getvalue()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def header_bomb_png(path: Path, side: int = 100_000) -> Path:
+    """A 1x1 PNG whose header claims ``side x side`` pixels (10 gigapixels).
+
+    Pillow reads the size from the header before decoding anything, so this
+    67-byte file is what a decompression bomb looks like to a loader.
+    """
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, format="PNG")
+    data = bytearray(buffer.getvalue())
+    # IHDR chunk: 8-byte signature, 4-byte length, b"IHDR", width, height, ...
+    ihdr = data[12:29]
+    ihdr[4:12] = struct.pack(">II", side, side)
+    data[12:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    path.write_bytes(bytes(data))
+    return path
+
+
+def bad_folder(root: Path) -> tuple[list[Path], list[Path]]:
+    """Three good images and four bad files; returns ``(good, bad)`` in file order."""
+    rng = np.random.default_rng(2)
+    root.mkdir(parents=True, exist_ok=True)
+    good = [
+        save(root / "a_good.png", rng.integers(0, 256, size=(9, 7, 3), dtype=np.uint8)),
+        save(
+            root / "c_good.jpg", rng.integers(0, 256, size=(12, 10, 3), dtype=np.uint8)
+        ),
+        save(root / "e_good.png", rng.integers(0, 256, size=(5, 5), dtype=np.uint8)),
+    ]
+    bad = [
+        header_bomb_png(root / "b_bomb.png"),
+        truncated_jpeg(root / "d_truncated.jpg"),
+        root / "f_empty.jpg",
+        root / "g_text.png",
+    ]
+    bad[2].write_bytes(b"")
+    bad[3].write_text("this is not an image\n")
+    (root / "notes.txt").write_text("ignored: not an image extension\n")
+    return good, bad

@@ -1,0 +1,421 @@
+"""The sk-pixels command: main([...]) return codes, output, and the pure workers."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+from PIL import Image
+
+from sk_pixels import PixelStandardizer, PixelStats, load_json
+from sk_pixels.cli import compute_stats, main, tour
+from sk_pixels.io import dataset_stats, list_images, load_image
+
+from .image_files import bad_folder, mixed_jpeg_folder, save
+
+
+@pytest.fixture(scope="module")
+def jpegs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_jpegs")
+    mixed_jpeg_folder(root, 1000, seed=7)
+    return root
+
+
+@pytest.fixture
+def same_size(tmp_path):
+    """Five 8x6 RGB PNGs (lossless) in a folder with a sub-folder."""
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 256, (5, 8, 6, 3), dtype=np.uint8)
+    for k, image in enumerate(X):
+        save(tmp_path / "imgs" / ("sub" if k % 2 else "") / f"{k}.png", image)
+    order = [int(os.path.basename(p)[0]) for p in list_images(tmp_path / "imgs")]
+    return tmp_path / "imgs", X[order]
+
+
+def run(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(err, *fragments):
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("sk-pixels: error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], err
+
+
+# -- stats ---------------------------------------------------------------------------
+def test_stats_without_source_runs_on_sample_photos(capsys, sample_photos):
+    code, out, err = run(capsys, "stats")
+    assert code == 0 and err == ""
+    assert out.startswith(
+        "2 images, 546,560 pixels per channel (uint8, RGB, max_value 255)"
+    )
+    expected = PixelStats.from_array(sample_photos)
+    mean_01 = ", ".join(f"{v:.4f}" for v in expected.mean / 255)
+    assert f"Normalize(mean=[{mean_01}], std=[" in out
+    for name in ("R", "G", "B", "all"):
+        assert f"\n{name} " in out
+
+
+def test_stats_json_to_stdout_has_the_documented_keys(capsys, sample_photos):
+    code, out, _ = run(capsys, "stats", "--json", "-")
+    assert code == 0
+    report = json.loads(out)
+    for key in (
+        "n_images",
+        "n_pixels",
+        "max_value",
+        "mean",
+        "std",
+        "min",
+        "max",
+        "mean_01",
+        "std_01",
+        "skipped",
+    ):
+        assert key in report
+    expected = PixelStats.from_array(sample_photos)
+    assert report["n_images"] == 2 and report["n_pixels"] == expected.n_pixels
+    assert (
+        report["mean"] == expected.mean.tolist()
+        and report["std"] == expected.std.tolist()
+    )
+    assert report["mean_01"] == (expected.mean / 255).tolist()
+    assert report["skipped"] == [] and report["max_value"] == 255
+    assert PixelStats.from_dict(report["statistics"]) == expected
+
+
+def test_stats_1000_jpegs_jobs_2_equals_jobs_1_and_reference(capsys, jpegs, tmp_path):
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    assert run(capsys, "stats", jpegs, "--json", one, "--no-progress")[0] == 0
+    assert run(capsys, "stats", jpegs, "--jobs", "2", "--json", two)[0] == 0
+    report = json.loads(one.read_text())
+    assert json.loads(two.read_text()) == report
+    pixels = np.concatenate([load_image(p).reshape(-1, 3) for p in list_images(jpegs)])
+    assert report["n_images"] == 1000 and report["n_pixels"] == len(pixels)
+    assert report["statistics"]["sum"] == [
+        int(s) for s in pixels.sum(axis=0, dtype=np.int64)
+    ]
+    as_float = pixels.astype(np.float64)
+    np.testing.assert_allclose(report["mean"], as_float.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(report["std"], as_float.std(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(report["global"]["std"], as_float.std(), rtol=1e-12)
+
+
+def test_stats_skip_lists_every_bad_file_and_counts_good_ones(capsys, tmp_path):
+    good, bad = bad_folder(tmp_path / "bad")
+    code, out, err = run(
+        capsys, "stats", tmp_path / "bad", "--on-error", "skip", "--json", "-"
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["n_images"] == len(good) == 3
+    assert report["skipped"] == [str(p) for p in bad]
+    assert "skipped 4 unreadable file(s)" in err
+    for path in bad:
+        assert str(path) in err
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_stats_raise_fails_naming_the_first_bad_file(capsys, tmp_path, jobs):
+    bad_folder(tmp_path / "bad")
+    code, out, err = run(capsys, "stats", tmp_path / "bad", "--jobs", jobs)
+    assert code == 1 and out == ""
+    assert_one_line_error(err, "b_bomb.png", "decompression bomb")
+
+
+@pytest.mark.parametrize(
+    "argv, code, fragment",
+    [
+        (["stats", "{tmp}/missing"], 1, "No such file or folder"),
+        (["stats", "{tmp}"], 1, "No image files found"),
+        (["stats", "--jobs", "two"], 2, "invalid int value: 'two'"),
+        (["stats", "--mode", "HSV"], 2, "invalid choice: 'HSV'"),
+        (["frobnicate"], 2, "invalid choice: 'frobnicate'"),
+        ([], 2, "required: COMMAND"),
+        (["fit", "{tmp}"], 2, "required: --estimator, -o/--output"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code(
+    capsys, tmp_path, argv, code, fragment
+):
+    (tmp_path / "notes.txt").write_text("no images here")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    result, out, err = run(capsys, *argv)
+    assert result == code
+    assert_one_line_error(err, fragment)
+
+
+def test_help_and_version_exit_zero(capsys):
+    assert main(["--help"]) == 0
+    assert "stats" in capsys.readouterr().out
+    assert main(["stats", "--help"]) == 0
+    assert "--on-error" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+
+
+def test_progress_bar_only_on_a_terminal(capsys, monkeypatch, same_size):
+    folder, _ = same_size
+    assert "img/s" not in run(capsys, "stats", folder)[2]  # capsys is not a TTY
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    for argv, shown in (([], True), (["--no-progress"], False)):
+        fake = Terminal()
+        monkeypatch.setattr(sys, "stderr", fake)
+        assert main(["stats", str(folder), *argv]) == 0
+        assert ("5/5" in fake.getvalue()) is shown
+        monkeypatch.undo()
+
+
+def test_compute_stats_is_the_pure_worker(same_size):
+    folder, X = same_size
+    report = compute_stats([str(folder)], mode="L")
+    assert report["channels"] == ["L"] and report["n_images"] == 5
+    assert report["statistics"] == dataset_stats(folder, mode="L").to_dict()
+
+
+# -- fit / apply ---------------------------------------------------------------------
+def test_fit_json_equals_fit_on_pixels(capsys, same_size, tmp_path):
+    folder, X = same_size
+    model = tmp_path / "model.json"
+    code, out, _ = run(
+        capsys, "fit", folder, "--estimator", "standardizer", "-o", model
+    )
+    assert code == 0 and f"wrote {model}" in out and "torchvision: {'mean': [" in out
+    loaded, meta = load_json(model, return_metadata=True)
+    reference = PixelStandardizer().fit(X)
+    assert_array_equal(loaded.mean_, reference.mean_)
+    assert_array_equal(loaded.std_, reference.std_)
+    assert meta["channel_order"] == "RGB"
+    assert_array_equal(loaded.transform(X), reference.transform(X))
+
+
+@pytest.mark.parametrize(
+    "args, check",
+    [
+        (["--estimator", "centerer", "--global"], lambda m: m.mean_.shape == ()),
+        (
+            ["--estimator", "normalizer"],
+            lambda m: m.scope == "dataset" and m.data_max_.shape == (3,),
+        ),
+        (
+            ["--estimator", "standardizer", "--preset", "imagenet"],
+            lambda m: m.mean == "imagenet",
+        ),
+        (
+            ["--estimator", "centerer", "--preset", "caffe", "--mode", "BGR"],
+            lambda m: m.mean == "caffe",
+        ),
+        (
+            ["--estimator", "standardizer", "--mode", "I;16"],
+            lambda m: m.input_dtype_ == "uint16",
+        ),
+    ],
+)
+def test_fit_options(capsys, same_size, tmp_path, args, check):
+    folder, _ = same_size
+    code, _, err = run(capsys, "fit", folder, *args, "-o", tmp_path / "m.json")
+    assert code == 0, err
+    assert check(load_json(tmp_path / "m.json"))
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--estimator", "normalizer", "--preset", "imagenet"], "not the normalizer"),
+        (
+            ["--estimator", "centerer", "--preset", "imagenet", "--global"],
+            "drop --global",
+        ),
+        (["--estimator", "centerer", "--preset", "caffe"], "pass --mode BGR"),
+        (
+            ["--estimator", "standardizer", "--preset", "caffe", "--mode", "BGR"],
+            "has no std",
+        ),
+        (
+            ["--estimator", "centerer", "-o", "model.txt"],
+            "must end in .json or .joblib",
+        ),
+    ],
+)
+def test_fit_usage_errors(capsys, same_size, tmp_path, args, fragment):
+    folder, _ = same_size
+    if "-o" not in args:
+        args = [*args, "-o", str(tmp_path / "m.json")]
+    code, _, err = run(capsys, "fit", folder, *args)
+    assert code == 2
+    assert_one_line_error(err, fragment)
+
+
+def test_apply_streams_into_one_npy(capsys, same_size, tmp_path):
+    folder, X = same_size
+    model = tmp_path / "m.json"
+    assert (
+        run(capsys, "fit", folder, "--estimator", "standardizer", "-o", model)[0] == 0
+    )
+    out_path = tmp_path / "out.npy"
+    code, out, _ = run(capsys, "apply", model, folder, "-o", out_path)
+    assert code == 0 and "wrote 5 transformed image(s)" in out
+    result = np.load(out_path)
+    assert result.shape == (5, 8, 6, 3) and result.dtype == np.float32
+    assert_array_equal(result, load_json(model).transform(X))
+    assert sorted(os.listdir(tmp_path)) == [
+        "imgs",
+        "m.json",
+        "out.npy",
+    ]  # no temp files
+
+
+def test_apply_to_a_folder_mirrors_sources_and_mixed_sizes(capsys, tmp_path):
+    for k, shape in enumerate([(4, 5, 3), (6, 2, 3), (3, 3, 3)]):
+        save(
+            tmp_path / "src" / ("deep" if k == 1 else "") / f"{k}.png",
+            np.full(shape, 10 * k, np.uint8),
+        )
+    model = tmp_path / "m.json"
+    assert (
+        run(capsys, "fit", tmp_path / "src", "--estimator", "normalizer", "-o", model)[
+            0
+        ]
+        == 0
+    )
+    code, _, err = run(
+        capsys, "apply", model, tmp_path / "src", "-o", tmp_path / "one.npy"
+    )
+    assert code == 1
+    assert_one_line_error(
+        err, "2.png has shape (3, 3, 3) but the first image had (4, 5, 3)", "folder"
+    )
+    assert not (tmp_path / "one.npy").exists()
+    assert run(capsys, "apply", model, tmp_path / "src", "-o", tmp_path / "out")[0] == 0
+    assert np.load(tmp_path / "out" / "deep" / "1.npy").shape == (6, 2, 3)
+    assert_array_equal(
+        np.load(tmp_path / "out" / "2.npy"), np.ones((3, 3, 3), np.float32)
+    )
+    assert_array_equal(
+        np.load(tmp_path / "out" / "0.npy"), np.zeros((4, 5, 3), np.float32)
+    )
+
+
+def test_joblib_models_need_trust_pickle(capsys, same_size, tmp_path):
+    folder, X = same_size
+    model = tmp_path / "m.joblib"
+    assert run(capsys, "fit", folder, "--estimator", "centerer", "-o", model)[0] == 0
+    code, _, err = run(capsys, "apply", model, folder, "-o", tmp_path / "o.npy")
+    assert code == 2
+    assert_one_line_error(
+        err, "refusing to load", "joblib.load runs code", "--trust-pickle"
+    )
+    assert not (tmp_path / "o.npy").exists()
+    code, _, _ = run(
+        capsys, "apply", model, folder, "-o", tmp_path / "o.npy", "--trust-pickle"
+    )
+    assert code == 0
+    assert_array_equal(np.load(tmp_path / "o.npy"), joblib.load(model).transform(X))
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (None, "cannot read the file"),
+        (b"\x80\x04K\x01.", "pickle/joblib file, not JSON"),
+        (b'{"format": "sk_pixels.estimator", "format_version": 9}', "format version 9"),
+    ],
+)
+def test_apply_unreadable_model_is_a_data_error(
+    capsys, same_size, tmp_path, content, fragment
+):
+    folder, _ = same_size
+    model = tmp_path / "m.json"
+    if content is not None:
+        model.write_bytes(content)
+    code, _, err = run(capsys, "apply", model, folder, "-o", tmp_path / "o.npy")
+    assert code == 1
+    assert_one_line_error(err, fragment)
+
+
+def test_apply_mode_must_match_model(capsys, same_size, tmp_path):
+    folder, _ = same_size
+    model = tmp_path / "m.json"
+    assert run(capsys, "fit", folder, "--estimator", "centerer", "-o", model)[0] == 0
+    code, _, err = run(
+        capsys, "apply", model, folder, "-o", tmp_path / "o.npy", "--mode", "L"
+    )
+    assert code == 2
+    assert_one_line_error(err, "fitted on RGB images but --mode is L")
+
+
+# -- tour / plot / entry points ------------------------------------------------------
+def test_tour_prints_the_classic_walk_through(capsys):
+    code, out, _ = run(capsys, "tour")
+    assert code == 0 and out == tour() + "\n"
+    assert out.startswith("Image china.jpg: format JPEG, mode RGB, size 640x427")
+    assert "Pixels: array (427, 640, 3) uint8, min 0, max 255" in out
+    positive = out.split("5. Positive standardization")[1].split("\n\n")[0]
+    after = positive.split("after: ")[1]
+    mean = float(after.split("mean ")[1].split(",")[0])
+    std = float(after.split("std ")[1].split(",")[0])
+    assert 0.45 < mean < 0.55 and 0.3 < std < 0.45
+    assert "min 0.000, max 1.000" in after
+    assert "stds [1.000, 1.000, 1.000]" in out
+
+
+def test_tour_on_a_bad_image_is_a_data_error(capsys, tmp_path):
+    (tmp_path / "x.jpg").write_text("not a photo")
+    code, _, err = run(capsys, "tour", tmp_path / "x.jpg")
+    assert code == 1
+    assert_one_line_error(err, "x.jpg")
+
+
+def test_plot_writes_histograms(capsys, same_size, tmp_path):
+    pytest.importorskip("matplotlib")
+    folder, _ = same_size
+    figure = tmp_path / "hist.png"
+    code, out, _ = run(
+        capsys, "plot", folder, "-o", figure, "--estimator", "standardizer"
+    )
+    assert code == 0 and f"wrote {figure}" in out
+    with Image.open(figure) as image:
+        assert image.format == "PNG" and image.size == (900, 650)
+    model = tmp_path / "m.json"
+    assert run(capsys, "fit", folder, "--estimator", "normalizer", "-o", model)[0] == 0
+    assert (
+        run(capsys, "plot", folder, "-o", tmp_path / "h2.png", "--model", model)[0] == 0
+    )
+
+
+def test_plot_without_matplotlib_says_how_to_install(
+    capsys, same_size, tmp_path, monkeypatch
+):
+    folder, _ = same_size
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    code, _, err = run(capsys, "plot", folder, "-o", tmp_path / "h.png")
+    assert code == 1
+    assert_one_line_error(err, "needs matplotlib", "pip install 'sk_pixels[plot]'")
+
+
+def test_python_dash_m_is_the_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "sk_pixels", "stats", "/definitely/missing"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        == "sk-pixels: error: No such file or folder: '/definitely/missing'."
+    )
