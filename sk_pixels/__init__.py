@@ -25,12 +25,13 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "presets", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from . import presets
-    from ._stats import PixelStats
-    from .centerer import PixelCenterer
-    from .normalizer import PixelNormalizer
-    from .persist import load_json, save_json
-    from .standardizer import PixelStandardizer
+    # Re-exports (listed in __all__ above), imported lazily at run time.
+    from . import presets  # noqa: F401
+    from ._stats import PixelStats  # noqa: F401
+    from .centerer import PixelCenterer  # noqa: F401
+    from .normalizer import PixelNormalizer  # noqa: F401
+    from .persist import load_json, save_json  # noqa: F401
+    from .standardizer import PixelStandardizer  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -14,11 +14,15 @@ from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 
 # scikit-learn's private fit preamble (parameter validation + nested-validation
 # skipping); kept in this one place so that an upgrade breaks one line.
-from sklearn.base import _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
@@ -67,7 +71,9 @@ class _Coefficients:
         self.offset = np.asarray(offset, dtype=np.float64)
         self.clip = clip
 
-    def for_view(self, n_channels: int, per_image: bool) -> tuple[np.ndarray, np.ndarray]:
+    def for_view(
+        self, n_channels: int, per_image: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Scale and offset shaped ``(C,)``, or ``(n, 1, 1, C)`` per image."""
         scale, offset = np.broadcast_arrays(self.scale, self.offset)
         if per_image:
@@ -238,9 +244,7 @@ class _BasePixelTransformer(
             value = getattr(self, name)
             if value is None:
                 continue
-            values = (
-                get_preset(value).mean if _is_preset(value) else np.ravel(value)
-            )
+            values = get_preset(value).mean if _is_preset(value) else np.ravel(value)
             if len(values) not in (1, n_channels) or (
                 _is_preset(value) and len(values) != n_channels
             ):
@@ -417,7 +421,11 @@ class _BasePixelTransformer(
             return None
         if _is_preset(value):
             preset = get_preset(value)
-            return preset.mean_in(max_value) if name == "mean" else preset.std_in(max_value)
+            return (
+                preset.mean_in(max_value)
+                if name == "mean"
+                else preset.std_in(max_value)
+            )
         return np.asarray(value, dtype=np.float64).ravel()
 
     # -- transforming -------------------------------------------------------------
@@ -519,9 +527,7 @@ class _BasePixelTransformer(
 
     def _depends_on_unit_range(self) -> bool:
         """Whether float input must lie in [0, 1] for the result to be right."""
-        uses_preset = any(
-            _is_preset(getattr(self, name)) for name in self._STAT_PARAMS
-        )
+        uses_preset = any(_is_preset(getattr(self, name)) for name in self._STAT_PARAMS)
         return uses_preset or self._uses_domain
 
     def _warn_domain(self, dtype, observed_max: float, what: str) -> None:

@@ -216,6 +216,60 @@ class PixelStats:
         return self.merge_inplace(self.from_view(view))
 
     @classmethod
+    def from_histogram(cls, hist: Any, n_images: int = 1) -> PixelStats:
+        """Exact statistics of ``uint8`` pixels from their per-channel histogram.
+
+        Parameters
+        ----------
+        hist : array-like of int, shape (n_channels, 256)
+            ``hist[c, v]`` pixels of channel ``c`` have value ``v`` (what
+            Pillow's ``Image.histogram()`` returns, reshaped).
+        n_images : int, default=1
+            Number of images the histogram counts.
+
+        Returns
+        -------
+        stats : PixelStats
+            Equal, to the bit, to :meth:`from_array` on the same pixels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.array([[[[0, 10], [255, 10]]]], dtype=np.uint8)
+        >>> hist = np.stack([np.bincount(X[..., c].ravel(), minlength=256)
+        ...                  for c in range(2)])
+        >>> PixelStats.from_histogram(hist) == PixelStats.from_array(X)
+        True
+        """
+        hist = np.asarray(hist)
+        if hist.ndim != 2 or hist.shape[1] != 256 or hist.dtype.kind not in "ui":
+            raise ValueError(
+                "hist must be integer counts of shape (n_channels, 256), one row per "
+                f"channel of uint8 pixels; got {hist.dtype} of shape {hist.shape}."
+            )
+        if np.any(hist < 0):
+            raise ValueError("hist holds negative counts.")
+        values = np.arange(256, dtype=np.int64)
+        hist = hist.astype(np.int64)
+        # Python ints: exact whatever the counts.
+        count = [int(c) for c in hist.sum(axis=1).tolist()]
+        if min(count, default=0) == 0:
+            raise ValueError("hist counts no pixel in some channel.")
+        stats = cls()
+        stats.dtype, stats.exact, stats.n_images = "uint8", True, int(n_images)
+        stats._count = _object_ints(count)
+        stats._sum = _object_ints([int(v) for v in (hist @ values).tolist()])
+        if max(count) < np.iinfo(np.int64).max // (255 * 255):
+            sumsq = (hist @ (values * values)).tolist()  # cannot overflow int64
+        else:
+            sumsq = [sum(h * v * v for v, h in enumerate(r)) for r in hist.tolist()]
+        stats._sumsq = _object_ints([int(v) for v in sumsq])
+        seen = hist > 0
+        stats._min = seen.argmax(axis=1).astype(np.float64)
+        stats._max = (255 - seen[:, ::-1].argmax(axis=1)).astype(np.float64)
+        return stats
+
+    @classmethod
     def from_view(cls, view: np.ndarray, per_image: bool = False) -> PixelStats:
         """Statistics of a channels-last ``(n, H, W, C)`` view, blockwise.
 
@@ -287,7 +341,9 @@ class PixelStats:
         fast = _float_block(block, per_image=axes == (1, 2))
         if fast is not None:  # no NaN in the block
             stats._count = np.full(shape, n, dtype=np.int64)
-            mean, lo, stats._m2, stats._min, stats._max = (a.reshape(shape) for a in fast)
+            mean, lo, stats._m2, stats._min, stats._max = (
+                a.reshape(shape) for a in fast
+            )
             stats._mean, stats._mean_lo = _fast_two_sum(mean, lo)
             return stats
         values = block.astype(np.float64)
@@ -297,7 +353,9 @@ class PixelStats:
             values[nan] = 0.0
             count = np.logical_not(nan).sum(axis=axes, keepdims=True)
         else:
-            count = np.full([1 if k in axes else s for k, s in enumerate(block.shape)], n)
+            count = np.full(
+                [1 if k in axes else s for k, s in enumerate(block.shape)], n
+            )
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = values.sum(axis=axes, keepdims=True) / count
             # Corrected two-pass algorithm: the second pass removes the rounding
@@ -310,7 +368,9 @@ class PixelStats:
             m2 = values.sum(axis=axes, keepdims=True) - correction**2 / count
             lo = np.where(count > 0, correction / np.maximum(count, 1), 0.0)
         stats._count = count.reshape(shape).astype(np.int64)
-        stats._mean, stats._mean_lo = _fast_two_sum(mean.reshape(shape), lo.reshape(shape))
+        stats._mean, stats._mean_lo = _fast_two_sum(
+            mean.reshape(shape), lo.reshape(shape)
+        )
         stats._m2 = np.where(stats._count > 0, np.maximum(m2.reshape(shape), 0.0), 0.0)
         stats._min = np.fmin.reduce(block, axis=axes).astype(np.float64)
         stats._max = np.fmax.reduce(block, axis=axes).astype(np.float64)
@@ -323,7 +383,16 @@ class PixelStats:
         first = parts[0]
         out.dtype, out.exact = first.dtype, first.exact
         out.n_images = sum(p.n_images for p in parts)
-        for name in ("_count", "_sum", "_sumsq", "_mean", "_mean_lo", "_m2", "_min", "_max"):
+        for name in (
+            "_count",
+            "_sum",
+            "_sumsq",
+            "_mean",
+            "_mean_lo",
+            "_m2",
+            "_min",
+            "_max",
+        ):
             if getattr(first, name) is not None:
                 setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
         return out
@@ -343,7 +412,8 @@ class PixelStats:
         """Merge ``other`` into ``self`` and return self."""
         if not isinstance(other, PixelStats):
             raise TypeError(
-                f"Can only merge PixelStats with PixelStats, got {type(other).__name__}."
+                "Can only merge PixelStats with PixelStats, got "
+                f"{type(other).__name__}."
             )
         if other.dtype is None:
             return self
@@ -425,9 +495,16 @@ class PixelStats:
 
     @property
     def count(self) -> np.ndarray:
-        """Pixels counted per channel (NaN excluded), int64 array of shape (n_channels,)."""
+        """Pixels counted per channel (NaN excluded), array of shape (n_channels,).
+
+        int64, or an object array of Python ints past ``2**63 - 1`` pixels (merged
+        exact statistics have no bound).
+        """
         self._require_data()
-        return np.asarray(self._count.tolist(), dtype=np.int64).reshape(self._count.shape)
+        counts = self._count.tolist()
+        flat = np.ravel(counts)
+        wide = flat.size and int(max(int(c) for c in flat)) > np.iinfo(np.int64).max
+        return np.asarray(counts, dtype=object if wide else np.int64)
 
     @property
     def n_pixels(self) -> int:
@@ -437,7 +514,7 @@ class PixelStats:
 
     @property
     def sum(self) -> np.ndarray:
-        """Per-channel sum of pixel values: exact Python ints (object array) or float64."""
+        """Per-channel sum of pixel values: exact Python ints (object) or float64."""
         self._require_data()
         if self.exact:
             return self._sum.copy()
@@ -467,7 +544,7 @@ class PixelStats:
 
     @property
     def var(self) -> np.ndarray:
-        """Per-channel population variance (``ddof=0``), float64, pixel units squared."""
+        """Per-channel population variance (``ddof=0``), float64, pixel units**2."""
         return self.variance(0)
 
     @property
@@ -493,18 +570,18 @@ class PixelStats:
         if self.dtype is None or other.dtype is None:
             return self.dtype is other.dtype
         keys = ("_count", "_sum", "_sumsq", "_mean", "_mean_lo", "_m2", "_min", "_max")
-        return (
-            (self.dtype, self.exact, self.n_images)
-            == (other.dtype, other.exact, other.n_images)
-            and all(
-                (getattr(self, k) is None and getattr(other, k) is None)
-                or np.array_equal(
-                    getattr(self, k),
-                    getattr(other, k),
-                    equal_nan=getattr(self, k).dtype != object,
-                )
-                for k in keys
+        return (self.dtype, self.exact, self.n_images) == (
+            other.dtype,
+            other.exact,
+            other.n_images,
+        ) and all(
+            (getattr(self, k) is None and getattr(other, k) is None)
+            or np.array_equal(
+                getattr(self, k),
+                getattr(other, k),
+                equal_nan=getattr(self, k).dtype != object,
             )
+            for k in keys
         )
 
     __hash__ = None  # mutable
@@ -555,7 +632,11 @@ class PixelStats:
 
         data = check_stats_dict(data)
         out = cls()
-        out.dtype, out.exact, out.n_images = data["dtype"], data["exact"], data["n_images"]
+        out.dtype, out.exact, out.n_images = (
+            data["dtype"],
+            data["exact"],
+            data["n_images"],
+        )
         out._min = np.asarray(data["min"], dtype=np.float64)
         out._max = np.asarray(data["max"], dtype=np.float64)
         if out.exact:

@@ -451,15 +451,15 @@ def fit_model(
     return model, skipped
 
 
-def _add_fit_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="folders, globs or image files"
-    )
+def _add_scaler_args(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """--estimator / --global / --preset: which scaler ``fit`` and ``plot`` fit."""
     parser.add_argument(
         "--estimator",
         choices=("standardizer", "centerer", "normalizer"),
-        required=True,
-        help="what to fit (normalizer: dataset min-max)",
+        required=required,
+        default=None if required else "standardizer",
+        help="what to fit (normalizer: dataset min-max)"
+        + ("" if required else "; default: standardizer"),
     )
     parser.add_argument(
         "--global",
@@ -473,6 +473,13 @@ def _add_fit_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="use published statistics instead of learning them",
     )
+
+
+def _add_fit_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="folders, globs or image files"
+    )
+    _add_scaler_args(parser, required=True)
     parser.add_argument(
         "-o",
         "--output",
@@ -967,24 +974,7 @@ def _add_plot_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow a .joblib --model: joblib.load runs code from the file",
     )
-    parser.add_argument(
-        "--estimator",
-        choices=("standardizer", "centerer", "normalizer"),
-        default="standardizer",
-        help="scaling to fit (default: standardizer)",
-    )
-    parser.add_argument(
-        "--global",
-        dest="per_channel",
-        action="store_false",
-        help="one statistic for all channels",
-    )
-    parser.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default=None,
-        help="use published statistics",
-    )
+    _add_scaler_args(parser, required=False)
     parser.add_argument(
         "--mode",
         choices=sorted(MODES),

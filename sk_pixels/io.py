@@ -200,8 +200,40 @@ def _pixels(im: Image.Image, mode: str) -> np.ndarray:
     return arr[..., ::-1] if mode == "BGR" else arr
 
 
-def _decode(path: str | os.PathLike, mode: str, max_pixels: int | None) -> np.ndarray:
-    """Decode ``path``; any failure becomes :class:`UnreadableImageError`."""
+#: Pillow modes whose conversion to an 8-bit mode ``_pixels`` does with
+#: ``Image.convert`` alone (so a histogram of the converted image counts the
+#: very pixels ``load_image`` returns).
+_HISTOGRAM_SOURCES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"})
+
+
+def _image_stats(im: Image.Image, mode: str) -> PixelStats:
+    """Exact statistics of the pixels ``_pixels(im, mode)`` would return.
+
+    8-bit targets are counted with Pillow's C histogram of the converted image,
+    without building an array (decoding then dominates); other cases go through
+    the array.
+    """
+    transparent_palette = im.mode == "P" and "transparency" in im.info
+    if mode in ("RGB", "BGR", "RGBA", "L", "LA") and (
+        im.mode in _HISTOGRAM_SOURCES and not transparent_palette
+    ):
+        target = "RGB" if mode == "BGR" else mode
+        converted = im if im.mode == target else im.convert(target)
+        hist = np.asarray(converted.histogram(), dtype=np.int64).reshape(-1, 256)
+        return PixelStats.from_histogram(hist[::-1] if mode == "BGR" else hist)
+    return PixelStats.from_array(_pixels(im, mode)[None])
+
+
+def _decode(
+    path: str | os.PathLike,
+    mode: str,
+    max_pixels: int | None,
+    convert=_pixels,
+):
+    """Decode ``path`` and ``convert(image, mode)`` it (to pixels by default).
+
+    Any failure becomes :class:`UnreadableImageError`.
+    """
     try:
         with warnings.catch_warnings():
             # The size check below is the authority; Pillow's warning for images
@@ -218,7 +250,7 @@ def _decode(path: str | os.PathLike, mode: str, max_pixels: int | None) -> np.nd
                     )
                 im.load()
                 ImageOps.exif_transpose(im, in_place=True)
-                return _pixels(im, mode)
+                return convert(im, mode)
     except UnreadableImageError:
         raise
     except Image.DecompressionBombError as exc:
@@ -521,13 +553,11 @@ def _stats_of_files(
     skipped: list[tuple[str, str]] = []
     for path in paths:
         try:
-            image = _decode(path, mode, limit)
+            stats.merge_inplace(_decode(path, mode, limit, convert=_image_stats))
         except UnreadableImageError as exc:
             if on_error == "raise":
                 raise
             skipped.append((exc.path, exc.reason))
-            continue
-        stats.update(image[None])
     return stats, skipped
 
 

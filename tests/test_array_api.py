@@ -111,8 +111,10 @@ def _images(rng, dtype, shape=(9, 7, 6, 3)):
 
 
 def _assert_close_to_numpy(out, ref, xp, same_ops=True):
-    if xp.name.startswith("array_api_strict") and same_ops and np.array_equal(
-        np.asarray(out), ref, equal_nan=True
+    if (
+        xp.name.startswith("array_api_strict")
+        and same_ops
+        and np.array_equal(np.asarray(out), ref, equal_nan=True)
     ):
         return  # the same NumPy operations underneath
     else:

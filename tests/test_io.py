@@ -449,3 +449,19 @@ def test_dataset_stats_progress_goes_to_stderr(tmp_path, capsys):
     dataset_stats(tmp_path, progress=True)
     captured = capsys.readouterr()
     assert captured.out == "" and "1/1" in captured.err
+
+
+@pytest.mark.parametrize("source_mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK"])
+@pytest.mark.parametrize("mode", ["RGB", "BGR", "RGBA", "L", "LA", "I;16"])
+def test_histogram_statistics_equal_statistics_of_the_loaded_pixels(
+    tmp_path, source_mode, mode
+):
+    from sk_pixels.io import _stats_of_files
+
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, size=(9, 7, 4), dtype=np.uint8)
+    suffix = ".tif" if source_mode == "CMYK" else ".png"
+    path = save(tmp_path / f"img{suffix}", rgba, mode=source_mode)
+    stats, skipped = _stats_of_files([path], mode)
+    assert not skipped
+    assert stats == PixelStats.from_array(load_image(path, mode)[None])
