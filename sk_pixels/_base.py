@@ -102,7 +102,8 @@ class _BasePixelTransformer(
     - ``_STAT_PARAMS``: names of the parameters that fix a statistic (``mean``,
       ``std``); a statistic left as None is learned.
     - ``_coefficients(stats, max_value)``: the affine map from statistics.
-    - ``_store_fitted(stats)``: set the public fitted attributes.
+    - ``_store_fitted()``: set the public fitted attributes from ``stats_`` (or
+      from the fixed statistics).
     """
 
     _parameter_constraints: dict = {
