@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
+
 #: Work below this many bytes of memory traffic stays on the calling thread.
 MIN_PARALLEL_BYTES = 16 * 2**20
 
@@ -118,12 +120,17 @@ def run(
     parts = split(items, min(len(items), n_threads * chunks_per_thread))
     results: list = [None] * len(parts)
     next_part = itertools.count()  # next() on it is atomic under the GIL
+    # NumPy's floating-point error state is per thread (a context variable):
+    # the workers take the caller's, so np.errstate(over="raise") around a
+    # transform holds in every thread.
+    errstate = np.geterr()
 
     def worker() -> None:
-        for k in next_part:
-            if k >= len(parts):
-                return
-            results[k] = fn(parts[k])
+        with np.errstate(**errstate):
+            for k in next_part:
+                if k >= len(parts):
+                    return
+                results[k] = fn(parts[k])
 
     pool = _get_pool(n_threads - 1)
     futures = [pool.submit(worker) for _ in range(n_threads - 1)]

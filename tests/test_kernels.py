@@ -334,3 +334,12 @@ def test_affine_skips_no_op_steps_without_changing_results(rng, scale, offset):
     _kernels.affine(X, out, np.full(3, scale), np.full(3, offset))
     expected = (X.astype(np.float32) * np.float32(scale)) + np.float32(offset)
     assert_array_equal(out, expected)
+
+
+def test_threads_take_the_callers_floating_point_error_state():
+    from sk_pixels import _threads
+
+    with np.errstate(over="raise", invalid="ignore"):
+        states = _threads.run(lambda part: np.geterr(), list(range(16)), n_threads=2)
+    assert {s["over"] for s in states} == {"raise"}
+    assert {s["invalid"] for s in states} == {"ignore"}
