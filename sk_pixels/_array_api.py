@@ -379,8 +379,33 @@ def device_coefficients(estimator, X, xp, device, coef, per_image, out_np):
     )
 
 
-def apply(X, xp, scale, offset, clip, out_xp):
-    """``clip(X * scale + offset)`` as ``out_xp``: one expression per namespace."""
+def compute_dtype(xp, device, dtype, out_np, coef) -> np.dtype:
+    """The dtype to scale in: the output's, or float64 where the NumPy kernel
+    would switch to float64 blocks (``_kernels._needs_float64``: inputs that do
+    not convert exactly, coefficients out of range, cancelling offsets) and the
+    device has float64."""
+    from ._kernels import _needs_float64
+
+    if _needs_float64(dtype, out_np, coef.scale, coef.offset) and (
+        float_dtype(xp, device) == xp.float64
+    ):
+        return np.dtype(np.float64)
+    return np.dtype(out_np)
+
+
+def apply(X, xp, scale, offset, clip, out_xp, compute_xp=None):
+    """``clip(X * scale + offset)`` as ``out_xp``: one expression per namespace.
+
+    With ``compute_xp`` (float64) set, the map runs in that dtype and the result
+    is cast to ``out_xp`` once.
+    """
+    if compute_xp is not None and compute_xp != out_xp:
+        wide = xp.astype(X, compute_xp, copy=True)
+        wide *= scale
+        wide += offset
+        if clip is not None:
+            wide = xp.clip(wide, *clip)
+        return xp.astype(wide, out_xp)
     if xp.isdtype(X.dtype, "real floating") and X.dtype != out_xp:
         X = xp.astype(X, out_xp)
     if _is_torch(xp):
@@ -413,6 +438,7 @@ class _Plan(NamedTuple):
     offset: Any
     clip: tuple[float, float] | None
     track_max: bool
+    compute_xp: Any  # the dtype the map runs in (see compute_dtype)
 
 
 #: Per estimator (weakly held), plans for its last few (shape, dtype, device)
@@ -444,7 +470,8 @@ def _fitted_map_plan(estimator, X, xp, device) -> _Plan:
     out_np = output_float_dtype(dtype, estimator.dtype)
     check_output_dtype(out_np, xp, device)
     coef = estimator._coefficients(None, resolve_max_value(dtype, estimator.max_value))
-    scale, offset = device_coefficients(estimator, X, xp, device, coef, False, out_np)
+    work = compute_dtype(xp, device, dtype, out_np, coef)
+    scale, offset = device_coefficients(estimator, X, xp, device, coef, False, work)
     plan = _Plan(
         dict(estimator.__dict__),
         dtype,
@@ -453,6 +480,7 @@ def _fitted_map_plan(estimator, X, xp, device) -> _Plan:
         offset,
         coef.clip,
         estimator._should_track_max(dtype),
+        getattr(xp, work.name),
     )
     if plans is None or len(plans) >= _MAX_PLANS:
         plans = _PLANS[estimator] = {}
@@ -491,7 +519,9 @@ def transform(estimator, X):
         check_finite(X, xp, plan.dtype)
         if plan.track_max:
             estimator._check_batch_scale(plan.dtype, nanmax(X, xp))
-        return apply(X, xp, plan.scale, plan.offset, plan.clip, plan.out_xp)
+        return apply(
+            X, xp, plan.scale, plan.offset, plan.clip, plan.out_xp, plan.compute_xp
+        )
     from ._base import _nanmax
 
     dtype = estimator._prepare_transform(proxy(X.shape, numpy_dtype(X))).dtype
@@ -505,10 +535,10 @@ def transform(estimator, X):
     )
     estimator._warn_domain(dtype, _nanmax(stats.max), "transform")
     coef = estimator._coefficients(stats, resolve_max_value(dtype, estimator.max_value))
-    scale, offset = device_coefficients(
-        estimator, X, xp, device, coef, per_image, out_np
-    )
-    return apply(X, xp, scale, offset, coef.clip, getattr(xp, out_np.name))
+    work = compute_dtype(xp, device, dtype, out_np, coef)
+    scale, offset = device_coefficients(estimator, X, xp, device, coef, per_image, work)
+    out_xp, work_xp = getattr(xp, out_np.name), getattr(xp, work.name)
+    return apply(X, xp, scale, offset, coef.clip, out_xp, work_xp)
 
 
 def inverse_transform(estimator, X, *, restore_dtype: bool = False):
@@ -525,8 +555,11 @@ def inverse_transform(estimator, X, *, restore_dtype: bool = False):
         out_np = output_float_dtype(dtype, estimator.dtype)
     check_finite(X, xp, dtype)
     coef = estimator._coefficients(None, estimator.max_value_).inverse()
-    scale, offset = device_coefficients(estimator, X, xp, device, coef, False, out_np)
-    out = apply(X, xp, scale, offset, None, getattr(xp, out_np.name))
+    work = compute_dtype(xp, device, dtype, out_np, coef)
+    scale, offset = device_coefficients(estimator, X, xp, device, coef, False, work)
+    out = apply(
+        X, xp, scale, offset, None, getattr(xp, out_np.name), getattr(xp, work.name)
+    )
     if not restore_dtype:
         return out
     target = np.dtype(estimator.input_dtype_)

@@ -111,16 +111,12 @@ def _images(rng, dtype, shape=(9, 7, 6, 3)):
 
 
 def _assert_close_to_numpy(out, ref, xp, same_ops=True):
-    if (
-        xp.name.startswith("array_api_strict")
-        and same_ops
-        and np.array_equal(np.asarray(out), ref, equal_nan=True)
-    ):
-        return  # the same NumPy operations underneath
+    if xp.name.startswith("array_api_strict") and same_ops:
+        # The device path takes the float64 route in the same cases as the
+        # NumPy kernel (_kernels._needs_float64); only the order of the
+        # operations may differ (the kernel casts first, then scales).
+        assert_allclose(out, ref, rtol=2e-7, atol=2e-7 * np.nanmax(np.abs(ref)))
     else:
-        # The NumPy kernel switches to float64 blocks where float32 would cancel
-        # (sk_pixels._kernels._needs_float64, e.g. 16-bit pixels centered in
-        # pixel units); the device path computes in the output dtype.
         # torch.addcmul may fuse the multiply-add, and float64 input cast to
         # float32 output is rounded before the multiply on a device, after it in
         # NumPy's kernel: within an ulp or two.
