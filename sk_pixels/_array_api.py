@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn import get_config
 
-from ._dispatch import proxy, update_fitted
+from ._dispatch import proxy
 from ._layout import image_view
 from ._stats import PixelStats, is_exact_dtype, iter_blocks
 from ._units import output_float_dtype, resolve_max_value
@@ -505,8 +505,8 @@ def partial_fit(estimator, X):
     ):
         channels_last = view(X, xp, estimator.channel_axis, estimator.image_shape)
         stats = device_stats(channels_last, xp, device, dtype=dtype)
-    update_fitted(
-        estimator, first_call=first_call, dtype=dtype, n_images=X.shape[0], stats=stats
+    estimator._record_batch(
+        first_call=first_call, dtype=dtype, n_images=X.shape[0], stats=stats
     )
     return estimator
 

@@ -305,33 +305,62 @@ class _BasePixelTransformer(
         self._check_params()
         first_call = not hasattr(self, "n_samples_seen_")
         X = self._validate(X, reset=first_call, fitting=True)
+        stats, observed_max = None, None
+        if self._learns():
+            with np.errstate(over="ignore", invalid="ignore"):  # checked on record
+                stats = PixelStats.from_view(self._view(X))
+        elif X.dtype.kind == "f" and self._depends_on_unit_range():
+            observed_max = _nanmax(X)
+        self._record_batch(
+            first_call=first_call,
+            dtype=X.dtype,
+            n_images=X.shape[0],
+            stats=stats,
+            observed_max=observed_max,
+        )
+        return self
+
+    def _record_batch(
+        self,
+        *,
+        first_call: bool,
+        dtype: np.dtype,
+        n_images: int,
+        stats: PixelStats | None,
+        observed_max: float | None = None,
+    ) -> None:
+        """Commit one validated batch to the fitted state.
+
+        The one place where ``partial_fit`` changes the estimator, whether the
+        batch's statistics were computed here, on a Dask cluster or on a
+        device. ``stats`` is required when the estimator learns; for stateless
+        scopes it (or ``observed_max``) only feeds the [0, 1] range check.
+        Statistics that overflowed float64 are refused before anything changes.
+        """
+        merged = None
+        if self._learns():
+            with np.errstate(over="ignore", invalid="ignore"):
+                merged = stats if first_call else self.stats_.merge(stats)
+            try:
+                self._check_finite_stats(merged)
+            except ValueError:
+                if first_call:
+                    self._reset()  # validation already recorded the shapes
+                raise
+        if stats is not None:
+            observed_max = _nanmax(stats.max)
         if first_call:
             self.n_samples_seen_ = 0
-            self.input_dtype_ = X.dtype.name
-            self.max_value_ = resolve_max_value(X.dtype, self.max_value)
-        self.n_samples_seen_ += X.shape[0]
-        if not self._learns():
-            # Stateless: fit only validates and records shapes and units.
-            if X.dtype.kind == "f" and self._depends_on_unit_range():
-                self._warn_domain(X.dtype, _nanmax(X), "fit")
-            if self.scope == "dataset":
-                self._store_fitted()  # fixed statistics, in the units of X
-            return self
-        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-            batch = PixelStats.from_view(self._view(X))
-            merged = batch if first_call else self.stats_.merge(batch)
-        try:
-            self._check_finite_stats(merged)
-        except ValueError:
-            if first_call:
-                self._reset()
-            else:
-                self.n_samples_seen_ -= X.shape[0]
-            raise
-        self.stats_ = merged
-        self._warn_domain(X.dtype, _nanmax(batch.max), "fit")
-        self._store_fitted()
-        return self
+            self.input_dtype_ = np.dtype(dtype).name
+            self.max_value_ = resolve_max_value(dtype, self.max_value)
+        self.n_samples_seen_ += int(n_images)
+        if observed_max is not None:
+            self._warn_domain(dtype, observed_max, "fit")
+        if merged is not None:
+            self.stats_ = merged
+            self._store_fitted()
+        elif self.scope == "dataset":
+            self._store_fitted()  # fixed statistics, in the units of X
 
     def _check_finite_stats(self, stats: PixelStats) -> None:
         """Refuse learned statistics that overflowed float64 (finite pixels of

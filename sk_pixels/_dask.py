@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from . import _kernels
-from ._dispatch import proxy, update_fitted
+from ._dispatch import proxy
 from ._layout import image_view
 from ._stats import PixelStats
 from ._units import output_float_dtype, resolve_max_value
@@ -188,8 +188,8 @@ def partial_fit(estimator, X):
                 f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
                 "of 1 is required."
             )
-    update_fitted(
-        estimator, first_call=first_call, dtype=dtype, n_images=n_images, stats=stats
+    estimator._record_batch(
+        first_call=first_call, dtype=dtype, n_images=n_images, stats=stats
     )
     return estimator
 
