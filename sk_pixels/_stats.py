@@ -41,11 +41,11 @@ import numpy as np
 
 from ._layout import image_view
 
-#: Number of array elements processed at a time (a 1 MiB float64 temporary).
+#: Array elements per block of the float path (a 1 MiB float64 temporary).
 BLOCK_ELEMENTS = 1 << 17
 
-#: Integer dtypes whose sums of squares are exact in float64 over a block:
-#: ``BLOCK_ELEMENTS * 65535**2 < 2**53``.
+#: Integer dtypes accumulated exactly: up to 16 bits, whose block sums of
+#: squares stay exact in float32/float64 partial sums (see ``_exact_plan``).
 _EXACT_MAX_ITEMSIZE = 2
 
 
@@ -86,8 +86,10 @@ def is_exact_dtype(dtype: np.dtype) -> bool:
     return dtype.kind in "ui" and dtype.itemsize <= _EXACT_MAX_ITEMSIZE
 
 
-def _as_int_objects(values: np.ndarray) -> np.ndarray:
-    """Integer-valued float64 (exact, < 2**53) -> object array of Python ints."""
+def _as_int_objects(values) -> np.ndarray:
+    """Integer values (a list of ints, or an integer-valued array of any shape)
+    -> an object array of Python ints of the same shape."""
+    values = np.asarray(values, dtype=object)
     out = np.empty(values.shape, dtype=object)
     out.ravel()[:] = [int(v) for v in values.ravel()]
     return out
@@ -257,13 +259,13 @@ class PixelStats:
             raise ValueError("hist counts no pixel in some channel.")
         stats = cls()
         stats.dtype, stats.exact, stats.n_images = "uint8", True, int(n_images)
-        stats._count = _object_ints(count)
-        stats._sum = _object_ints([int(v) for v in (hist @ values).tolist()])
+        stats._count = _as_int_objects(count)
+        stats._sum = _as_int_objects((hist @ values).tolist())
         if max(count) < np.iinfo(np.int64).max // (255 * 255):
             sumsq = (hist @ (values * values)).tolist()  # cannot overflow int64
         else:
             sumsq = [sum(h * v * v for v, h in enumerate(r)) for r in hist.tolist()]
-        stats._sumsq = _object_ints([int(v) for v in sumsq])
+        stats._sumsq = _as_int_objects(sumsq)
         seen = hist > 0
         stats._min = seen.argmax(axis=1).astype(np.float64)
         stats._max = (255 - seen[:, ::-1].argmax(axis=1)).astype(np.float64)
@@ -277,7 +279,11 @@ class PixelStats:
         array has shape ``(n, C)``.  Internal: used by the estimators.
         """
         n, height, width, channels = view.shape
-        if is_exact_dtype(view.dtype) and n * height * width * channels > 0:
+        if is_exact_dtype(view.dtype):
+            if n * height * width * channels == 0:
+                empty = cls._empty_like_view(view, n if per_image else None)
+                empty.n_images = n
+                return empty
             return _exact_from_view(view, per_image)
         if per_image:
             # Fused per-image reduction: images in groups that fit a block; a
@@ -319,25 +325,16 @@ class PixelStats:
 
     @classmethod
     def _block(cls, block: np.ndarray, axes: tuple[int, ...], n_images: int = 0):
-        """Statistics of one cache-sized block, reduced over ``axes``."""
+        """Float statistics of one cache-sized block, reduced over ``axes``.
+
+        Exact (integer) input never gets here: ``_exact_from_view`` streams it.
+        """
         stats = cls()
         stats.dtype = block.dtype.name
         stats.exact = is_exact_dtype(block.dtype)
         stats.n_images = n_images
         shape = tuple(s for k, s in enumerate(block.shape) if k not in axes)
         n = int(np.prod([block.shape[k] for k in axes]))
-        if stats.exact:
-            # float64 sums of <= 16-bit integers are exact below 2**53 (see
-            # BLOCK_ELEMENTS), so each block sum converts to an exact Python int.
-            values = block.astype(np.float64)
-            total = values.sum(axis=axes)
-            np.multiply(values, values, out=values)
-            stats._count = _as_int_objects(np.full(shape, float(n)))
-            stats._sum = _as_int_objects(total)
-            stats._sumsq = _as_int_objects(values.sum(axis=axes))
-            stats._min = block.min(axis=axes).astype(np.float64)
-            stats._max = block.max(axis=axes).astype(np.float64)
-            return stats
         fast = _float_block(block, per_image=axes == (1, 2))
         if fast is not None:  # no NaN in the block
             stats._count = np.full(shape, n, dtype=np.int64)
@@ -972,13 +969,6 @@ def _channel_planes(view: np.ndarray) -> np.ndarray | None:
     return planes.reshape(n * c, h, w, 1)
 
 
-def _object_ints(values: list) -> np.ndarray:
-    """1-D object array of Python ints."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = [int(v) for v in values]
-    return out
-
-
 def _exact_whole_images(
     work: np.ndarray, blocks: list, buffer_size: int, ftype: np.dtype, max_rows: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1072,7 +1062,7 @@ def _exact_from_view_serial(view: np.ndarray, per_image: bool) -> PixelStats:
         stats = PixelStats()
         stats.dtype, stats.exact, stats.n_images = view.dtype.name, True, n
         stats._count = np.full((c,), n * h * w, dtype=object)
-        stats._sum, stats._sumsq = _object_ints(total), _object_ints(squares)
+        stats._sum, stats._sumsq = _as_int_objects(total), _as_int_objects(squares)
         stats._min, stats._max = lo, hi
         return stats
     planes = _channel_planes(view)
