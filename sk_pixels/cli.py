@@ -319,20 +319,23 @@ def compute_stats(
     return stats_report(stats, mode, skipped, files)
 
 
-def _add_source_args(parser: argparse.ArgumentParser) -> None:
+def _add_source_args(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
+    """--mode, --jobs (where the subcommand decodes in parallel), --on-error,
+    --no-progress: how the images of SOURCE are read."""
     parser.add_argument(
         "--mode",
         choices=sorted(MODES),
         default=None,
         help="image mode to read (default: RGB, or the model's)",
     )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        metavar="N",
-        help="worker processes (-1: all cores; default 1)",
-    )
+    if jobs:
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=1,
+            metavar="N",
+            help="worker processes (-1: all cores; default 1)",
+        )
     parser.add_argument(
         "--on-error",
         choices=("raise", "skip"),
@@ -674,18 +677,11 @@ def _add_apply_args(parser: argparse.ArgumentParser) -> None:
         help="OUT.npy (one array) or a folder (one .npy per image)",
     )
     parser.add_argument(
-        "--mode",
-        choices=sorted(MODES),
-        default=None,
-        help="image mode to read (default: the model's channel order)",
-    )
-    parser.add_argument(
         "--trust-pickle",
         action="store_true",
         help="allow a .joblib model: joblib.load runs code from the file",
     )
-    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise")
-    parser.add_argument("--no-progress", action="store_true")
+    _add_source_args(parser, jobs=False)
 
 
 def _run_apply(args: argparse.Namespace) -> int:
@@ -975,14 +971,7 @@ def _add_plot_args(parser: argparse.ArgumentParser) -> None:
         help="allow a .joblib --model: joblib.load runs code from the file",
     )
     _add_scaler_args(parser, required=False)
-    parser.add_argument(
-        "--mode",
-        choices=sorted(MODES),
-        default=None,
-        help="image mode to read (default: RGB, or the model's)",
-    )
-    parser.add_argument("--on-error", choices=("raise", "skip"), default="raise")
-    parser.add_argument("--no-progress", action="store_true")
+    _add_source_args(parser, jobs=False)
 
 
 def _run_plot(args: argparse.Namespace) -> int:
