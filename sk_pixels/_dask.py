@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _threads
 from ._dispatch import proxy
 from ._layout import image_view
 from ._stats import PixelStats
@@ -264,15 +264,7 @@ def partition(items: Sequence, n_parts: int) -> list[list]:
     >>> partition(list("abcdefg"), 3)
     [['a', 'b', 'c'], ['d', 'e'], ['f', 'g']]
     """
-    items = list(items)
-    n_parts = max(1, min(n_parts, len(items)))
-    size, extra = divmod(len(items), n_parts)
-    out, start = [], 0
-    for k in range(n_parts):
-        stop = start + size + (k < extra)
-        out.append(items[start:stop])
-        start = stop
-    return [part for part in out if part]
+    return [list(part) for part in _threads.split(list(items), n_parts)]
 
 
 def _connect(client: Any):

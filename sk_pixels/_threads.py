@@ -95,10 +95,18 @@ def get_num_threads(n_bytes: int | None = None) -> int:
 
 
 def split(items: Sequence, n_parts: int) -> list[Sequence]:
-    """Cut ``items`` into ``n_parts`` consecutive, nearly equal slices."""
+    """Cut ``items`` into at most ``n_parts`` consecutive, non-empty slices whose
+    sizes differ by at most one (the larger ones first).
+
+    Examples
+    --------
+    >>> split(list(range(10)), 4)
+    [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
+    """
     n_parts = max(1, min(n_parts, len(items)))
-    bounds = [round(k * len(items) / n_parts) for k in range(n_parts + 1)]
-    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    size, extra = divmod(len(items), n_parts)
+    bounds = [k * size + min(k, extra) for k in range(n_parts + 1)]
+    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
 
 def run(
