@@ -13,6 +13,7 @@ slows NumPy down.
 
 from __future__ import annotations
 
+import datetime
 import gc
 import os
 import platform
@@ -172,6 +173,18 @@ def _blas_info() -> str | None:
         arch = lib.get("architecture")
         return f"NumPy's BLAS {lib.get('internal_api')} {lib.get('version')} ({arch})"
     return None
+
+
+def report(title: str | None, note: str, *sections: str) -> str:
+    """Print and return a result block: title, date and machine, a note on how
+    it was measured, then the sections (tables), separated by blank lines."""
+    lines = [] if title is None else [title, ""]
+    lines += [f"{datetime.date.today()} - {machine_info()}", note]
+    for section in sections:
+        lines += ["", section]
+    text = "\n".join(lines)
+    print(text)
+    return text
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

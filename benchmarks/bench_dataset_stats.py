@@ -18,12 +18,11 @@ Run: ``python benchmarks/bench_dataset_stats.py`` (about a minute).
 from __future__ import annotations
 
 import argparse
-import datetime
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from _timing import Threads, compare, fmt_ms, machine_info, markdown_table
+from _timing import Threads, compare, fmt_ms, markdown_table, report
 from PIL import Image
 
 from sk_pixels import PixelStats
@@ -128,19 +127,12 @@ def main(argv=None) -> str:
         "vs decode alone",
         "speed-up vs n_jobs=1",
     ]
-    text = "\n".join(
-        [
-            f"### Folder statistics: {args.n} JPEGs of mixed sizes "
-            f"({n_pixels / 1e6:.1f} Mpixel, {total_mb:.1f} MB on disk)",
-            "",
-            f"{datetime.date.today()} - {machine_info()}",
-            f"{args.repeats} interleaved rounds; the 1-job rows run on one thread.",
-            "",
-            markdown_table(header, table),
-        ]
+    return report(
+        f"### Folder statistics: {args.n} JPEGs of mixed sizes "
+        f"({n_pixels / 1e6:.1f} Mpixel, {total_mb:.1f} MB on disk)",
+        f"{args.repeats} interleaved rounds; the 1-job rows run on one thread.",
+        markdown_table(header, table),
     )
-    print(text)
-    return text
 
 
 if __name__ == "__main__":

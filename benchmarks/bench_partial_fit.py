@@ -14,16 +14,15 @@ Run: ``python benchmarks/bench_partial_fit.py`` (about two minutes).
 from __future__ import annotations
 
 import argparse
-import datetime
 
 import numpy as np
 from _timing import (
     Threads,
     compare,
     fmt_bytes,
-    machine_info,
     markdown_table,
     peak_memory,
+    report,
 )
 
 from sk_pixels import PixelStandardizer
@@ -203,25 +202,16 @@ def main(argv=None) -> str:
         peak = peak_memory(lambda X=X: PixelStandardizer().fit(X))
         memory.append([n_images, f"{X.nbytes / 2**20:.1f} MiB", fmt_bytes(peak)])
 
-    text = "\n".join(
-        [
-            f"### Streaming exact statistics: {args.n} images {data.shape[1:]} uint8 "
-            f"({data.nbytes / 1e6:.0f} MB) in batches of {args.batch}",
-            "",
-            f"{datetime.date.today()} - {machine_info()}",
-            f"{args.repeats} interleaved rounds, one thread unless a row says so; "
-            f"rows marked x{scale:g} "
-            f"ran on {args.slow_subset} images and are scaled to {args.n}.",
-            "",
-            markdown_table(header, table),
-            "",
-            "#### Peak extra memory of `PixelStandardizer().fit(X)` by batch size",
-            "",
-            markdown_table(["images", "batch size", "peak extra memory"], memory),
-        ]
+    return report(
+        f"### Streaming exact statistics: {args.n} images {data.shape[1:]} uint8 "
+        f"({data.nbytes / 1e6:.0f} MB) in batches of {args.batch}",
+        f"{args.repeats} interleaved rounds, one thread unless a row says so; "
+        f"rows marked x{scale:g} "
+        f"ran on {args.slow_subset} images and are scaled to {args.n}.",
+        markdown_table(header, table),
+        "#### Peak extra memory of `PixelStandardizer().fit(X)` by batch size\n\n"
+        + markdown_table(["images", "batch size", "peak extra memory"], memory),
     )
-    print(text)
-    return text
 
 
 if __name__ == "__main__":

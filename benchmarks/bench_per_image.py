@@ -11,7 +11,6 @@ Run: ``python benchmarks/bench_per_image.py`` (about a minute).
 from __future__ import annotations
 
 import argparse
-import datetime
 
 import numpy as np
 from _timing import (
@@ -19,9 +18,9 @@ from _timing import (
     compare,
     fmt_bytes,
     fmt_ms,
-    machine_info,
     markdown_table,
     peak_memory,
+    report,
 )
 
 from sk_pixels import PixelStandardizer
@@ -199,16 +198,12 @@ def main(argv=None) -> str:
     X = rng.integers(0, 256, (args.n, args.size, args.size, 3), dtype=np.uint8)
     X[0] = 117  # a constant image: its std is 0
     tables = [run(X, per_channel, args.repeats) for per_channel in (False, True)]
-    parts = [
-        f"{datetime.date.today()} - {machine_info()}",
+    return report(
+        None,
         f"{args.repeats} interleaved rounds; one thread unless a row says so; "
         "PyTorch's memory is not visible to tracemalloc.",
-    ]
-    for table in tables:
-        parts += ["", table]
-    text = "\n".join(parts)
-    print(text)
-    return text
+        *tables,
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Run: ``python benchmarks/bench_transform.py`` (about a minute).
 from __future__ import annotations
 
 import argparse
-import datetime
 
 import numpy as np
 from _timing import (
@@ -26,9 +25,9 @@ from _timing import (
     compare,
     fmt_bytes,
     fmt_ms,
-    machine_info,
     markdown_table,
     peak_memory,
+    report,
 )
 
 from sk_pixels import PixelStandardizer
@@ -216,19 +215,12 @@ def main(argv=None) -> str:
         "peak extra memory (x output)",
         "max abs error",
     ]
-    text = "\n".join(
-        [
-            f"### Transform: uint8 {X.shape} -> float32, ImageNet mean/std",
-            "",
-            f"{datetime.date.today()} - {machine_info()}",
-            f"{args.repeats} interleaved rounds; one thread unless a row says so; "
-            "PyTorch's memory is not visible to tracemalloc.",
-            "",
-            markdown_table(header, table),
-        ]
+    return report(
+        f"### Transform: uint8 {X.shape} -> float32, ImageNet mean/std",
+        f"{args.repeats} interleaved rounds; one thread unless a row says so; "
+        "PyTorch's memory is not visible to tracemalloc.",
+        markdown_table(header, table),
     )
-    print(text)
-    return text
 
 
 if __name__ == "__main__":
