@@ -190,19 +190,23 @@ def _pixels(im: Image.Image, mode: str) -> np.ndarray:
         return wide if mode == "I;16" else _from_gray8(_gray8_from16(wide), mode)
     if im.mode in ("F", "I;32", "I;32B", "I;32L"):
         raise ValueError(f"Pillow mode {im.mode!r} (float or 32-bit) has unknown units")
-    if im.mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")  # Pillow asks for this rather than P -> RGB directly
     if mode == "I;16":
-        gray = np.asarray(im if im.mode == "L" else im.convert("L"))
-        return _from_gray8(gray, "I;16")
-    target = "RGB" if mode == "BGR" else mode
-    arr = np.asarray(im if im.mode == target else im.convert(target))
+        return _from_gray8(np.asarray(_converted(im, "L")), "I;16")
+    arr = np.asarray(_converted(im, mode))
     return arr[..., ::-1] if mode == "BGR" else arr
 
 
-#: Pillow modes whose conversion to an 8-bit mode ``_pixels`` does with
-#: ``Image.convert`` alone (so a histogram of the converted image counts the
-#: very pixels ``load_image`` returns).
+def _converted(im: Image.Image, mode: str) -> Image.Image:
+    """An 8-bit Pillow image to the Pillow mode behind ``mode`` (BGR: RGB)."""
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")  # Pillow asks for this rather than P -> RGB directly
+    target = "RGB" if mode == "BGR" else mode
+    return im if im.mode == target else im.convert(target)
+
+
+#: Pillow modes that ``_pixels`` turns into 8-bit pixels with ``_converted``
+#: alone (so a histogram of the converted image counts the very pixels
+#: ``load_image`` returns).
 _HISTOGRAM_SOURCES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCbCr"})
 
 
@@ -213,13 +217,9 @@ def _image_stats(im: Image.Image, mode: str) -> PixelStats:
     without building an array (decoding then dominates); other cases go through
     the array.
     """
-    transparent_palette = im.mode == "P" and "transparency" in im.info
-    if mode in ("RGB", "BGR", "RGBA", "L", "LA") and (
-        im.mode in _HISTOGRAM_SOURCES and not transparent_palette
-    ):
-        target = "RGB" if mode == "BGR" else mode
-        converted = im if im.mode == target else im.convert(target)
-        hist = np.asarray(converted.histogram(), dtype=np.int64).reshape(-1, 256)
+    if mode != "I;16" and im.mode in _HISTOGRAM_SOURCES:
+        hist = np.asarray(_converted(im, mode).histogram(), dtype=np.int64)
+        hist = hist.reshape(-1, 256)
         return PixelStats.from_histogram(hist[::-1] if mode == "BGR" else hist)
     return PixelStats.from_array(_pixels(im, mode)[None])
 
