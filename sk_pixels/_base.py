@@ -10,13 +10,16 @@ coefficients its statistics give (``_coefficients``).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import copy
+import threading
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
 
 # scikit-learn's private fit preamble (parameter validation + nested-validation
-# skipping); kept in this one place so that an upgrade breaks one line.
+# skipping) and set_output's container wrapper; kept in this one place so that
+# an upgrade breaks one line.
 from sklearn.base import (
     BaseEstimator,
     OneToOneFeatureMixin,
@@ -26,9 +29,13 @@ from sklearn.base import (
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._set_output import _wrap_data_with_container
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _array_api, _dask, _kernels
+from ._affine import Affine
+from ._backends import backend_for
+from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
 from ._layout import image_view
 from ._stats import PixelStats
@@ -63,37 +70,31 @@ def _is_preset(value) -> bool:
     return isinstance(value, str)
 
 
-class _Coefficients:
-    """``y = clip(x * scale + offset)``: coefficients broadcastable to the view."""
+def _can_invert(estimator) -> bool:
+    """Whether the map can be inverted: only scopes that keep their statistics.
 
-    def __init__(self, scale, offset, clip=None):
-        self.scale = np.asarray(scale, dtype=np.float64)
-        self.offset = np.asarray(offset, dtype=np.float64)
-        self.clip = clip
-
-    def for_view(
-        self, n_channels: int, per_image: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Scale and offset shaped ``(C,)``, or ``(n, 1, 1, C)`` per image."""
-        scale, offset = np.broadcast_arrays(self.scale, self.offset)
-        if per_image:
-            shape = (scale.shape[0], n_channels)
-            return (
-                np.broadcast_to(scale, shape).reshape(shape[0], 1, 1, n_channels),
-                np.broadcast_to(offset, shape).reshape(shape[0], 1, 1, n_channels),
-            )
-        return (
-            np.broadcast_to(scale.reshape(-1), (n_channels,)),
-            np.broadcast_to(offset.reshape(-1), (n_channels,)),
+    ``available_if`` hides ``inverse_transform`` otherwise (``hasattr`` is
+    False, ``Pipeline.inverse_transform`` too); the reason is the cause of the
+    AttributeError.
+    """
+    scope = getattr(estimator, "scope", "dataset")
+    if scope in ("batch", "image"):
+        raise AttributeError(
+            f"scope={scope!r} computes statistics from each {scope} and keeps "
+            "none, so the transform cannot be inverted. Use scope='dataset' to "
+            "invert."
         )
-
-    def inverse(self) -> _Coefficients:
-        """Coefficients of ``x = (y - offset) / scale`` (clipping is not undone)."""
-        return _Coefficients(1.0 / self.scale, -self.offset / self.scale)
+    return True
 
 
 class _BasePixelTransformer(
-    _ExportMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+    _ExportMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    BaseEstimator,
+    # transform wraps its own output for set_output (and leaves a lazy Dask
+    # result lazy), instead of scikit-learn's wrapper that would materialise it.
+    auto_wrap_output_keys=None,
 ):
     """Shared machinery; subclasses implement ``_coefficients``.
 
@@ -180,7 +181,23 @@ class _BasePixelTransformer(
                     preset.std_in(1.0)  # raises for presets without a std
 
     # -- input validation -----------------------------------------------------
-    def _validate(
+    def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
+        """Check X on its backend; return ``(backend, X, numpy dtype)``.
+
+        The checks run on the backend's stand-in (X itself for NumPy, one zero
+        image of X's shape and dtype for a device or Dask array), so every
+        backend raises the same errors and records the same shapes; what
+        depends on the values (``inf``) is then checked where the data lives.
+        """
+        backend = backend_for(X)
+        checked = self._check_input(
+            backend.stand_in(X), reset=reset, fitting=fitting, check_names=check_names
+        )
+        data = checked if backend.name == "numpy" else X
+        backend.check_values(data, checked.dtype)
+        return backend, data, checked.dtype
+
+    def _check_input(
         self, X, *, reset: bool, fitting: bool, check_names: bool = True
     ) -> np.ndarray:
         """Check X (dtype, finiteness, layout) and return it as an ndarray.
@@ -216,7 +233,7 @@ class _BasePixelTransformer(
                 "X has dtype bool, which holds no pixel intensities. Convert it "
                 "first, e.g. X.astype(np.uint8) * 255 for a 0/255 image."
             )
-        view = image_view(X, self.channel_axis, self.image_shape)
+        view = image_view(X, *self._layout())
         if view.shape[1] * view.shape[2] == 0:
             raise ValueError(
                 f"X holds images with no pixels (shape {X.shape}); each image needs "
@@ -256,8 +273,10 @@ class _BasePixelTransformer(
                     "single value)."
                 )
 
-    def _view(self, X: np.ndarray) -> np.ndarray:
-        return image_view(X, self.channel_axis, self.image_shape)
+    def _layout(self) -> tuple:
+        """``(channel_axis, image_shape)``: how to read an image batch."""
+        shape = self.image_shape
+        return self.channel_axis, None if shape is None else tuple(shape)
 
     # -- fitting ----------------------------------------------------------------
     def fit(self, X, y=None):
@@ -284,7 +303,8 @@ class _BasePixelTransformer(
 
         Batches may hold images of different sizes as long as the number of
         channels stays the same; the result equals :meth:`fit` on all batches
-        at once (to the bit for integer pixels of up to 16 bits).
+        at once (to the bit for integer pixels of up to 16 bits). Calls from
+        several threads are safe: each batch is committed once, under a lock.
 
         Parameters
         ----------
@@ -298,69 +318,95 @@ class _BasePixelTransformer(
         self : object
             Fitted transformer.
         """
-        if _dask.is_dask_array(X):
-            return _dask.partial_fit(self, X)
-        if _array_api.dispatches(X):
-            return _array_api.partial_fit(self, X)
         self._check_params()
-        first_call = not hasattr(self, "n_samples_seen_")
-        X = self._validate(X, reset=first_call, fitting=True)
+        with _COMMIT_LOCK:
+            first_call = not hasattr(self, "n_samples_seen_")
+            backend, X, dtype = self._validate(X, reset=first_call, fitting=True)
         stats, observed_max = None, None
         if self._learns():
-            with np.errstate(over="ignore", invalid="ignore"):  # checked on record
-                stats = PixelStats.from_view(self._view(X))
-        elif X.dtype.kind == "f" and self._depends_on_unit_range():
-            observed_max = _nanmax(X)
-        self._record_batch(
-            first_call=first_call,
-            dtype=X.dtype,
-            n_images=X.shape[0],
-            stats=stats,
-            observed_max=observed_max,
+            stats = backend.stats(X, self._layout())
+            n_images = stats.n_images
+        else:
+            n_images = backend.n_images(X)
+            if dtype.kind == "f" and self._depends_on_unit_range():
+                observed_max = backend.maximum(X)
+        if n_images == 0:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
+                "of 1 is required."
+            )
+        self._commit(
+            input_dtype=dtype, n_images=n_images, stats=stats, observed_max=observed_max
         )
         return self
 
-    def _record_batch(
+    def _commit(
         self,
         *,
-        first_call: bool,
-        dtype: np.dtype,
+        input_dtype: np.dtype,
         n_images: int,
-        stats: PixelStats | None,
+        stats: PixelStats | None = None,
         observed_max: float | None = None,
+        max_value: float | None = None,
+        n_channels: int | None = None,
     ) -> None:
-        """Commit one validated batch to the fitted state.
+        """Commit one validated batch, or precomputed statistics, to the fitted state.
 
-        The one place where ``partial_fit`` changes the estimator, whether the
-        batch's statistics were computed here, on a Dask cluster or on a
-        device. ``stats`` is required when the estimator learns; for stateless
-        scopes it (or ``observed_max``) only feeds the [0, 1] range check.
-        Statistics that overflowed float64 are refused before anything changes.
+        The one writer of fitted state: ``partial_fit`` (NumPy, Dask and device
+        batches alike), :meth:`fit_stats` and ``load_json`` all come here, so
+        every rule (units, finiteness, channel count) is checked once.
+
+        Parameters
+        ----------
+        input_dtype : numpy dtype
+            Dtype of the pixels.
+        n_images : int
+            Images in the batch.
+        stats : PixelStats or None
+            Their statistics; required when the estimator learns. For stateless
+            scopes they (or ``observed_max``) only feed the [0, 1] range check.
+        observed_max : float or None
+            Largest pixel, when no statistics were computed.
+        max_value : float or None
+            Domain maximum (``fit_stats``, files); default resolves the
+            ``max_value`` parameter for ``input_dtype``. Must be finite and > 0.
+        n_channels : int or None
+            Channels, when no batch was validated (``fit_stats``, files).
         """
-        merged = None
-        if self._learns():
-            with np.errstate(over="ignore", invalid="ignore"):
-                merged = stats if first_call else self.stats_.merge(stats)
-            try:
-                self._check_finite_stats(merged)
-            except ValueError:
-                if first_call:
-                    self._reset()  # validation already recorded the shapes
-                raise
-        if stats is not None:
-            observed_max = _nanmax(stats.max)
-        if first_call:
-            self.n_samples_seen_ = 0
-            self.input_dtype_ = np.dtype(dtype).name
-            self.max_value_ = resolve_max_value(dtype, self.max_value)
-        self.n_samples_seen_ += int(n_images)
+        dtype = np.dtype(input_dtype)
+        if max_value is not None:
+            max_value = _check_max_value(max_value)
+        with _COMMIT_LOCK:
+            first_call = not hasattr(self, "n_samples_seen_")
+            merged = None
+            if self._learns():
+                with np.errstate(over="ignore", invalid="ignore"):
+                    merged = stats if first_call else self.stats_.merge(stats)
+                try:
+                    self._check_finite_stats(merged)
+                except ValueError:
+                    if first_call:
+                        self._reset()  # validation already recorded the shapes
+                    raise
+            if stats is not None:
+                observed_max = _nanmax(stats.max)
+            if n_channels is not None:
+                self.n_channels_ = int(n_channels)
+            if first_call:
+                self.n_samples_seen_ = 0
+                self.input_dtype_ = dtype.name
+                self.max_value_ = (
+                    resolve_max_value(dtype, self.max_value)
+                    if max_value is None
+                    else max_value
+                )
+            self.n_samples_seen_ += int(n_images)
+            if merged is not None:
+                self.stats_ = merged
+            if self.scope == "dataset":
+                self._store_fitted()  # learned, or fixed in the units of X
         if observed_max is not None:
             self._warn_domain(dtype, observed_max, "fit")
-        if merged is not None:
-            self.stats_ = merged
-            self._store_fitted()
-        elif self.scope == "dataset":
-            self._store_fitted()  # fixed statistics, in the units of X
 
     def _check_finite_stats(self, stats: PixelStats) -> None:
         """Refuse learned statistics that overflowed float64 (finite pixels of
@@ -396,8 +442,8 @@ class _BasePixelTransformer(
         stats : PixelStats
             Statistics of the training pixels.
         max_value : float, default=None
-            Domain maximum of the pixels; default resolves ``self.max_value``
-            for ``stats.dtype``.
+            Domain maximum of the pixels (finite, > 0); default resolves
+            ``self.max_value`` for the statistics' input dtype.
 
         Returns
         -------
@@ -419,17 +465,13 @@ class _BasePixelTransformer(
         self._validate_params()
         self._check_params()
         self._check_fixed_lengths(stats.n_channels)
-        self.n_channels_ = stats.n_channels
-        self.n_samples_seen_ = stats.n_images
-        self.input_dtype_ = stats.dtype
-        self.max_value_ = (
-            float(max_value)
-            if max_value is not None
-            else resolve_max_value(np.dtype(stats.dtype), self.max_value)
+        self._commit(
+            input_dtype=np.dtype(stats.dtype),
+            n_images=stats.n_images,
+            stats=stats.copy(),
+            max_value=max_value,
+            n_channels=stats.n_channels,
         )
-        self._check_finite_stats(stats)
-        self.stats_ = stats.copy()
-        self._store_fitted()
         return self
 
     def _store_fitted(self) -> None:
@@ -475,48 +517,67 @@ class _BasePixelTransformer(
         ----------
         X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
             Images to scale, in the layout given at construction.
-        out : ndarray of X's shape and a float dtype, default=None
+        out : array of X's shape and a float dtype, default=None
             Write the result into this preallocated array (computed in its
             dtype) and return it, so that no output is allocated; ``out=X``
             transforms float input in place.  It must not otherwise overlap X.
+            NumPy input takes a NumPy array, device input an array of its
+            namespace; Dask input (a lazy result) refuses ``out``.
 
         Returns
         -------
-        X_out : ndarray of the same shape as X
+        X_out : array of the same shape as X
             Scaled images, float32 for integer input, else X's float dtype
-            (or ``dtype`` when set).
+            (or ``dtype`` when set); an array of X's namespace for device input,
+            a lazy Dask array for Dask input.
         """
-        if _dask.is_dask_array(X):
-            return _dask.transform(self, X)
-        if _array_api.dispatches(X):
-            return _array_api.transform(self, X)
-        X = self._prepare_transform(X)
-        if out is None:
-            out = np.empty(X.shape, dtype=output_float_dtype(X.dtype, self.dtype))
-        else:
-            out = _kernels.check_out(out, X.shape, X)
-        with _raise_on_overflow(out.dtype):
-            self._transform_into(X, out)
-        return out
+        backend, data, dtype = self._prepare_transform(X)
+        result = self._scale(backend, data, dtype, out)
+        if not backend.eager:  # set_output never materialises a lazy result
+            return result
+        return _wrap_data_with_container("transform", result, X, self)
 
-    def _transform_into(self, X: np.ndarray, out: np.ndarray) -> None:
-        src, dst = self._view(X), self._view(out)
-        max_value = resolve_max_value(X.dtype, self.max_value)
+    def fit_transform(self, X, y=None):
+        """Fit to X, then transform it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
+            Training images.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_out : array of the same shape as X
+            Scaled images (see :meth:`transform`).
+        """
+        return self.fit(X, y).transform(X)
+
+    def _scale(self, backend, X, dtype: np.dtype, out=None):
+        """The map of this estimator applied to validated X on its backend."""
+        layout = self._layout()
+        out_dtype = output_float_dtype(dtype, self.dtype)
+        max_value = resolve_max_value(dtype, self.max_value)
         if self.scope in ("domain", "dataset"):
             self._check_learned_counts()
-            coef = self._coefficients(None, max_value)
-            track = self._should_track_max(X.dtype)
-            observed = _kernels.affine(
-                src, dst, *coef.for_view(src.shape[-1], False), coef.clip, track
-            )
-            if track:
-                self._check_batch_scale(X.dtype, observed)
-            return
+            affine = self._coefficients(None, max_value)
+            check = self._scale_check(dtype) if self._should_track_max(dtype) else None
+            return backend.apply(X, affine, out_dtype, layout, out=out, check_max=check)
         per_image = self.scope == "image"
-        stats = self._pool(PixelStats.from_view(src, per_image=per_image))
-        self._warn_domain(X.dtype, _nanmax(stats.max), "transform")
-        coef = self._coefficients(stats, max_value)
-        _kernels.affine(src, dst, *coef.for_view(src.shape[-1], per_image), coef.clip)
+        if per_image and not backend.eager:
+            # Statistics of each image, blockwise: each chunk of whole images is
+            # transformed by a snapshot of this estimator on the NumPy path.
+            snapshot = copy.deepcopy(self)
+            return backend.map_images(
+                X, partial(_transform_chunk, snapshot), out_dtype, out=out
+            )
+        stats = self._pool(backend.stats(X, layout, per_image=per_image))
+        self._warn_domain(dtype, _nanmax(stats.max), "transform")
+        affine = self._coefficients(stats, max_value)
+        return backend.apply(
+            X, affine, out_dtype, layout, per_image=per_image, out=out
+        )
 
     def _check_learned_counts(self) -> None:
         """Refuse to apply statistics learned from no pixel (all NaN in fit).
@@ -544,16 +605,19 @@ class _BasePixelTransformer(
             np.dtype(dtype) == np.dtype(fitted) and np.dtype(dtype).kind in "ui"
         )
 
-    def _check_batch_scale(self, dtype: np.dtype, observed_max: float) -> None:
-        self._warn_domain(dtype, observed_max, "transform")
+    def _scale_check(self, dtype: np.dtype):
+        """A picklable check of a batch's maximum against the units of this fit."""
+        fitted = None
         if hasattr(self, "stats_") and self._learns():
-            warn_if_scale_differs(
-                _nanmax(self.stats_.max),
-                self.input_dtype_,
-                observed_max,
-                dtype,
-                type(self).__name__,
-            )
+            fitted = (_nanmax(self.stats_.max), self.input_dtype_)
+        return partial(
+            _check_batch_scale,
+            dtype=np.dtype(dtype),
+            unit_range=self._depends_on_unit_range(),
+            max_value=self.max_value,
+            fitted=fitted,
+            name=type(self).__name__,
+        )
 
     def _depends_on_unit_range(self) -> bool:
         """Whether float input must lie in [0, 1] for the result to be right."""
@@ -564,12 +628,13 @@ class _BasePixelTransformer(
         if self._depends_on_unit_range():
             warn_if_float_outside_unit_range(dtype, self.max_value, observed_max, what)
 
+    @available_if(_can_invert)
     def inverse_transform(self, X, *, restore_dtype: bool = False):
         """Map scaled data back to the original pixel units.
 
         Exact up to float rounding, except where ``clip`` cut values (those
         stay at the clipping bound).  Only scopes whose statistics are kept
-        (``"dataset"``, ``"domain"``) can be inverted.
+        (``"dataset"``, ``"domain"``) have this method.
 
         Parameters
         ----------
@@ -581,19 +646,9 @@ class _BasePixelTransformer(
 
         Returns
         -------
-        X_original : ndarray of the same shape as X
+        X_original : array of the same shape as X
             Images in pixel units (float, or the fitted dtype).
         """
-        if _dask.is_dask_array(X):
-            return _dask.inverse_transform(self, X, restore_dtype=restore_dtype)
-        if _array_api.dispatches(X):
-            return _array_api.inverse_transform(self, X, restore_dtype=restore_dtype)
-        if self.scope in ("batch", "image"):
-            raise ValueError(
-                f"scope={self.scope!r} computes statistics from each {self.scope} "
-                "and keeps none, so the transform cannot be inverted. Use "
-                "scope='dataset' to invert."
-            )
         if not hasattr(self, "n_samples_seen_"):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet: "
@@ -602,23 +657,15 @@ class _BasePixelTransformer(
             )
         # The same checks as transform (dtype, layout, channels, feature names),
         # then float: rejects bool/string input instead of parsing it.
-        X = self._validate(X, reset=False, fitting=False, check_names=False)
-        if X.dtype not in (np.float32, np.float64):
-            X = X.astype(np.float64)
+        backend, X, _ = self._validate(
+            X, reset=False, fitting=False, check_names=False
+        )
+        X = backend.as_float(X)
         self._check_learned_counts()
-        coef = self._coefficients(None, self.max_value_).inverse()
-        src = self._view(X)
-        out = np.empty(X.shape, dtype=output_float_dtype(X.dtype, self.dtype))
-        with _raise_on_overflow(out.dtype):
-            _kernels.affine(src, self._view(out), *coef.for_view(src.shape[-1], False))
-        if not restore_dtype:
-            return out
-        target = np.dtype(self.input_dtype_)
-        if target.kind in "ui":
-            info = np.iinfo(target)
-            np.rint(out, out=out)
-            np.clip(out, info.min, info.max, out=out)
-        return out.astype(target)
+        affine = self._coefficients(None, self.max_value_).inverse()
+        out_dtype = output_float_dtype(backend.dtype(X), self.dtype)
+        result = backend.apply(X, affine, out_dtype, self._layout())
+        return backend.restore(result, self.input_dtype_) if restore_dtype else result
 
     # -- reporting ----------------------------------------------------------------
     def summary(self) -> str:
@@ -658,28 +705,37 @@ class _BasePixelTransformer(
         return "\n".join(lines)
 
 
-@contextmanager
-def _raise_on_overflow(dtype: np.dtype):
-    """Turn a float overflow (finite pixels -> inf) into a ValueError that says why."""
+#: Serialises commits of fitted state (partial_fit from several threads).
+_COMMIT_LOCK = threading.RLock()
+
+
+def _check_max_value(max_value) -> float:
+    """A domain maximum given at fit time (``fit_stats``, files): finite and > 0."""
     try:
-        with np.errstate(over="raise"):
-            yield
-    except FloatingPointError as exc:
-        remedy = (
-            "Bring X to a smaller range first"
-            if np.dtype(dtype) == np.float64
-            else "Pass dtype='float64', or bring X to a smaller range first"
-        )
+        value = float(max_value)
+    except (TypeError, ValueError, OverflowError):
+        value = np.nan
+    if isinstance(max_value, bool) or not (np.isfinite(value) and value > 0):
         raise ValueError(
-            f"Scaling X overflowed: the result does not fit in {np.dtype(dtype)} "
-            f"(finite pixels would become inf). {remedy} ({exc})."
-        ) from None
+            f"max_value must be a finite number > 0 (the domain maximum of the "
+            f"pixels, e.g. 255). Got max_value={max_value!r}."
+        )
+    return value
 
 
-def _nanmax(values) -> float:
-    """``nanmax`` as a float, NaN (without a RuntimeWarning) when all are NaN."""
-    values = np.asarray(values)
-    return float(np.fmax.reduce(values, axis=None)) if values.size else np.nan
+def _check_batch_scale(
+    observed_max: float, *, dtype, unit_range: bool, max_value, fitted, name: str
+) -> None:
+    """Warn when a transformed batch is on other units than expected."""
+    if unit_range:
+        warn_if_float_outside_unit_range(dtype, max_value, observed_max, "transform")
+    if fitted is not None:
+        warn_if_scale_differs(fitted[0], fitted[1], observed_max, dtype, name)
+
+
+def _transform_chunk(estimator, block: np.ndarray) -> np.ndarray:
+    """One chunk of whole images through the NumPy path (Dask, per-image scopes)."""
+    return np.asarray(estimator.transform(block))
 
 
 def _nanmin(values) -> float:

@@ -20,6 +20,9 @@ view of an output array writes the output in the caller's layout.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import numpy as np
 
 
@@ -35,10 +38,11 @@ def _normalize_axis(channel_axis: int, ndim: int, shape: tuple[int, ...]) -> int
 
 
 def image_view(
-    X: np.ndarray,
+    X: Any,
     channel_axis: int | None = -1,
     image_shape: tuple[int, ...] | None = None,
-) -> np.ndarray:
+    xp: Any = np,
+) -> Any:
     """Return ``X`` as a channels-last ``(n, H, W, C)`` view.
 
     Parameters
@@ -50,6 +54,9 @@ def image_view(
         None means that the images have no channel axis (grayscale).
     image_shape : tuple of int or None, default=None
         Shape of one image, for flattened 2-D input.
+    xp : namespace, default=numpy
+        The array namespace of ``X`` (``dask.array``, an Array API namespace):
+        the same layout rules for every backend.
 
     Returns
     -------
@@ -84,7 +91,7 @@ def image_view(
                     f"but X has {X.shape[1]} features per sample. Pass the shape of "
                     "one image, e.g. (H, W, C) or (H, W)."
                 )
-            X = X.reshape((X.shape[0], *image_shape))
+            X = xp.reshape(X, (X.shape[0], *image_shape))
         elif X.shape[1:] != image_shape:
             raise ValueError(
                 f"image_shape={image_shape} does not match the shape of the images "
@@ -102,7 +109,41 @@ def image_view(
             "channel_axis=1 for (n, C, H, W)."
         )
     axis = _normalize_axis(channel_axis, X.ndim, X.shape)
-    return np.moveaxis(X, axis, -1)
+    if axis == 3:
+        return X
+    permute = getattr(xp, "permute_dims", None) or xp.transpose
+    return permute(X, tuple(a for a in range(4) if a != axis) + (axis,))
+
+
+@lru_cache(maxsize=64)
+def channel_index(
+    image_shape_in: tuple[int, ...],
+    channel_axis: int | None,
+    image_shape: tuple[int, ...] | None,
+) -> np.ndarray:
+    """Channel of each value of one input image, reduced to its broadcast shape.
+
+    Per-channel coefficients indexed with it broadcast against a batch in its
+    own layout, so that a backend that cannot write through a channels-last
+    view (a device array) never transposes the batch.
+
+    Examples
+    --------
+    >>> channel_index((4, 5, 3), -1, None)
+    array([[[0, 1, 2]]])
+    >>> channel_index((3, 4, 5), 1, None).shape
+    (3, 1, 1)
+    """
+    one = np.empty((1, *image_shape_in), dtype=np.intp)
+    channels_last = image_view(one, channel_axis, image_shape)
+    channels_last[...] = np.arange(channels_last.shape[-1])
+    index = one[0]
+    for axis in range(index.ndim):
+        first = index.take([0], axis=axis)
+        if np.array_equal(np.broadcast_to(first, index.shape), index):
+            index = first
+    index.flags.writeable = False
+    return index
 
 
 def n_channels(

@@ -7,7 +7,8 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import _BasePixelTransformer, _Coefficients
+from ._affine import Affine
+from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
 from .presets import PRESETS
 
@@ -120,9 +121,9 @@ class PixelCenterer(_BasePixelTransformer):
         mean = self._fixed("mean", self.max_value_)
         self.mean_ = self._fitted_stat(stats.mean if mean is None else mean)
 
-    def _coefficients(self, stats, max_value) -> _Coefficients:
+    def _coefficients(self, stats, max_value) -> Affine:
         mean = self._fixed("mean", max_value)
         if mean is None:
             mean = self.mean_ if stats is None else stats.mean
         scale = 1.0 / max_value if self.normalize else 1.0
-        return _Coefficients(scale, -np.asarray(mean) * scale)
+        return Affine(scale, -np.asarray(mean) * scale)

@@ -762,7 +762,7 @@ def dataset_stats(
     if client is None:
         results = _run_chunks(chunks, mode, on_error, limit, workers)
     else:
-        from ._dask import map_in_order
+        from ._cluster import map_in_order
 
         results = map_in_order(client, _stats_of_chunk, chunks, mode, on_error, limit)
     try:

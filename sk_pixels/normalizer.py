@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import _BasePixelTransformer, _Coefficients
+from ._affine import Affine
+from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
 
 
@@ -116,10 +117,10 @@ class PixelNormalizer(_BasePixelTransformer):
         self.data_min_ = self._fitted_stat(stats.min)
         self.data_max_ = self._fitted_stat(stats.max)
 
-    def _coefficients(self, stats, max_value) -> _Coefficients:
+    def _coefficients(self, stats, max_value) -> Affine:
         lo, hi = (float(v) for v in self.feature_range)
         if self.scope == "domain":
-            return _Coefficients((hi - lo) / max_value, lo)
+            return Affine((hi - lo) / max_value, lo)
         if stats is None:
             data_min, data_max = self.data_min_, self.data_max_
         else:
@@ -134,4 +135,4 @@ class PixelNormalizer(_BasePixelTransformer):
         )
         constant = ~np.isfinite(half) | (half < 5 * np.finfo(np.float64).eps)
         scale = np.where(constant, 1.0, ((hi - lo) / 2) / np.where(constant, 1.0, half))
-        return _Coefficients(scale, lo - np.nan_to_num(data_min) * scale)
+        return Affine(scale, lo - np.nan_to_num(data_min) * scale)

@@ -7,7 +7,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _BasePixelTransformer, _Coefficients, _handle_zero_std
+from ._affine import Affine
+from ._base import _BasePixelTransformer, _handle_zero_std
 from ._docstrings import fill_doc
 from .presets import PRESETS
 
@@ -175,7 +176,7 @@ class PixelStandardizer(_BasePixelTransformer):
             self.std_ = self._fitted_stat(std)
             self.var_ = self.std_**2
 
-    def _coefficients(self, stats, max_value) -> _Coefficients:
+    def _coefficients(self, stats, max_value) -> Affine:
         mean = self._fixed("mean", max_value)
         std = self._fixed("std", max_value)
         source = self._pool(self.stats_) if stats is None and self._learns() else stats
@@ -192,10 +193,10 @@ class PixelStandardizer(_BasePixelTransformer):
         scale = 1.0 / np.asarray(std)
         offset = -np.asarray(mean) * scale
         if self.clip is None:
-            return _Coefficients(scale, offset)
+            return Affine(scale, offset)
         k = float(self.clip)
         if not self.rescale:
-            return _Coefficients(scale, offset, clip=(-k, k))
+            return Affine(scale, offset, clip=(-k, k))
         # clip(z, -k, k) mapped onto [0, 1] == clip(z / 2k + 1/2, 0, 1): fold the
         # rescale into the affine map so the kernel still makes one pass.
-        return _Coefficients(scale / (2 * k), offset / (2 * k) + 0.5, clip=(0.0, 1.0))
+        return Affine(scale / (2 * k), offset / (2 * k) + 0.5, clip=(0.0, 1.0))

@@ -16,7 +16,7 @@ from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer
 
 array_api_compat = pytest.importorskip("array_api_compat")
 
-from sk_pixels import _array_api  # noqa: E402  (after the importorskip)
+from sk_pixels._backends import _array_api  # noqa: E402  (after the importorskip)
 
 try:
     with sklearn.config_context(array_api_dispatch=True):
@@ -360,8 +360,7 @@ def test_errors_match_numpy(xp, rng):
         PixelStandardizer().fit(xp(np.zeros((2, 3, 3, 3), dtype=bool)))
     with pytest.raises(NotFittedError):
         PixelStandardizer().transform(xp(X))
-    with pytest.raises(ValueError, match="cannot be inverted"):
-        PixelStandardizer(scope="batch").inverse_transform(xp(X))
+    assert not hasattr(PixelStandardizer(scope="batch"), "inverse_transform")
     bad = X.astype(np.float32)
     bad[3, 1, 1, 1] = np.inf
     with pytest.raises(ValueError, match="infinity"):
@@ -389,7 +388,7 @@ def test_without_dispatch_torch_input_is_converted_as_before(rng):
 
 def test_numpy_input_with_dispatch_keeps_the_numpy_path(rng):
     X = _images(rng, "uint8")
-    assert not _array_api.dispatches(X)
+    assert not _array_api.ARRAY_API.matches(X)
     out = PixelStandardizer().fit(X).transform(X)
     with sklearn.config_context(array_api_dispatch=False):
         assert_array_equal(out, PixelStandardizer().fit(X).transform(X))

@@ -143,7 +143,7 @@ class Case:
     def expect(self, entry: str, est) -> Outcome:
         err = self.error(entry, est) if callable(self.error) else self.error
         if entry == "inverse_transform" and est.scope in ("batch", "image"):
-            return (ValueError, "cannot be inverted")
+            return (AttributeError, "has no attribute 'inverse_transform'")
         preset_err = (
             ValueError,
             "preset 'imagenet' has 3 channel values, but X has",

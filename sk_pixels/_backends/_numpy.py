@@ -1,0 +1,93 @@
+"""The NumPy backend: blocked kernels on the host, writing through layout views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import _kernels
+from .._affine import Affine
+from .._layout import image_view
+from .._stats import PixelStats
+from ._common import nanmax, raise_on_overflow, restore_dtype
+
+
+class NumpyBackend:
+    """NumPy arrays (and whatever ``check_array`` converts to one)."""
+
+    name = "numpy"
+    #: Whether results are computed when the method returns (not a lazy graph).
+    eager = True
+
+    @staticmethod
+    def matches(X: Any) -> bool:
+        return isinstance(X, np.ndarray)
+
+    @staticmethod
+    def stand_in(X: Any) -> Any:
+        """The input itself: ``check_array`` validates and converts it whole."""
+        return X
+
+    @staticmethod
+    def dtype(X: np.ndarray) -> np.dtype:
+        return X.dtype
+
+    @staticmethod
+    def check_values(X: np.ndarray, dtype: np.dtype) -> None:
+        """Nothing: ``check_array`` has checked the values of NumPy input."""
+
+    @staticmethod
+    def stats(X: np.ndarray, layout: tuple, per_image: bool = False) -> PixelStats:
+        with np.errstate(over="ignore", invalid="ignore"):  # checked at commit
+            return PixelStats.from_view(image_view(X, *layout), per_image=per_image)
+
+    @staticmethod
+    def maximum(X: np.ndarray) -> float:
+        return nanmax(X)
+
+    @staticmethod
+    def n_images(X: np.ndarray) -> int:
+        return int(X.shape[0])
+
+    @staticmethod
+    def apply(
+        X: np.ndarray,
+        affine: Affine,
+        out_dtype: np.dtype,
+        layout: tuple,
+        *,
+        per_image: bool = False,
+        out: np.ndarray | None = None,
+        check_max: Callable[[float], None] | None = None,
+    ) -> np.ndarray:
+        """``clip(X * scale + offset)`` in ``out_dtype`` (or into ``out``)."""
+        if out is None:
+            out = np.empty(X.shape, dtype=out_dtype)
+        else:
+            out = _kernels.check_out(out, X.shape, X)
+        src, dst = image_view(X, *layout), image_view(out, *layout)
+        with raise_on_overflow(out.dtype):
+            observed = _kernels.affine(
+                src,
+                dst,
+                *affine.for_view(src.shape[-1], per_image),
+                affine.clip,
+                track_max=check_max is not None,
+            )
+        if check_max is not None:
+            check_max(observed)
+        return out
+
+    @staticmethod
+    def as_float(X: np.ndarray) -> np.ndarray:
+        """X in float32/float64 (other dtypes as float64), for inverse_transform."""
+        return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+
+    @staticmethod
+    def restore(Y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return restore_dtype(Y, dtype)
+
+
+NUMPY = NumpyBackend()
