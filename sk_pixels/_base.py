@@ -33,7 +33,6 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._affine import Affine
 from ._backends import backend_for
 from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
@@ -575,9 +574,7 @@ class _BasePixelTransformer(
         stats = self._pool(backend.stats(X, layout, per_image=per_image))
         self._warn_domain(dtype, _nanmax(stats.max), "transform")
         affine = self._coefficients(stats, max_value)
-        return backend.apply(
-            X, affine, out_dtype, layout, per_image=per_image, out=out
-        )
+        return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
 
     def _check_learned_counts(self) -> None:
         """Refuse to apply statistics learned from no pixel (all NaN in fit).
@@ -657,9 +654,7 @@ class _BasePixelTransformer(
             )
         # The same checks as transform (dtype, layout, channels, feature names),
         # then float: rejects bool/string input instead of parsing it.
-        backend, X, _ = self._validate(
-            X, reset=False, fitting=False, check_names=False
-        )
+        backend, X, _ = self._validate(X, reset=False, fitting=False, check_names=False)
         X = backend.as_float(X)
         self._check_learned_counts()
         affine = self._coefficients(None, self.max_value_).inverse()

@@ -120,9 +120,7 @@ class ArrayApiBackend:
     def stats(X: Any, layout: tuple, per_image: bool = False) -> PixelStats:
         xp, device = namespace(X)
         view = image_view(X, *layout, xp=xp)
-        return device_stats(
-            view, xp, device, per_image=per_image, dtype=numpy_dtype(X)
-        )
+        return device_stats(view, xp, device, per_image=per_image, dtype=numpy_dtype(X))
 
     @staticmethod
     def maximum(X: Any) -> float:
@@ -423,5 +421,3 @@ def _block_float(block, xp, device, acc, per_image: bool) -> list[dict]:
             }
         )
     return rows
-
-
