@@ -706,11 +706,13 @@ _COMMIT_LOCK = threading.RLock()
 
 def _check_max_value(max_value) -> float:
     """A domain maximum given at fit time (``fit_stats``, files): finite and > 0."""
-    try:
-        value = float(max_value)
-    except (TypeError, ValueError, OverflowError):
-        value = np.nan
-    if isinstance(max_value, bool) or not (np.isfinite(value) and value > 0):
+    value = np.nan
+    if isinstance(max_value, Real) and not isinstance(max_value, bool):
+        try:
+            value = float(max_value)
+        except OverflowError:  # a Python int beyond float64
+            value = np.inf
+    if not (np.isfinite(value) and value > 0):
         raise ValueError(
             f"max_value must be a finite number > 0 (the domain maximum of the "
             f"pixels, e.g. 255). Got max_value={max_value!r}."
@@ -758,5 +760,8 @@ def _handle_zero_std(
         count = np.asarray(count, dtype=np.float64)
         var = std**2
         bound = count * eps * var + (count * np.abs(mean) * eps) ** 2
-        constant |= var <= bound
+        # A variance below float64's smallest normal number (std < 1.5e-154)
+        # was summed from squares that underflowed: it has lost its precision,
+        # so it cannot be told from rounding noise either.
+        constant |= (var <= bound) | (var < np.finfo(np.float64).tiny)
     return np.where(constant, 1.0, std)

@@ -163,7 +163,7 @@ def dataset_stats_on_cluster(
     client, owned = _connect(client)
     try:
         if worker is None:
-            from .io import _stats_of_files as worker
+            raise TypeError("worker is required: pass sk_pixels.io._stats_of_files.")
         paths = [str(p) for p in paths]
         if n_partitions is None:
             n_partitions = max(

@@ -187,8 +187,10 @@ class PixelStandardizer(_BasePixelTransformer):
             count = source.count
             if self.adjusted_std:
                 std = np.maximum(std, 1.0 / np.sqrt(np.maximum(count, 1)))
+            # The rounding-noise bound depends on the data's magnitude (its
+            # mean), not on the mean that is subtracted (which may be fixed).
             std = _handle_zero_std(
-                np.asarray(std), np.asarray(mean), count, exact=source.exact
+                np.asarray(std), np.asarray(source.mean), count, exact=source.exact
             )
         scale = 1.0 / np.asarray(std)
         offset = -np.asarray(mean) * scale

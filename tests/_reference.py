@@ -119,6 +119,7 @@ def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
         return np.asarray(raw, dtype=np.float64) * (max_value / preset.max_value)
 
     count, mean, var, _, _ = _stats(source, per_channel, params.get("ddof", 0))
+    data_mean = mean  # the rounding-noise bound is the data's, whatever is subtracted
     if fixed("mean") is not None:
         mean = fixed("mean")
     if name == "PixelCenterer":
@@ -127,7 +128,13 @@ def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
     std = np.sqrt(var) if fixed("std") is None else fixed("std")
     if fixed("std") is None:
         # Zero (or rounding-noise) std is applied as 1, as in StandardScaler.
-        tiny = ~np.isfinite(std) | (std <= 16 * count * _EPS * np.abs(mean))
+        # A variance below float64's smallest normal number is underflowed
+        # noise (the docstring of PixelStandardizer's zero-std rule).
+        tiny = (
+            ~np.isfinite(std)
+            | (std <= 16 * count * _EPS * np.abs(data_mean))
+            | (std**2 < np.finfo(np.float64).tiny)
+        )
         std = np.where(tiny, 1.0, std)
     scale, offset = 1.0 / std, -mean / std
     clip = params.get("clip")

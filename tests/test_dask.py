@@ -332,7 +332,7 @@ def image_folder(tmp_path_factory):
 def test_dataset_stats_on_cluster_equals_local(client, image_folder):
     io = pytest.importorskip("sk_pixels.io")
     stats, skipped = _cluster.dataset_stats_on_cluster(
-        image_folder, client, n_partitions=5
+        image_folder, client, n_partitions=5, worker=io._stats_of_files
     )
     local, _ = io._stats_of_files(image_folder)
     assert skipped == [] and stats == local and stats.n_images == 12
@@ -347,18 +347,28 @@ def test_dataset_stats_on_cluster_bad_files(client, image_folder, tmp_path):
     paths = image_folder[:5] + [str(empty)] + image_folder[5:] + [str(text)]
     done = []
     stats, skipped = _cluster.dataset_stats_on_cluster(
-        paths, client, on_error="skip", n_partitions=4, progress=done.append
+        paths,
+        client,
+        on_error="skip",
+        n_partitions=4,
+        progress=done.append,
+        worker=io._stats_of_files,
     )
     assert [path for path, _ in skipped] == [str(empty), str(text)]
     assert stats == io._stats_of_files(image_folder)[0] and sum(done) == len(paths)
     with pytest.raises(io.UnreadableImageError, match="empty.png"):
-        _cluster.dataset_stats_on_cluster(paths, client, n_partitions=4)
+        _cluster.dataset_stats_on_cluster(
+            paths, client, n_partitions=4, worker=io._stats_of_files
+        )
 
 
 def test_dataset_stats_on_cluster_by_address(client, image_folder):
-    pytest.importorskip("sk_pixels.io")
+    from sk_pixels import io
+
     address = client.scheduler.address
-    stats, _ = _cluster.dataset_stats_on_cluster(image_folder[:3], address)
+    stats, _ = _cluster.dataset_stats_on_cluster(
+        image_folder[:3], address, worker=io._stats_of_files
+    )
     assert stats.n_images == 3
 
 
