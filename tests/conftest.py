@@ -40,3 +40,29 @@ def sample_photos():
     from sklearn.datasets import load_sample_images
 
     return np.stack(load_sample_images().images)
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory):
+    """The folders and files of the io and CLI bad-input tables.
+
+    ``good/`` (three RGB PNGs), ``empty/``, ``hidden-only/`` (one dot-file
+    PNG), ``text.png`` and ``notes.txt`` (text), ``mixed.png`` (an RGB PNG).
+    """
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("bad_files")
+    rng = np.random.default_rng(0)
+    (root / "good").mkdir()
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)).save(
+            root / "good" / f"{k}.png"
+        )
+    (root / "empty").mkdir()
+    (root / "hidden-only").mkdir()
+    pixels = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(root / "hidden-only" / ".x.png")
+    (root / "text.png").write_text("not an image")
+    (root / "notes.txt").write_text("not an image")
+    Image.fromarray(pixels).save(root / "mixed.png")
+    return root
