@@ -69,25 +69,25 @@ ARGV = {
     ),
     "fit-preset-normalizer": (
         lambda r, t: _fit(r, t, "--estimator", "normalizer", "--preset", "imagenet"),
-        Exits(USAGE, "--preset"),
+        Exits(USAGE, "--preset applies to the standardizer and the centerer, not the"),
     ),
     "fit-preset-global": (
         lambda r, t: _fit(
             r, t, "--estimator", "standardizer", "--preset", "imagenet", "--global"
         ),
-        Exits(USAGE, "--global"),
+        Exits(USAGE, "--preset imagenet holds per-channel statistics; drop --global"),
     ),
     "fit-preset-gray": (
         lambda r, t: _fit(
             r, t, "--estimator", "standardizer", "--preset", "imagenet", "--mode", "L"
         ),
-        Exits(USAGE, "--mode"),
+        Exits(USAGE, "is for RGB images but --mode is L; pass --mode RGB"),
     ),
     "fit-caffe-standardizer": (
         lambda r, t: _fit(
             r, t, "--estimator", "standardizer", "--preset", "caffe", "--mode", "BGR"
         ),
-        Exits(USAGE, "no std"),
+        Exits(USAGE, "preset 'caffe' has no std"),
     ),
     "fit-empty-folder": (
         lambda r, t: [
@@ -122,7 +122,7 @@ ARGV = {
             "-o",
             t / "o.npy",
         ],
-        Exits(USAGE, "--mode"),
+        Exits(USAGE, "fitted on RGB images but --mode is L"),
     ),
     "apply-no-output": (
         lambda r, t: ["apply", t / "model.json", r / "good"],
@@ -139,7 +139,7 @@ ARGV = {
     ),
     "plot-joblib-model-untrusted": (
         lambda r, t: ["plot", r / "good", "--model", t / "m.joblib", "-o", t / "h.png"],
-        Exits(USAGE, "--trust-pickle"),
+        Exits(USAGE, "joblib.load runs code.*--trust-pickle"),
     ),
 }
 
