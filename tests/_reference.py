@@ -1,4 +1,4 @@
-"""Float64 NumPy references for the bad-input matrix (tests/test_bad_input.py).
+"""Float64 NumPy references for the bad-input tables (tests/test_*_bad_input.py).
 
 Written from the formulas in the docstrings, not from the library's code: the
 statistics are ``np.nanmean`` / ``np.nanvar`` / ``np.nanmin`` / ``np.nanmax`` of a
@@ -8,6 +8,7 @@ float64 copy, and each transform is its affine map ``y = x * scale + offset``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.testing import assert_array_equal
 
 _EPS = np.finfo(np.float64).eps
 
@@ -174,3 +175,50 @@ def reference_transform(est, fit_batches, X, params):
     if clip is not None:
         Y = np.clip(Y, *clip)
     return Y, magnitude, scale, offset
+
+
+def check_against_reference(est, fit_batches, X, out, params) -> None:
+    """``out`` equals the float64 reference to a few ulps of the affine terms."""
+    assert isinstance(out, np.ndarray)
+    assert out.shape == np.shape(as_float64(X))
+    assert out.dtype == (output_dtype(X) if est.dtype is None else np.dtype(est.dtype))
+    expected, magnitude, _, _ = reference_transform(est, fit_batches, X, params)
+    got = canon(out, params)
+    x_nan = np.isnan(canon(X, params))
+    # NaN in, NaN out; finite in, finite out.
+    assert_array_equal(np.isnan(got), x_nan)
+    assert np.all(np.isfinite(got[~x_nan])), "finite input gave inf/NaN"
+    eps = np.finfo(out.dtype).eps
+    tol = 16 * eps * magnitude + np.finfo(out.dtype).tiny
+    err = np.abs(got - expected)
+    bad = ~x_nan & ~(err <= tol)
+    assert not bad.any(), (
+        f"{bad.sum()} values differ from the float64 reference; worst "
+        f"error {err[bad].max():.3g} > tol {tol[bad].min():.3g}"
+    )
+
+
+def check_inverse(est, fit_batches, X, Y, Xr, params) -> None:
+    """inverse_transform(Y) equals the reference inverse map of Y, and X unclipped."""
+    assert Xr.shape == Y.shape and Xr.dtype == Y.dtype
+    _, _, scale, offset = reference_transform(est, fit_batches, X, params)
+    y = canon(Y, params)
+    with np.errstate(invalid="ignore"):
+        expected = (y - offset) / scale
+        magnitude = np.abs(y / scale) + np.abs(offset / scale)
+    got = canon(Xr, params)
+    eps = np.finfo(Xr.dtype).eps
+    nan = np.isnan(y)
+    assert_array_equal(np.isnan(got), nan)
+    assert np.all(np.abs(got - expected)[~nan] <= (16 * eps * magnitude)[~nan])
+    if est.get_params().get("clip") is not None:
+        return
+    x = canon(X, params)
+    # Round trip: X back up to the float rounding of Y (and of the inverse).
+    tol = 32 * eps * (np.abs(x) + np.abs(offset / scale)) + np.finfo(Xr.dtype).tiny
+    assert np.all(np.abs(got - x)[~nan] <= tol[~nan])
+    dtype = input_dtype(X)
+    if dtype.kind in "ui" and dtype.itemsize <= 2:
+        restored = est.inverse_transform(Y, restore_dtype=True)
+        assert restored.dtype == dtype
+        assert_array_equal(restored, np.asarray(X))

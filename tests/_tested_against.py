@@ -1,107 +1,92 @@
-"""The README's "Tested against" figures, counted by the test run itself.
+"""The README's "Tested against" block, counted from the collected tests.
 
-Hooks (imported by ``tests/conftest.py``) count, during a normal ``pytest``
-run, the bad inputs of the matrix, the fault and security scenarios, the
-property tests and the hypothesis examples they ran, and the load figures.
+Every figure is a count of collected test items (or a bound that a test
+asserts), so it is known without running anything, the same on every machine,
+and checked by ``tests/test_tested_against.py``, which fails while the README's
+block differs from what the current tests give.
 
-- Every run prints a one-line summary at the end of the terminal report.
-- With ``SK_PIXELS_TESTED_AGAINST=PATH`` in the environment, a run that passes
-  completely also writes the Markdown block: into ``PATH`` between the markers
-  ``<!-- tested-against:start -->`` and ``<!-- tested-against:end -->`` when
-  the file has them (README.md), else as the whole content of ``PATH``.
-- ``python -m tests._tested_against [README.md]`` runs the test suite that
-  way (default target: README.md at the repository root).
+Regenerate the block (a collection-only pytest run, a few seconds)::
+
+    python -m tests._tested_against --write      # rewrite README.md's block
+    python -m tests._tested_against              # print the block
+    python -m tests._tested_against --check      # exit 1 when README.md is stale
+
+A plain ``pytest`` never writes README.md.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import difflib
+import io
 import os
-import re
-import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 START = "<!-- tested-against:start -->"
 END = "<!-- tested-against:end -->"
-ENV = "SK_PIXELS_TESTED_AGAINST"
-
-_EXAMPLES = re.compile(r"(\d+) passing")
-
-_outcomes: dict[str, str] = {}
-_properties: dict[str, dict] = {}
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+COMMAND = "python -m tests._tested_against --write"
 
 
-def _module(nodeid: str) -> str:
-    return nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+def _module(item) -> str:
+    return item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
 
 
-def pytest_runtest_logreport(report) -> None:
-    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        outcome = (
-            "xfailed"
-            if hasattr(report, "wasxfail") and report.skipped
-            else report.outcome
-        )
-        _outcomes[report.nodeid] = outcome
-    if report.user_properties:
-        _properties.setdefault(report.nodeid, {}).update(dict(report.user_properties))
+def _max_examples(item) -> int:
+    # Hypothesis keeps the settings a test runs with on the test function (the
+    # one place this module reads a name of hypothesis's internals).
+    from hypothesis import settings
+
+    chosen = getattr(item.obj, "_hypothesis_internal_use_settings", None)
+    return (chosen or settings.default).max_examples
 
 
-def collect(items) -> dict:
-    """Figures from the collected items and the outcomes recorded so far."""
-    passed = Counter()
-    xfailed = 0
+def figures(items) -> dict:
+    """The figures of the block, from collected pytest items."""
+    per_module: dict[str, int] = {}
     cases = set()
-    properties, examples = 0, 0
+    properties = examples = xfails = 0
+    load: dict[str, object] = {}
     for item in items:
-        outcome = _outcomes.get(item.nodeid)
-        module = _module(item.nodeid)
-        if outcome == "passed":
-            passed[module] += 1
-            passed["all"] += 1
-        elif outcome == "xfailed":
-            xfailed += 1
-        if module == "test_bad_input.py" and outcome in ("passed", "xfailed"):
-            params = getattr(getattr(item, "callspec", None), "params", {})
-            case = params.get("case")
-            if case is not None:
-                # Matrix cases (shared by the estimator and PixelStats tables)
-                # count once; the file-level tables have their own names.
-                cases.add(case.id if hasattr(case, "id") else (item.originalname, case))
-        if item.get_closest_marker("hypothesis") is not None and outcome == "passed":
+        module = _module(item)
+        per_module[module] = per_module.get(module, 0) + 1
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if module.endswith("_bad_input.py"):
+            if "array" in params:
+                # The shared bad arrays count once for all their entry points.
+                cases.add(("array", str(params["array"])))
+            elif "case" in params:
+                cases.add((module, params["case"]))
+        if item.get_closest_marker("hypothesis") is not None:
             properties += 1
-            stats = getattr(item, "hypothesis_statistics", "")
-            examples += sum(int(n) for n in _EXAMPLES.findall(stats))
-    load = {}
-    for values in _properties.values():
-        load.update(values)
+            examples += _max_examples(item)
+        if item.get_closest_marker("xfail") is not None:
+            xfails += 1
+        if module == "test_load.py":
+            for name in ("N_THREADS", "N_SMALL", "N_LARGE", "MAX_RSS_RATIO"):
+                if hasattr(item.module, name):
+                    load[name] = getattr(item.module, name)
+    bad_input_checks = sum(
+        n for m, n in per_module.items() if m.endswith("_bad_input.py")
+    )
     return {
         "bad_input_cases": len(cases),
-        "bad_input_checks": passed["test_bad_input.py"],
-        "exactness_checks": passed["test_exactness.py"],
-        "fault_scenarios": passed["test_faults.py"],
-        "security_checks": passed["test_security.py"],
-        "load_checks": passed["test_load.py"],
+        "bad_input_checks": bad_input_checks,
+        "fault_scenarios": per_module.get("test_faults.py", 0),
+        "security_checks": per_module.get("test_security.py", 0),
+        "exactness_checks": per_module.get("test_exactness.py", 0),
         "property_tests": properties,
         "hypothesis_examples": examples,
-        "tests_passed": passed["all"],
-        "xfailed": xfailed,
+        "xfailed": xfails,
         **load,
     }
 
 
-def summary_line(figures: dict) -> str:
-    return (
-        f"tested against: {figures['bad_input_cases']} bad inputs "
-        f"({figures['bad_input_checks']} checks), {figures['fault_scenarios']} fault "
-        f"scenarios, {figures['security_checks']} security checks, "
-        f"{figures['property_tests']} property tests "
-        f"({figures['hypothesis_examples']} examples)"
-    )
-
-
 def markdown(figures: dict) -> str:
+    """The block, markers included."""
     from sk_pixels import __version__
 
     rows = [
@@ -126,36 +111,34 @@ def markdown(figures: dict) -> str:
         ),
         (
             "Property tests (hypothesis)",
-            f"{figures['property_tests']} tests, "
-            f"{figures['hypothesis_examples']:,} examples",
+            f"{figures['property_tests']} tests, up to "
+            f"{figures['hypothesis_examples']:,} examples a run",
         ),
         (
             "Exact integer statistics at scale (merged PixelStats of uint16 at 65535)",
             f"{figures['exactness_checks']} checks, up to 2^70 pixels per channel",
         ),
     ]
-    if "peak_rss_ratio" in figures:
+    if {"N_SMALL", "N_LARGE", "MAX_RSS_RATIO"} <= figures.keys():
         rows.append(
             (
-                "Peak memory of `dataset_stats`, "
-                f"{figures.get('n_images_large', 20000):,} vs "
-                f"{figures.get('n_images_small', 2000):,} images",
-                f"x{figures['peak_rss_ratio']:.2f}",
+                f"Peak memory of `dataset_stats`, {figures['N_LARGE']:,} vs "
+                f"{figures['N_SMALL']:,} images",
+                f"at most x{figures['MAX_RSS_RATIO']:.2f}",
             )
         )
-    if "threads" in figures:
+    if "N_THREADS" in figures:
         rows.append(
             (
                 "Threads sharing one fitted estimator (identical results)",
-                f"{figures['threads']}",
+                f"{figures['N_THREADS']}",
             )
         )
     lines = [
         START,
-        f"_Generated by the test suite (sk_pixels {__version__}: "
-        f"{figures['tests_passed']:,} tests passed, {figures['xfailed']} expected "
-        "failures with documented reasons); regenerate with "
-        "`python -m tests._tested_against`._",
+        f"_Counted from the test suite (sk_pixels {__version__}; "
+        f"{figures['xfailed']} expected failures, each declared with its reason); "
+        f"regenerate with `{COMMAND}`._",
         "",
         "| Tested against | Count |",
         "|---|---|",
@@ -165,71 +148,109 @@ def markdown(figures: dict) -> str:
     return "\n".join(lines)
 
 
-def write(target: Path, block: str) -> bool:
-    """Put ``block`` between the markers of ``target`` (or make it the whole of a
-    new or empty file); refuse to touch a non-empty file without markers."""
-    text = target.read_text(encoding="utf-8") if target.exists() else ""
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    elif text.strip():
-        return False
-    else:
-        text = block + "\n"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-    return True
+def read_block(path: Path = README) -> str | None:
+    """The block currently in ``path`` (markers included), or None."""
+    text = path.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return None
+    return START + text.split(START, 1)[1].split(END, 1)[0] + END
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    figures = collect(getattr(config, "_tested_against_items", []))
-    if not figures["tests_passed"]:
-        return
-    terminalreporter.write_line(summary_line(figures))
-    target = os.environ.get(ENV)
-    if not target:
-        return
-    complete = all(
-        figures[k]
-        for k in (
-            "bad_input_checks",
-            "fault_scenarios",
-            "security_checks",
-            "property_tests",
-            "exactness_checks",
-            "load_checks",
+def write_block(block: str, path: Path = README) -> None:
+    """Put ``block`` between the markers of ``path``."""
+    text = path.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{path} has no '{START}' ... '{END}' markers; add them.")
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(head + block + tail, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def stale_message(current: str | None, block: str, path: Path = README) -> str:
+    diff = "\n".join(
+        difflib.unified_diff(
+            (current or "").splitlines(),
+            block.splitlines(),
+            "README (current)",
+            "tests (collected)",
+            lineterm="",
         )
     )
-    if exitstatus != 0 or not complete:
-        terminalreporter.write_line(
-            f"{ENV}: not written (the run failed or did not include every test module)."
-        )
-        return
-    if write(Path(target), markdown(figures)):
-        terminalreporter.write_line(f"{ENV}: wrote the figures to {target}")
-    else:
-        terminalreporter.write_line(
-            f"{ENV}: not written: {target} has no '{START}' ... '{END}' markers; add "
-            "them where the block belongs."
-        )
+    return (
+        f"The 'Tested against' block of {path.name} is stale: run `{COMMAND}`.\n{diff}"
+    )
 
 
-def pytest_collection_finish(session) -> None:
-    session.config._tested_against_items = session.items
+# -- the collected items of a run ------------------------------------------------------
+class Recorder:
+    """A pytest plugin that keeps the collected items, and whether any was
+    deselected (``-k``, ``-m``, ``--deselect``, ``--lf``)."""
+
+    NAME = "tested-against-recorder"
+
+    def __init__(self):
+        self.items = []
+        self.deselected = False
+
+    def pytest_deselected(self, items):
+        self.deselected = self.deselected or bool(items)
+
+    def pytest_collection_finish(self, session):
+        self.items = list(session.items)
+
+
+def complete_items(config) -> list | None:
+    """The items this pytest run collected, if they are the whole suite."""
+    recorder = config.pluginmanager.get_plugin(Recorder.NAME)
+    if recorder is None or recorder.deselected or any("::" in a for a in config.args):
+        return None
+    files = {path.name for path in (ROOT / "tests").glob("test_*.py")}
+    if not files <= {_module(item) for item in recorder.items}:
+        return None
+    return recorder.items
+
+
+def collected_items() -> list:
+    """Collect the whole suite (``--collect-only``, README's test command)."""
+    import pytest
+
+    recorder = Recorder()
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = pytest.main(
+            ["--collect-only", "-qq", "-p", "no:cacheprovider", f"--rootdir={ROOT}"],
+            plugins=[recorder],
+        )
+    if code != 0:
+        raise RuntimeError(f"collecting the tests failed:\n{out.getvalue()}")
+    return recorder.items
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    root = Path(__file__).resolve().parents[1]
-    target = Path(argv[0]).resolve() if argv else root / "README.md"
-    env = dict(os.environ, **{ENV: str(target)})
-    return subprocess.call(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=root,
-        env=env,
+    parser = argparse.ArgumentParser(
+        prog="python -m tests._tested_against", description=__doc__.split("\n")[0]
     )
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help="rewrite the block")
+    action.add_argument(
+        "--check", action="store_true", help="exit 1 when the block is stale"
+    )
+    parser.add_argument("readme", nargs="?", type=Path, default=README)
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    block = markdown(figures(collected_items()))
+    if args.write:
+        write_block(block, args.readme)
+        print(f"wrote the 'Tested against' block of {args.readme}")
+    elif args.check:
+        current = read_block(args.readme)
+        if current != block:
+            print(stale_message(current, block, args.readme), file=sys.stderr)
+            return 1
+    else:
+        print(block)
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-# The README's "Tested against" figures are counted by these hooks during the
-# run (see tests/_tested_against.py; `python -m tests._tested_against`).
-from ._tested_against import (  # noqa: E402, F401
-    pytest_collection_finish,
-    pytest_runtest_logreport,
-    pytest_terminal_summary,
-)
+from ._tested_against import Recorder  # noqa: E402
+
+
+def pytest_configure(config):
+    # Keeps this run's collected items, from which tests/test_tested_against.py
+    # checks the README's "Tested against" block (it never writes README.md).
+    config.pluginmanager.register(Recorder(), Recorder.NAME)
 
 
 @pytest.fixture
@@ -40,3 +40,29 @@ def sample_photos():
     from sklearn.datasets import load_sample_images
 
     return np.stack(load_sample_images().images)
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory):
+    """The folders and files of the io and CLI bad-input tables.
+
+    ``good/`` (three RGB PNGs), ``empty/``, ``hidden-only/`` (one dot-file
+    PNG), ``text.png`` and ``notes.txt`` (text), ``mixed.png`` (an RGB PNG).
+    """
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("bad_files")
+    rng = np.random.default_rng(0)
+    (root / "good").mkdir()
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)).save(
+            root / "good" / f"{k}.png"
+        )
+    (root / "empty").mkdir()
+    (root / "hidden-only").mkdir()
+    pixels = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(root / "hidden-only" / ".x.png")
+    (root / "text.png").write_text("not an image")
+    (root / "notes.txt").write_text("not an image")
+    Image.fromarray(pixels).save(root / "mixed.png")
+    return root
