@@ -307,9 +307,12 @@ def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelSta
     # partial_fit records the dtype of the first batch; float statistics may be
     # promoted by later batches (float32 then float64), exact ones never are.
     input_dtype = np.dtype(fitted["input_dtype"])
-    if is_exact_dtype(input_dtype) != stats.exact or (
-        np.promote_types(input_dtype, stats.dtype) != np.dtype(stats.dtype)
-    ):
+    if stats.exact:
+        consistent = input_dtype == np.dtype(stats.dtype)
+    else:
+        promoted = np.promote_types(input_dtype, stats.dtype)
+        consistent = not is_exact_dtype(input_dtype) and promoted == stats.dtype
+    if not consistent:
         raise reader.fail(
             f"field '{field}.dtype' is {stats.dtype!r} but 'fitted.input_dtype' is "
             f"{input_dtype.name!r}: statistics of {stats.dtype} pixels cannot come "
