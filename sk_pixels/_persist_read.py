@@ -539,7 +539,9 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
             f"unknown class {name!r:.80}; a file can hold one of {sorted(_CLASSES)}."
         )
     order = doc["channel_order"]
-    if order is not None and order not in _CHANNEL_ORDERS:
+    if order is not None and (
+        not isinstance(order, str) or order not in _CHANNEL_ORDERS
+    ):
         raise reader.fail(
             f"field 'channel_order' must be one of {sorted(_CHANNEL_ORDERS)} or "
             f"null, got {order!r:.80}."
@@ -550,7 +552,19 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
         estimator._validate_params()
         estimator._check_params()
         if fitted is not None:
-            _commit_fitted(estimator, _fitted_values(estimator, fitted, reader))
+            values = _fitted_values(estimator, fitted, reader)
+            # A saved file holds finite derived statistics: an overflow while
+            # recomputing them (a fixed std of 1e308 squared) is a forged file.
+            try:
+                with np.errstate(over="raise"):
+                    _commit_fitted(estimator, values)
+            except FloatingPointError as exc:
+                raise reader.fail(
+                    f"fields 'params' and 'fitted' give fitted statistics that "
+                    f"overflow float64 ({exc}): a number in 'params' (such as std) "
+                    "or 'fitted.statistics' is too large. The file was edited or "
+                    "is corrupt."
+                ) from exc
             _check_derived(estimator, fitted, reader)
     except InvalidModelFileError:
         raise

@@ -128,6 +128,11 @@ CASES = [
     Case(
         "channel-order-number", set_("channel_order", 3), bad("'channel_order' must be")
     ),
+    Case(
+        "channel-order-list",
+        set_("channel_order", ["RGB"]),
+        bad("'channel_order' must be one of"),
+    ),
     # -- params ---------------------------------------------------------------------
     Case("per-channel-string", set_("params.per_channel", "yes"), bad("'per_channel'")),
     Case("scope-unknown", set_("params.scope", "global"), bad("'scope' parameter")),
@@ -160,6 +165,11 @@ CASES = [
         "mean-nan",
         token("params.mean", "[1, NaN, 2]"),
         bad(r"'params.mean\[1\]' holds the non-finite number NaN"),
+    ),
+    Case(
+        "std-overflows-when-squared",
+        set_("params.std", 1e308),
+        bad("'params' and 'fitted' give fitted statistics that overflow float64"),
     ),
     Case(
         "image-shape-float",
