@@ -38,8 +38,21 @@ Parameter values are JSON scalars or lists: tuples (``feature_range``,
 (``mean``...) are redundant with ``statistics`` and are there for people and
 other tools to read; on loading they are recomputed from ``statistics`` and
 must match exactly, so a hand-edited number is caught rather than silently
-ignored.  Non-finite numbers (NaN, Infinity) are not valid anywhere; a derived
-statistic that is undefined (the ``ddof=1`` std of a single pixel) is ``null``.
+ignored.  Non-finite numbers (NaN, Infinity) are not valid anywhere, nor is
+a number beyond the float64 range (an integer of more than 309 digits); a
+derived statistic that is undefined (the ``ddof=1`` std of a single pixel) is
+``null``.  The fitted fields must agree with each other as a fit would leave
+them: ``max_value`` is what the ``max_value`` parameter gives for
+``input_dtype``; ``statistics.dtype`` is ``input_dtype`` (float statistics may
+be wider, after batches of several float dtypes); ``statistics.n_images`` is
+``n_samples_seen``; ``min <= max``; and exact statistics hold integers in the
+dtype's range whose sums some pixels can have (``count * sumsq >= sum**2``).
+
+Guarantees: what :func:`save_json` writes, :func:`load_json` loads (the file
+is read back before it is written); every malformed file raises
+:class:`InvalidModelFileError` naming the field; and every check is linear in
+the size of the file (:mod:`sk_pixels._persist_read`), so a hostile file at
+the size limit is refused in well under a second.
 """
 
 from __future__ import annotations
@@ -172,7 +185,9 @@ def save_json(
     TypeError
         ``estimator`` is not one of the three estimators.
     ValueError
-        ``channel_order`` contradicts the estimator (channel count, preset).
+        ``channel_order`` contradicts the estimator (channel count, preset),
+        or :func:`load_json` would refuse the file (e.g. a parameter given as
+        strings, ``feature_range=("0", "1")``); nothing is written then.
 
     See Also
     --------
@@ -318,8 +333,10 @@ def load_json(
         (A ``ValueError``.) The file is missing, empty, too large, not UTF-8,
         a pickle, invalid or too deeply nested JSON, of a newer format
         version, names an unknown class, or has a field of the wrong type or
-        length, a non-finite number, a negative std, or statistics that do
-        not match. The message names the file and the field.
+        length, a non-finite or out-of-range number, a ``max_value`` that is
+        not finite and > 0, a negative std, or statistics that contradict
+        each other or the other fields. The message names the file and the
+        field.
 
     See Also
     --------
