@@ -244,12 +244,19 @@ def _parse(text: str, reader: _Reader) -> Any:
         raise reader.fail(
             f"JSON nested {depth} levels deep (at most {_MAX_DEPTH} allowed)."
         )
+    bad: list[_BadNumber] = []  # found by the hooks: walk the document only then
+
+    def keep(number: Any) -> Any:
+        if type(number) is _BadNumber:
+            bad.append(number)
+        return number
+
     try:
         doc = json.loads(
             text,
-            parse_constant=_constant,
-            parse_float=_float,
-            parse_int=_integer,
+            parse_constant=lambda token: keep(_constant(token)),
+            parse_float=lambda token: keep(_float(token)),
+            parse_int=lambda token: keep(_integer(token)),
             object_pairs_hook=_unique_keys,
         )
     except (ValueError, RecursionError) as exc:
@@ -257,7 +264,8 @@ def _parse(text: str, reader: _Reader) -> Any:
             f"invalid JSON ({exc}); the file is truncated, corrupt or not an "
             "estimator file."
         ) from exc
-    _check_numbers(doc, reader)
+    if bad:
+        _check_numbers(doc, reader)
     return doc
 
 
@@ -294,6 +302,12 @@ def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
 def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelStats:
     """``fitted.statistics`` -> PixelStats, consistent with the rest of ``fitted``."""
     field = "fitted.statistics"
+    count = stats_doc.get("count") if isinstance(stats_doc, dict) else None
+    if isinstance(count, list) and len(count) != fitted["n_channels"]:
+        raise reader.fail(  # before the per-value checks of a possibly huge list
+            f"field {field!r} has {len(count)} channels but 'fitted.n_channels' is "
+            f"{fitted['n_channels']}."
+        )
     try:
         stats = PixelStats.from_dict(stats_doc)
     except (InvalidStatsError, TypeError, ArithmeticError) as exc:
@@ -318,18 +332,12 @@ def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelSta
             f"{input_dtype.name!r}: statistics of {stats.dtype} pixels cannot come "
             f"from {input_dtype.name} images. The file was edited or is corrupt."
         )
-    if stats.n_channels != fitted["n_channels"]:
-        raise reader.fail(
-            f"field {field!r} has {stats.n_channels} channels but "
-            f"'fitted.n_channels' is {fitted['n_channels']}."
-        )
     if stats.n_images != fitted["n_samples_seen"]:
         raise reader.fail(
             f"field '{field}.n_images' is {stats.n_images} but "
             f"'fitted.n_samples_seen' is {fitted['n_samples_seen']}; both count the "
             "images seen in fit."
         )
-    count = stats_doc["count"]
     if any(c == 0 for c in count):
         raise reader.fail(f"field {field!r} has a channel with no pixel.")
     lo, hi = stats_doc["min"], stats_doc["max"]

@@ -314,7 +314,12 @@ CASES = [
     Case(
         "count-short",
         set_("fitted.statistics.count", [10, 10]),
-        bad("'fitted.statistics' is invalid"),
+        bad("'fitted.statistics' has 2 channels but 'fitted.n_channels' is 3"),
+    ),
+    Case(
+        "count-not-integers",
+        set_("fitted.statistics.count", [10, 10.5, 10]),
+        bad("'fitted.statistics' is invalid: Field 'count' must hold integers"),
     ),
     Case(
         "exact-false",
@@ -563,4 +568,39 @@ def test_valid_file_padded_to_1mib_loads_in_linear_time(tmp_path, valid_docs):
     assert MIB // 2 < path.stat().st_size <= MIB
     start = time.perf_counter()
     assert len(load_json(path).feature_names_in_) == n
+    assert time.perf_counter() - start < 5.0
+
+
+GROWN = {
+    # A valid file grown to ~1 MiB inside one field: the schema checks stay linear.
+    "unknown-params": (
+        lambda d, n: d["params"].update({f"p{i}": i for i in range(n)}),
+        r"unknown key\(s\) \['p0', .* and \d+ more",
+    ),
+    "long-statistics": (
+        lambda d, n: d["fitted"]["statistics"].update(
+            {k: [1] * n for k in ("count", "sum", "sumsq", "min", "max")}
+        ),
+        "'fitted.statistics' has 60000 channels",
+    ),
+    "long-feature-names": (
+        lambda d, n: d["fitted"].update({"feature_names_in": ["x"] * n}),
+        "'fitted.feature_names_in' must be null or n_features_in strings",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(GROWN))
+def test_valid_file_grown_to_1mib_is_refused_in_linear_time(
+    valid_docs, tmp_path, shape
+):
+    grow, match = GROWN[shape]
+    doc = json.loads(json.dumps(valid_docs["uint8"]))
+    grow(doc, 60_000)
+    path = tmp_path / "grown.json"
+    path.write_text(json.dumps(doc))
+    assert MIB // 4 < path.stat().st_size <= MIB
+    start = time.perf_counter()
+    with pytest.raises(InvalidModelFileError, match=match):
+        load_json(path)
     assert time.perf_counter() - start < 5.0
