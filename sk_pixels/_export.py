@@ -12,13 +12,18 @@ Every transform of this library is a per-channel affine map ``y = x * a + b``
 
 Matching the two maps channel by channel gives ``std = 1 / (a * D)`` and
 ``mean = -b * std``: the exported numbers reproduce our transform exactly (up
-to float rounding).  A transform that is not one fixed affine map per channel
-(statistics computed per batch or per image, or clipping) has no such numbers,
-and exporting it raises a ``ValueError`` that says why.
+to float rounding).  They are the numbers the transform applies, not the raw
+statistics: a constant channel (std or range 0, which the transform treats as
+1, as scikit-learn's scalers do) exports the 1 it is divided by, with a
+warning, never a 0 that would divide by zero in the framework.  A transform
+that is not one fixed affine map per channel (statistics computed per batch or
+per image, or clipping) has no such numbers, and exporting it raises a
+``ValueError`` that says why.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -75,6 +80,7 @@ class _ExportMixin:
             )
         coef = self._coefficients(None, max_value)
         a, b = (np.array(v, dtype=np.float64) for v in coef.for_view(n_channels, False))
+        _warn_constant_channels(self, a, n_channels, target)
         return a, b, dtype, max_value
 
     def to_torchvision(self) -> dict[str, list[float]]:
@@ -97,6 +103,12 @@ class _ExportMixin:
         ValueError
             ``scope="batch"`` / ``"image"`` or ``clip``: not one fixed
             affine map per channel.
+
+        Warns
+        -----
+        UserWarning
+            A fitted channel is constant (std or range 0): its exported std is
+            the 1 the transform divides by (in pixel units), not 0.
         sklearn.exceptions.NotFittedError
             Statistics still to be learned.
 
@@ -137,6 +149,11 @@ class _ExportMixin:
         ------
         ValueError
             ``scope="batch"`` / ``"image"`` or ``clip``.
+
+        Warns
+        -----
+        UserWarning
+            A fitted channel is constant: see :meth:`to_torchvision`.
         sklearn.exceptions.NotFittedError
             Statistics still to be learned.
 
@@ -171,3 +188,43 @@ def _rounded(values: np.ndarray) -> list[float]:
     while printing ``0.229``; ``+ 0.0`` turns ``-0.0`` into ``0.0``.
     """
     return [float(f"{v:.15g}") + 0.0 for v in np.asarray(values, dtype=np.float64)]
+
+
+def _warn_constant_channels(
+    estimator: Any, scale: np.ndarray, n_channels: int, target: str
+) -> None:
+    """Warn when the exported scale of a channel is not its fitted statistic's.
+
+    A learned std (PixelStandardizer) or range (PixelNormalizer,
+    ``scope="dataset"``) of 0, NaN or rounding noise is applied as 1 by the
+    transform, so ``scale`` (1 / std applied) disagrees with the statistic.
+    """
+    if getattr(estimator, "scope", None) != "dataset":
+        return
+    if getattr(estimator, "std", "fixed") is None and hasattr(estimator, "std_"):
+        name, spread = "std_", np.asarray(estimator.std_, dtype=np.float64)
+    elif hasattr(estimator, "data_min_"):
+        lo, hi = (float(v) for v in estimator.feature_range)
+        half = (
+            np.asarray(estimator.data_max_, dtype=np.float64) / 2
+            - np.asarray(estimator.data_min_, dtype=np.float64) / 2
+        )
+        name, spread = "data_max_ - data_min_", half * (2 / (hi - lo))
+    else:
+        return
+    spread = np.broadcast_to(spread, (n_channels,))
+    with np.errstate(all="ignore"):
+        constant = ~np.isfinite(spread) | ~np.isclose(spread * scale, 1.0, rtol=1e-9)
+    if not np.any(constant):
+        return
+    channels = np.flatnonzero(constant).tolist()
+    warnings.warn(
+        f"{type(estimator).__name__} was fitted on data that is constant in "
+        f"channel(s) {channels} ({name} = {spread[constant].tolist()}): the transform "
+        "divides those channels by 1 instead (as scikit-learn's scalers do), and the "
+        f"numbers exported for {target} are those it applies, so that they never "
+        "divide by zero. Fit on images that vary if the channels should not be "
+        "constant.",
+        UserWarning,
+        stacklevel=4,
+    )

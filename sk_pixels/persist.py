@@ -38,8 +38,21 @@ Parameter values are JSON scalars or lists: tuples (``feature_range``,
 (``mean``...) are redundant with ``statistics`` and are there for people and
 other tools to read; on loading they are recomputed from ``statistics`` and
 must match exactly, so a hand-edited number is caught rather than silently
-ignored.  Non-finite numbers (NaN, Infinity) are not valid anywhere; a derived
-statistic that is undefined (the ``ddof=1`` std of a single pixel) is ``null``.
+ignored.  Non-finite numbers (NaN, Infinity) are not valid anywhere, nor is
+a number beyond the float64 range (an integer of more than 309 digits); a
+derived statistic that is undefined (the ``ddof=1`` std of a single pixel) is
+``null``.  The fitted fields must agree with each other as a fit would leave
+them: ``max_value`` is what the ``max_value`` parameter gives for
+``input_dtype``; ``statistics.dtype`` is ``input_dtype`` (float statistics may
+be wider, after batches of several float dtypes); ``statistics.n_images`` is
+``n_samples_seen``; ``min <= max``; and exact statistics hold integers in the
+dtype's range whose sums some pixels can have (``count * sumsq >= sum**2``).
+
+Guarantees: what :func:`save_json` writes, :func:`load_json` loads (the file
+is read back before it is written); every malformed file raises
+:class:`InvalidModelFileError` naming the field; and every check is linear in
+the size of the file (:mod:`sk_pixels._persist_read`), so a hostile file at
+the size limit is refused in well under a second.
 """
 
 from __future__ import annotations
@@ -47,83 +60,38 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from numbers import Real
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from ._stats import PixelStats, is_exact_dtype
-from ._validation import InvalidStatsError
+from ._persist_read import (
+    _CHANNEL_ORDERS,
+    _CLASSES,
+    _DERIVED,
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_BYTES,
+    InvalidModelFileError,
+    _parse,
+    _read_text,
+    _Reader,
+    read_document,
+)
 from ._version import __version__
-from .centerer import PixelCenterer
-from .normalizer import PixelNormalizer
 from .presets import PRESETS
-from .standardizer import PixelStandardizer
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "InvalidModelFileError",
+    "atomic_open",
     "load_json",
     "save_json",
 ]
-
-FORMAT = "sk_pixels.estimator"
-FORMAT_VERSION = 1
-
-#: The only classes a file can name.
-_CLASSES = {
-    cls.__name__: cls for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer)
-}
-
-#: Channel orders a file may declare -> number of channels.
-_CHANNEL_ORDERS = {"RGB": 3, "BGR": 3, "RGBA": 4, "BGRA": 4, "L": 1, "LA": 2}
-
-#: Fitted attribute name in the file -> estimator attribute (derived statistics).
-_DERIVED = {
-    "mean": "mean_",
-    "std": "std_",
-    "var": "var_",
-    "data_min": "data_min_",
-    "data_max": "data_max_",
-}
-
-_TOP_KEYS = {
-    "format",
-    "format_version",
-    "library_version",
-    "class",
-    "params",
-    "channel_order",
-    "fitted",
-}
-_FITTED_KEYS = {
-    "n_samples_seen",
-    "n_channels",
-    "n_features_in",
-    "feature_names_in",
-    "input_dtype",
-    "max_value",
-    "statistics",
-}
-
-#: Default size limit of a file to load; a version-1 file is a few KiB.
-MAX_BYTES = 1 << 20
-#: JSON nesting allowed (a version-1 file nests 3 levels).
-_MAX_DEPTH = 16
-
-
-class InvalidModelFileError(InvalidStatsError):
-    """A file given to :func:`load_json` is not a valid sk_pixels estimator file.
-
-    A ``ValueError``; the message names the file, the field, what was found and
-    what to do.
-    """
 
 
 # -- writing -------------------------------------------------------------------------
@@ -217,7 +185,9 @@ def save_json(
     TypeError
         ``estimator`` is not one of the three estimators.
     ValueError
-        ``channel_order`` contradicts the estimator (channel count, preset).
+        ``channel_order`` contradicts the estimator (channel count, preset),
+        or :func:`load_json` would refuse the file (e.g. a parameter given as
+        strings, ``feature_range=("0", "1")``); nothing is written then.
 
     See Also
     --------
@@ -284,6 +254,14 @@ def save_json(
             )
         doc["fitted"] = fitted
     text = json.dumps(doc, indent=2, allow_nan=False)
+    try:  # what is saved always loads: read it back the way load_json will
+        read_document(_parse(text, _Reader(os.fspath(path))), _Reader(os.fspath(path)))
+    except InvalidModelFileError as exc:
+        raise ValueError(
+            f"{cls.__name__} cannot be saved: load_json would refuse the file ({exc}). "
+            "Give numeric parameters as numbers (e.g. feature_range=(0, 1), not "
+            "('0', '1')) and fit again."
+        ) from exc
     with atomic_open(path, "w") as fh:
         fh.write(text + "\n")
 
@@ -318,277 +296,6 @@ def _fitted_doc(estimator: Any) -> dict[str, Any]:
         if hasattr(estimator, attr):
             fitted[key] = _encode_stat(getattr(estimator, attr))
     return fitted
-
-
-# -- reading -------------------------------------------------------------------------
-class _Reader:
-    """Validation helpers that prefix every message with the file name."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def fail(self, message: str) -> InvalidModelFileError:
-        return InvalidModelFileError(f"{self.path}: {message}")
-
-    def integer(self, value: Any, field: str, minimum: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(
-                f"field {field!r} must be an integer >= {minimum}, got {value!r:.80}."
-            )
-        return value
-
-    def number(self, value: Any, field: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise self.fail(f"field {field!r} must be a number, got {value!r:.80}.")
-        return float(value)
-
-    def keys(self, obj: Any, field: str, allowed: set[str], required: set[str]) -> dict:
-        if not isinstance(obj, dict):
-            raise self.fail(
-                f"field {field!r} must be a JSON object, got {type(obj).__name__}."
-            )
-        unknown = sorted(set(obj) - allowed)
-        if unknown:
-            raise self.fail(
-                f"field {field!r} has unknown key(s) {unknown}; expected "
-                f"{sorted(allowed)}."
-            )
-        missing = sorted(required - set(obj))
-        if missing:
-            raise self.fail(f"field {field!r} is missing key(s) {missing}.")
-        return obj
-
-
-def _reject_constant(token: str) -> float:
-    raise ValueError(f"non-finite number {token} (JSON has no NaN or Infinity)")
-
-
-def _finite_float(token: str) -> float:
-    value = float(token)
-    if not math.isfinite(value):
-        raise ValueError(f"number {token} overflows to infinity")
-    return value
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-
-
-def _nesting_depth(text: str) -> int:
-    """Deepest nesting of ``[``/``{`` outside strings, without recursion."""
-    skeleton = _JSON_STRING.sub('""', text).encode("utf-8")
-    codes = np.frombuffer(skeleton, dtype=np.uint8)
-    steps = np.zeros(codes.shape, dtype=np.int64)
-    steps[(codes == ord("[")) | (codes == ord("{"))] = 1
-    steps[(codes == ord("]")) | (codes == ord("}"))] = -1
-    return int(np.cumsum(steps).max(initial=0))
-
-
-def _read_text(path: str, reader: _Reader, max_bytes: int) -> str:
-    try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise reader.fail(
-                f"the file is {size} bytes, more than the {max_bytes}-byte limit "
-                "for an "
-                "estimator file (a few KiB is usual). Pass a larger max_bytes if the "
-                "file is genuine."
-            )
-        with open(path, "rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise reader.fail(f"cannot read the file ({exc.strerror or exc}).") from exc
-    if not data.strip():
-        raise reader.fail(
-            "the file is empty; expected an sk_pixels JSON estimator file."
-        )
-    if data[:1] == b"\x80":
-        raise reader.fail(
-            "this is a pickle/joblib file, not JSON. load_json never unpickles "
-            "(unpickling runs code); use joblib.load only if you trust the "
-            "file's source."
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise reader.fail(
-            f"the file is not UTF-8 text (byte {exc.start}); expected an "
-            "sk_pixels JSON "
-            "estimator file (binary data such as a pickle is never loaded)."
-        ) from exc
-
-
-def _parse(text: str, reader: _Reader) -> Any:
-    depth = _nesting_depth(text)
-    if depth > _MAX_DEPTH:
-        raise reader.fail(
-            f"JSON nested {depth} levels deep (at most {_MAX_DEPTH} allowed)."
-        )
-    try:
-        return json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_unique_keys,
-        )
-    except (ValueError, RecursionError) as exc:
-        raise reader.fail(
-            f"invalid JSON ({exc}); the file is truncated, corrupt or not an "
-            "estimator file."
-        ) from exc
-
-
-def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
-    expected = set(cls().get_params(deep=False))
-    params = reader.keys(params, "params", expected, expected)
-    out = {}
-    for name, value in params.items():
-        if isinstance(value, dict):
-            raise reader.fail(
-                f"parameter {name!r} must be a number, string, list or null, "
-                "got an object."
-            )
-        if isinstance(value, list):
-            if not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
-            ):
-                raise reader.fail(
-                    f"parameter {name!r} must be a flat list of numbers, "
-                    f"got {value!r:.80}."
-                )
-            if name in ("feature_range", "image_shape"):
-                value = tuple(value)
-        out[name] = value
-    return out
-
-
-def _check_array_stat(
-    reader: _Reader, key: str, stored: Any, recomputed: np.ndarray
-) -> None:
-    field = f"fitted.{key}"
-    items = stored if isinstance(stored, list) else [stored]
-    for v in items:
-        if v is not None:  # null: undefined, recomputed as NaN below
-            reader.number(v, field)
-    values = np.asarray([np.nan if v is None else v for v in items], dtype=np.float64)
-    if not isinstance(stored, list):
-        values = values.reshape(())
-    if key in ("std", "var") and np.any(values < 0):
-        raise reader.fail(
-            f"field {field!r} holds a negative value {values.tolist()}; "
-            f"a {key} is >= 0."
-        )
-    recomputed = np.asarray(recomputed, dtype=np.float64)
-    if values.shape != recomputed.shape:
-        raise reader.fail(
-            f"field {field!r} has {values.size} value(s) but the estimator has "
-            f"{recomputed.size} (shape {recomputed.shape}); the file was edited or "
-            "is corrupt."
-        )
-    if not np.array_equal(values, recomputed, equal_nan=True):
-        raise reader.fail(
-            f"field {field!r} = {values.tolist()} does not match the value recomputed "
-            f"from 'statistics', {recomputed.tolist()}; the file was edited or is "
-            "corrupt. Refit and save again rather than editing statistics by hand."
-        )
-
-
-def _restore_fitted(estimator: Any, fitted: Any, reader: _Reader) -> None:
-    allowed = _FITTED_KEYS | set(_DERIVED)
-    fitted = reader.keys(fitted, "fitted", allowed, _FITTED_KEYS)
-    n_seen = reader.integer(fitted["n_samples_seen"], "fitted.n_samples_seen", 0)
-    n_channels = reader.integer(fitted["n_channels"], "fitted.n_channels", 1)
-    n_features = fitted["n_features_in"]
-    if n_features is not None:
-        n_features = reader.integer(n_features, "fitted.n_features_in", 1)
-    names = fitted["feature_names_in"]
-    if names is not None and (
-        not isinstance(names, list)
-        or not all(isinstance(n, str) for n in names)
-        or n_features is None
-        or len(names) != n_features
-    ):
-        raise reader.fail(
-            "field 'fitted.feature_names_in' must be null or n_features_in strings."
-        )
-    dtype = fitted["input_dtype"]
-    try:
-        dtype_ok = (
-            isinstance(dtype, str)
-            and np.dtype(dtype).kind in "uif"
-            and np.dtype(dtype).name == dtype
-        )
-    except TypeError:
-        dtype_ok = False
-    if not dtype_ok:
-        raise reader.fail(
-            "field 'fitted.input_dtype' must name a numeric dtype such as "
-            f"'uint8', got {dtype!r:.80}."
-        )
-    max_value = reader.number(fitted["max_value"], "fitted.max_value")
-    if not max_value > 0:
-        raise reader.fail(
-            "field 'fitted.max_value' must be > 0 (the domain maximum), "
-            f"got {max_value}."
-        )
-
-    stats_doc = fitted["statistics"]
-    if stats_doc is None:
-        if estimator._learns():
-            raise reader.fail(
-                f"{type(estimator).__name__} with these parameters learns statistics, "
-                "but 'fitted.statistics' is null."
-            )
-        estimator._validate_params()
-        estimator._check_params()
-        estimator._check_fixed_lengths(n_channels)
-    else:
-        try:
-            stats = PixelStats.from_dict(stats_doc)
-        except InvalidStatsError as exc:
-            raise reader.fail(f"field 'fitted.statistics' is invalid: {exc}") from exc
-        if stats.exact != is_exact_dtype(stats.dtype):
-            raise reader.fail(
-                f"field 'fitted.statistics' says exact={stats.exact} for dtype "
-                f"{stats.dtype}, but {stats.dtype} statistics are "
-                f"{'exact' if is_exact_dtype(stats.dtype) else 'float'}."
-            )
-        if stats.n_channels != n_channels:
-            raise reader.fail(
-                f"field 'fitted.statistics' has {stats.n_channels} channels but "
-                f"'fitted.n_channels' is {n_channels}."
-            )
-        if any(c == 0 for c in stats_doc["count"]):
-            raise reader.fail("field 'fitted.statistics' has a channel with no pixel.")
-        estimator.fit_stats(stats, max_value=max_value)
-    estimator.n_samples_seen_ = n_seen
-    estimator.n_channels_ = n_channels
-    estimator.input_dtype_ = dtype
-    estimator.max_value_ = max_value
-    if stats_doc is None and estimator.scope == "dataset":
-        estimator._store_fitted()  # fixed statistics in the units of max_value
-    if n_features is not None:
-        estimator.n_features_in_ = n_features
-    if names is not None:
-        estimator.feature_names_in_ = np.asarray(names, dtype=object)
-    for key, attr in _DERIVED.items():
-        has_attr = hasattr(estimator, attr)
-        if key in fitted and not has_attr:
-            raise reader.fail(
-                f"field 'fitted.{key}' is not an attribute of this estimator."
-            )
-        if has_attr and key not in fitted:
-            raise reader.fail(f"field 'fitted.{key}' is missing.")
-        if has_attr:
-            _check_array_stat(reader, key, fitted[key], getattr(estimator, attr))
 
 
 def load_json(
@@ -626,8 +333,10 @@ def load_json(
         (A ``ValueError``.) The file is missing, empty, too large, not UTF-8,
         a pickle, invalid or too deeply nested JSON, of a newer format
         version, names an unknown class, or has a field of the wrong type or
-        length, a non-finite number, a negative std, or statistics that do
-        not match. The message names the file and the field.
+        length, a non-finite or out-of-range number, a ``max_value`` that is
+        not finite and > 0, a negative std, or statistics that contradict
+        each other or the other fields. The message names the file and the
+        field.
 
     See Also
     --------
@@ -635,59 +344,7 @@ def load_json(
     """
     path = os.fspath(path)
     reader = _Reader(path)
-    doc = _parse(_read_text(path, reader, max_bytes), reader)
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
-        raise reader.fail(
-            f'not an sk_pixels estimator file (expected "format": {FORMAT!r}, found '
-            f"{found!r:.80}). Write one with sk_pixels.save_json."
-        )
-    version = reader.integer(doc.get("format_version"), "format_version", 1)
-    if version > FORMAT_VERSION:
-        raise reader.fail(
-            f"format version {version} was written by a newer sk_pixels "
-            f"({doc.get('library_version')!r:.40}); this sk_pixels {__version__} reads "
-            f"format version {FORMAT_VERSION}. Upgrade sk_pixels to load it."
-        )
-    reader.keys(doc, "(top level)", _TOP_KEYS, _TOP_KEYS)
-    if not isinstance(doc["library_version"], str):
-        raise reader.fail("field 'library_version' must be a string.")
-    name = doc["class"]
-    cls = _CLASSES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise reader.fail(
-            f"unknown class {name!r:.80}; a file can hold one of {sorted(_CLASSES)}."
-        )
-    order = doc["channel_order"]
-    if order is not None and order not in _CHANNEL_ORDERS:
-        raise reader.fail(
-            f"field 'channel_order' must be one of {sorted(_CHANNEL_ORDERS)} or "
-            f"null, got {order!r:.80}."
-        )
-    estimator = cls(**_decode_params(cls, doc["params"], reader))
-    try:
-        estimator._validate_params()
-        estimator._check_params()
-        if doc["fitted"] is not None:
-            _restore_fitted(estimator, doc["fitted"], reader)
-    except InvalidModelFileError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise reader.fail(f"invalid estimator: {exc}") from exc
-    if (
-        order is not None
-        and doc["fitted"] is not None
-        and _CHANNEL_ORDERS[order] != estimator.n_channels_
-    ):
-        raise reader.fail(
-            f"field 'channel_order' is {order!r} ({_CHANNEL_ORDERS[order]} "
-            "channels) but "
-            f"the estimator was fitted on {estimator.n_channels_} channels."
-        )
-    if return_metadata:
-        return estimator, {
-            "channel_order": order,
-            "library_version": doc["library_version"],
-            "format_version": version,
-        }
-    return estimator
+    estimator, metadata = read_document(
+        _parse(_read_text(path, reader, max_bytes), reader), reader
+    )
+    return (estimator, metadata) if return_metadata else estimator

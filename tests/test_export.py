@@ -5,6 +5,8 @@ Applying them with each library's documented formula must equal our transform.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -156,3 +158,71 @@ def test_inexpressible_estimators_raise(estimator, message, method):
 def test_unfitted_needs_fit_unless_all_presets(estimator):
     with pytest.raises(NotFittedError, match="call fit \\(or fit_stats\\) first"):
         estimator.to_torchvision()
+
+
+# -- constant channels: the std the transform applies, never 0 ------------------------
+def _constant_in(X, channels):
+    X = X.copy()
+    X[..., channels] = X[:1, :1, :1, channels]  # one value over every pixel
+    return X
+
+
+CONSTANT = [
+    (
+        "standardizer-uint8-all",
+        PixelStandardizer(),
+        _constant_in(X8, [0, 1, 2]),
+        [0, 1, 2],
+    ),
+    ("standardizer-uint8-one", PixelStandardizer(), _constant_in(X8, [1]), [1]),
+    ("standardizer-uint16", PixelStandardizer(), _constant_in(X16, [0, 2]), [0, 2]),
+    ("standardizer-float", PixelStandardizer(), _constant_in(XF, [2]), [2]),
+    (
+        "standardizer-fixed-mean",
+        PixelStandardizer(mean=[10, 20, 30]),
+        _constant_in(X8, [0]),
+        [0],
+    ),
+    (
+        "normalizer-dataset",
+        PixelNormalizer(scope="dataset"),
+        _constant_in(X8, [0, 1]),
+        [0, 1],
+    ),
+    (
+        "normalizer-dataset-pm1",
+        PixelNormalizer(scope="dataset", feature_range=(-1, 1)),
+        _constant_in(XF, [1]),
+        [1],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "name, estimator, X, channels", CONSTANT, ids=[c[0] for c in CONSTANT]
+)
+@pytest.mark.parametrize("method", ["to_torchvision", "to_hf_config"])
+def test_constant_channel_exports_the_std_applied_with_a_warning(
+    name, estimator, X, channels, method
+):
+    fitted = clone(estimator).fit(X)
+    with pytest.warns(
+        UserWarning, match=r"constant in channel\(s\) " + re.escape(str(channels))
+    ) as rec:
+        exported = getattr(fitted, method)()
+    assert len(rec) == 1 and rec[0].filename == __file__  # stacklevel: the caller
+    std = exported["std"] if method == "to_torchvision" else exported["image_std"]
+    assert all(np.isfinite(std)) and min(std) > 0
+    # The numbers are the transform's: the frameworks' formulas reproduce it.
+    if method == "to_torchvision":
+        expected = torchvision_formula(X, **exported)
+    else:
+        expected = hf_formula(X, exported)
+    assert_allclose(expected, fitted.transform(X), rtol=1e-5, atol=2e-5)
+
+
+def test_constant_channel_exports_one_pixel_unit_as_std():
+    X = _constant_in(X8, [0, 1, 2])
+    with pytest.warns(UserWarning, match=r"std_ = \[0.0, 0.0, 0.0\]"):
+        exported = PixelStandardizer().fit(X).to_torchvision()
+    assert exported["std"] == [1 / 255] * 3  # 1 in pixel units, in 0-1 units

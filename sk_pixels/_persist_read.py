@@ -1,0 +1,593 @@
+"""Reading side of :mod:`sk_pixels.persist`: parse and validate an estimator file.
+
+Every check here is linear in the size of the file (a hostile 1 MiB file is
+refused in well under a second): the nesting depth is measured in one
+left-to-right pass, numbers are bounded as they are parsed, and every field is
+checked once.  Nothing here writes an estimator attribute except
+:func:`_commit_fitted`, which takes the plain values that
+:func:`_fitted_values` read from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from ._stats import PixelStats, is_exact_dtype
+from ._units import resolve_max_value
+from ._validation import InvalidStatsError
+from ._version import __version__
+from .centerer import PixelCenterer
+from .normalizer import PixelNormalizer
+from .standardizer import PixelStandardizer
+
+FORMAT = "sk_pixels.estimator"
+FORMAT_VERSION = 1
+
+#: The only classes a file can name.
+_CLASSES = {
+    cls.__name__: cls for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer)
+}
+
+#: Channel orders a file may declare -> number of channels.
+_CHANNEL_ORDERS = {"RGB": 3, "BGR": 3, "RGBA": 4, "BGRA": 4, "L": 1, "LA": 2}
+
+#: Fitted attribute name in the file -> estimator attribute (derived statistics).
+_DERIVED = {
+    "mean": "mean_",
+    "std": "std_",
+    "var": "var_",
+    "data_min": "data_min_",
+    "data_max": "data_max_",
+}
+
+_TOP_KEYS = {
+    "format",
+    "format_version",
+    "library_version",
+    "class",
+    "params",
+    "channel_order",
+    "fitted",
+}
+_FITTED_KEYS = {
+    "n_samples_seen",
+    "n_channels",
+    "n_features_in",
+    "feature_names_in",
+    "input_dtype",
+    "max_value",
+    "statistics",
+}
+
+#: Default size limit of a file to load; a version-1 file is a few KiB.
+MAX_BYTES = 1 << 20
+#: JSON nesting allowed (a version-1 file nests 3 levels).
+_MAX_DEPTH = 16
+#: Largest integer a file may hold: every number must convert to a finite float64.
+_MAX_INT = int(np.finfo(np.float64).max)
+#: Digits of ``_MAX_INT``; a longer integer token is refused without parsing it.
+_MAX_DIGITS = len(str(_MAX_INT))
+
+
+class InvalidModelFileError(InvalidStatsError):
+    """A file given to :func:`load_json` is not a valid sk_pixels estimator file.
+
+    A ``ValueError``; the message names the file, the field, what was found and
+    what to do.
+    """
+
+    __module__ = "sk_pixels.persist"
+
+
+class _Reader:
+    """Validation helpers that prefix every message with the file name."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def fail(self, message: str) -> InvalidModelFileError:
+        return InvalidModelFileError(f"{self.path}: {message}")
+
+    def integer(self, value: Any, field: str, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(
+                f"field {field!r} must be an integer >= {minimum}, got {value!r:.80}."
+            )
+        return value
+
+    def number(self, value: Any, field: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise self.fail(f"field {field!r} must be a number, got {value!r:.80}.")
+        return float(value)  # finite: _check_numbers bounded every number
+
+    def keys(self, obj: Any, field: str, allowed: set[str], required: set[str]) -> dict:
+        if not isinstance(obj, dict):
+            raise self.fail(
+                f"field {field!r} must be a JSON object, got {type(obj).__name__}."
+            )
+        unknown = sorted(set(obj) - allowed)
+        if unknown:
+            shown = ", ".join(repr(k)[:40] for k in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise self.fail(
+                f"field {field!r} has unknown key(s) [{shown}]{more}; expected "
+                f"{sorted(allowed)}."
+            )
+        missing = sorted(required - set(obj))
+        if missing:
+            raise self.fail(f"field {field!r} is missing key(s) {missing}.")
+        return obj
+
+
+# -- parsing: linear in the size of the file -------------------------------------------
+class _BadNumber:
+    """A number token that a file may not hold, kept until its field is known.
+
+    The JSON parser does not know where a token sits; :func:`_check_numbers`
+    finds these placeholders in the parsed document and names the field.
+    """
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _constant(token: str) -> _BadNumber:
+    return _BadNumber(f"the non-finite number {token} (JSON has no NaN or Infinity)")
+
+
+def _float(token: str) -> float | _BadNumber:
+    value = float(token)
+    if not math.isfinite(value):
+        return _BadNumber(f"the number {token:.40} that overflows to infinity")
+    return value
+
+
+def _integer(token: str) -> int | _BadNumber:
+    digits = len(token.lstrip("-"))
+    if digits > _MAX_DIGITS or abs(value := int(token)) > _MAX_INT:
+        return _BadNumber(
+            f"an integer of {digits} digits ({token:.20}...), beyond the float64 "
+            "range (about 1.8e308)"
+        )
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r:.80}")
+        out[key] = value
+    return out
+
+
+#: A JSON string, closed or not (an unclosed one stops at the end of the text,
+#: where the parser then reports it).  Its two alternatives never match the same
+#: character and the closing quote is optional, so a match never backtracks and
+#: every character is read once: the search is linear even for a megabyte of
+#: ``\"`` (the closed-string pattern, retried at every quote, was quadratic).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+
+
+def _nesting_depth(text: str) -> int:
+    """Deepest nesting of ``[``/``{`` outside strings, in one linear pass."""
+    skeleton = _STRING.sub('""', text).encode("utf-8")
+    codes = np.frombuffer(skeleton, dtype=np.uint8)
+    steps = np.zeros(codes.shape, dtype=np.int64)
+    steps[(codes == ord("[")) | (codes == ord("{"))] = 1
+    steps[(codes == ord("]")) | (codes == ord("}"))] = -1
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _check_numbers(doc: Any, reader: _Reader) -> None:
+    """Refuse the first number the file may not hold, naming its field."""
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        value, field = stack.pop()
+        if isinstance(value, _BadNumber):
+            raise reader.fail(
+                f"field {field or '(top level)'!r:.120} holds {value.problem}."
+            )
+        if isinstance(value, dict):
+            stack.extend(
+                (v, f"{field}.{k}" if field else str(k)) for k, v in value.items()
+            )
+        elif isinstance(value, list):
+            stack.extend((v, f"{field}[{i}]") for i, v in enumerate(value))
+
+
+def _read_text(path: str, reader: _Reader, max_bytes: int) -> str:
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            raise reader.fail(
+                f"the file is {size} bytes, more than the {max_bytes}-byte limit "
+                "for an estimator file (a few KiB is usual). Pass a larger "
+                "max_bytes if the file is genuine."
+            )
+        with open(path, "rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise reader.fail(f"cannot read the file ({exc.strerror or exc}).") from exc
+    if not data.strip():
+        raise reader.fail(
+            "the file is empty; expected an sk_pixels JSON estimator file."
+        )
+    if data[:1] == b"\x80":
+        raise reader.fail(
+            "this is a pickle/joblib file, not JSON. load_json never unpickles "
+            "(unpickling runs code); use joblib.load only if you trust the "
+            "file's source."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise reader.fail(
+            f"the file is not UTF-8 text (byte {exc.start}); expected an "
+            "sk_pixels JSON estimator file (binary data such as a pickle is "
+            "never loaded)."
+        ) from exc
+
+
+def _parse(text: str, reader: _Reader) -> Any:
+    depth = _nesting_depth(text)
+    if depth > _MAX_DEPTH:
+        raise reader.fail(
+            f"JSON nested {depth} levels deep (at most {_MAX_DEPTH} allowed)."
+        )
+    bad: list[_BadNumber] = []  # found by the hooks: walk the document only then
+
+    def keep(number: Any) -> Any:
+        if type(number) is _BadNumber:
+            bad.append(number)
+        return number
+
+    try:
+        doc = json.loads(
+            text,
+            parse_constant=lambda token: keep(_constant(token)),
+            parse_float=lambda token: keep(_float(token)),
+            parse_int=lambda token: keep(_integer(token)),
+            object_pairs_hook=_unique_keys,
+        )
+    except (ValueError, RecursionError) as exc:
+        raise reader.fail(
+            f"invalid JSON ({exc}); the file is truncated, corrupt or not an "
+            "estimator file."
+        ) from exc
+    if bad:
+        _check_numbers(doc, reader)
+    return doc
+
+
+# -- the document -> an estimator ------------------------------------------------------
+def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
+    expected = set(cls().get_params(deep=False))
+    params = reader.keys(params, "params", expected, expected)
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, dict):
+            raise reader.fail(
+                f"parameter {name!r} must be a number, string, list or null, "
+                "got an object."
+            )
+        if isinstance(value, list):
+            shape = name == "image_shape"
+            if not all(
+                isinstance(v, int if shape else (int, float))
+                and not isinstance(v, bool)
+                and (not shape or v > 0)
+                for v in value
+            ):
+                what = "integers > 0" if shape else "numbers"
+                raise reader.fail(
+                    f"parameter {name!r} must be a flat list of {what}, "
+                    f"got {value!r:.80}."
+                )
+            if name in ("feature_range", "image_shape"):
+                value = tuple(value)
+        out[name] = value
+    return out
+
+
+def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelStats:
+    """``fitted.statistics`` -> PixelStats, consistent with the rest of ``fitted``."""
+    field = "fitted.statistics"
+    count = stats_doc.get("count") if isinstance(stats_doc, dict) else None
+    if isinstance(count, list) and len(count) != fitted["n_channels"]:
+        raise reader.fail(  # before the per-value checks of a possibly huge list
+            f"field {field!r} has {len(count)} channels but 'fitted.n_channels' is "
+            f"{fitted['n_channels']}."
+        )
+    try:
+        stats = PixelStats.from_dict(stats_doc)
+    except (InvalidStatsError, TypeError, ArithmeticError) as exc:
+        raise reader.fail(f"field {field!r} is invalid: {exc}") from exc
+    if stats.exact != is_exact_dtype(stats.dtype):
+        raise reader.fail(
+            f"field {field!r} says exact={stats.exact} for dtype {stats.dtype}, but "
+            f"{stats.dtype} statistics are "
+            f"{'exact' if is_exact_dtype(stats.dtype) else 'float'}."
+        )
+    # partial_fit records the dtype of the first batch; float statistics may be
+    # promoted by later batches (float32 then float64), exact ones never are.
+    input_dtype = np.dtype(fitted["input_dtype"])
+    if stats.exact:
+        consistent = input_dtype == np.dtype(stats.dtype)
+    else:
+        promoted = np.promote_types(input_dtype, stats.dtype)
+        consistent = not is_exact_dtype(input_dtype) and promoted == stats.dtype
+    if not consistent:
+        raise reader.fail(
+            f"field '{field}.dtype' is {stats.dtype!r} but 'fitted.input_dtype' is "
+            f"{input_dtype.name!r}: statistics of {stats.dtype} pixels cannot come "
+            f"from {input_dtype.name} images. The file was edited or is corrupt."
+        )
+    if stats.n_images != fitted["n_samples_seen"]:
+        raise reader.fail(
+            f"field '{field}.n_images' is {stats.n_images} but "
+            f"'fitted.n_samples_seen' is {fitted['n_samples_seen']}; both count the "
+            "images seen in fit."
+        )
+    if any(c == 0 for c in count):
+        raise reader.fail(f"field {field!r} has a channel with no pixel.")
+    lo, hi = stats_doc["min"], stats_doc["max"]
+    if any(a > b for a, b in zip(lo, hi, strict=True)):
+        raise reader.fail(
+            f"field '{field}.min' is above '{field}.max' ({lo!r:.60} > {hi!r:.60})."
+        )
+    if stats.exact:
+        _check_exact_moments(stats_doc, np.iinfo(stats.dtype), reader)
+    return stats
+
+
+def _check_exact_moments(doc: dict, info: np.iinfo, reader: _Reader) -> None:
+    """Integer moments that some pixels in ``[min, max]`` can have (exact checks)."""
+    field = "fitted.statistics"
+    for key in ("min", "max"):
+        if not all(
+            float(v).is_integer() and info.min <= v <= info.max for v in doc[key]
+        ):
+            raise reader.fail(
+                f"field '{field}.{key}' must hold integers in [{info.min}, "
+                f"{info.max}] for {info.dtype} pixels, got {doc[key]!r:.80}."
+            )
+    for n, s, s2, lo, hi in zip(
+        doc["count"], doc["sum"], doc["sumsq"], doc["min"], doc["max"], strict=True
+    ):
+        if not n * int(lo) <= s <= n * int(hi):
+            raise reader.fail(
+                f"field '{field}.sum' ({s}) is outside count * [min, max] "
+                f"= [{n * int(lo)}, {n * int(hi)}]."
+            )
+        if n * s2 < s * s:  # Cauchy-Schwarz: a variance is >= 0
+            raise reader.fail(
+                f"field '{field}.sumsq' ({s2}) is below sum**2 / count "
+                f"({s}**2 / {n}): no pixels have these moments (negative variance)."
+            )
+
+
+def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, Any]:
+    """Read and check what ``fitted`` hands to the estimator, as plain values.
+
+    Returns ``stats`` (PixelStats or None), ``n_samples_seen``, ``input_dtype``,
+    ``max_value``, ``n_channels``, ``n_features_in`` and ``feature_names_in``
+    (None or a list of str).  Writes nothing: :func:`_commit_fitted` does.
+    """
+    allowed = _FITTED_KEYS | set(_DERIVED)
+    fitted = reader.keys(fitted, "fitted", allowed, _FITTED_KEYS)
+    n_seen = reader.integer(fitted["n_samples_seen"], "fitted.n_samples_seen", 0)
+    n_channels = reader.integer(fitted["n_channels"], "fitted.n_channels", 1)
+    n_features = fitted["n_features_in"]
+    if n_features is not None:
+        n_features = reader.integer(n_features, "fitted.n_features_in", 1)
+    names = fitted["feature_names_in"]
+    if names is not None and (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+        or n_features is None
+        or len(names) != n_features
+    ):
+        raise reader.fail(
+            "field 'fitted.feature_names_in' must be null or n_features_in strings."
+        )
+    dtype = fitted["input_dtype"]
+    try:
+        dtype_ok = (
+            isinstance(dtype, str)
+            and np.dtype(dtype).kind in "uif"
+            and np.dtype(dtype).name == dtype
+        )
+    except TypeError:
+        dtype_ok = False
+    if not dtype_ok:
+        raise reader.fail(
+            "field 'fitted.input_dtype' must name a numeric dtype such as "
+            f"'uint8', got {dtype!r:.80}."
+        )
+    max_value = reader.number(fitted["max_value"], "fitted.max_value")
+    if not (math.isfinite(max_value) and max_value > 0):
+        raise reader.fail(
+            "field 'fitted.max_value' must be > 0 and finite (the domain "
+            f"maximum), got {max_value}."
+        )
+    expected_max = resolve_max_value(np.dtype(dtype), estimator.max_value)
+    if max_value != expected_max:
+        raise reader.fail(
+            f"field 'fitted.max_value' is {max_value}, but max_value="
+            f"{estimator.max_value!r} for {dtype} images is {expected_max}. The file "
+            "was edited or is corrupt."
+        )
+    stats = None
+    if fitted["statistics"] is not None:
+        stats = _check_statistics(fitted["statistics"], fitted, reader)
+    elif estimator._learns():
+        raise reader.fail(
+            f"{type(estimator).__name__} with these parameters learns statistics, "
+            "but 'fitted.statistics' is null."
+        )
+    return {
+        "stats": stats,
+        "n_samples_seen": n_seen,
+        "input_dtype": dtype,
+        "max_value": max_value,
+        "n_channels": n_channels,
+        "n_features_in": n_features,
+        "feature_names_in": names,
+    }
+
+
+def _commit_fitted(estimator: Any, values: dict[str, Any]) -> None:
+    """Write the values of :func:`_fitted_values` onto ``estimator``.
+
+    The one place where loading changes an estimator; it does what
+    ``partial_fit`` and ``fit_stats`` do with the same values.
+    """
+    stats, n_channels = values["stats"], values["n_channels"]
+    if stats is None:
+        estimator._validate_params()
+        estimator._check_params()
+        estimator._check_fixed_lengths(n_channels)
+    else:
+        estimator.fit_stats(stats)
+    estimator.n_samples_seen_ = values["n_samples_seen"]
+    estimator.n_channels_ = n_channels
+    estimator.input_dtype_ = values["input_dtype"]
+    estimator.max_value_ = values["max_value"]
+    if stats is None and estimator.scope == "dataset":
+        estimator._store_fitted()  # fixed statistics in the units of max_value
+    if values["n_features_in"] is not None:
+        estimator.n_features_in_ = values["n_features_in"]
+    if values["feature_names_in"] is not None:
+        estimator.feature_names_in_ = np.asarray(
+            values["feature_names_in"], dtype=object
+        )
+
+
+def _check_derived(estimator: Any, fitted: dict, reader: _Reader) -> None:
+    """The derived statistics in the file must be the estimator's, exactly."""
+    for key, attr in _DERIVED.items():
+        has_attr = hasattr(estimator, attr)
+        if key in fitted and not has_attr:
+            raise reader.fail(
+                f"field 'fitted.{key}' is not an attribute of this estimator."
+            )
+        if has_attr and key not in fitted:
+            raise reader.fail(f"field 'fitted.{key}' is missing.")
+        if has_attr:
+            _check_array_stat(reader, key, fitted[key], getattr(estimator, attr))
+
+
+def _check_array_stat(
+    reader: _Reader, key: str, stored: Any, recomputed: np.ndarray
+) -> None:
+    field = f"fitted.{key}"
+    items = stored if isinstance(stored, list) else [stored]
+    for v in items:
+        if v is not None:  # null: undefined, recomputed as NaN below
+            reader.number(v, field)
+    values = np.asarray([np.nan if v is None else v for v in items], dtype=np.float64)
+    if not isinstance(stored, list):
+        values = values.reshape(())
+    if key in ("std", "var") and np.any(values < 0):
+        raise reader.fail(
+            f"field {field!r} holds a negative value {values.tolist()}; "
+            f"a {key} is >= 0."
+        )
+    recomputed = np.asarray(recomputed, dtype=np.float64)
+    if values.shape != recomputed.shape:
+        raise reader.fail(
+            f"field {field!r} has {values.size} value(s) but the estimator has "
+            f"{recomputed.size} (shape {recomputed.shape}); the file was edited or "
+            "is corrupt."
+        )
+    if not np.array_equal(values, recomputed, equal_nan=True):
+        raise reader.fail(
+            f"field {field!r} = {values.tolist()} does not match the value recomputed "
+            f"from 'statistics', {recomputed.tolist()}; the file was edited or is "
+            "corrupt. Refit and save again rather than editing statistics by hand."
+        )
+
+
+def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
+    """A parsed document -> ``(estimator, metadata)``, or InvalidModelFileError.
+
+    Shared by :func:`~sk_pixels.persist.load_json` and by
+    :func:`~sk_pixels.persist.save_json`, which checks that what it writes loads.
+    """
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise reader.fail(
+            f'not an sk_pixels estimator file (expected "format": {FORMAT!r}, found '
+            f"{found!r:.80}). Write one with sk_pixels.save_json."
+        )
+    version = reader.integer(doc.get("format_version"), "format_version", 1)
+    if version > FORMAT_VERSION:
+        raise reader.fail(
+            f"format version {version} was written by a newer sk_pixels "
+            f"({doc.get('library_version')!r:.40}); this sk_pixels {__version__} reads "
+            f"format version {FORMAT_VERSION}. Upgrade sk_pixels to load it."
+        )
+    reader.keys(doc, "(top level)", _TOP_KEYS, _TOP_KEYS)
+    if not isinstance(doc["library_version"], str):
+        raise reader.fail("field 'library_version' must be a string.")
+    name = doc["class"]
+    cls = _CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise reader.fail(
+            f"unknown class {name!r:.80}; a file can hold one of {sorted(_CLASSES)}."
+        )
+    order = doc["channel_order"]
+    if order is not None and (
+        not isinstance(order, str) or order not in _CHANNEL_ORDERS
+    ):
+        raise reader.fail(
+            f"field 'channel_order' must be one of {sorted(_CHANNEL_ORDERS)} or "
+            f"null, got {order!r:.80}."
+        )
+    estimator = cls(**_decode_params(cls, doc["params"], reader))
+    fitted = doc["fitted"]
+    try:
+        estimator._validate_params()
+        estimator._check_params()
+        if fitted is not None:
+            values = _fitted_values(estimator, fitted, reader)
+            # A saved file holds finite derived statistics: an overflow while
+            # recomputing them (a fixed std of 1e308 squared) is a forged file.
+            try:
+                with np.errstate(over="raise"):
+                    _commit_fitted(estimator, values)
+            except FloatingPointError as exc:
+                raise reader.fail(
+                    f"fields 'params' and 'fitted' give fitted statistics that "
+                    f"overflow float64 ({exc}): a number in 'params' (such as std) "
+                    "or 'fitted.statistics' is too large. The file was edited or "
+                    "is corrupt."
+                ) from exc
+            _check_derived(estimator, fitted, reader)
+    except InvalidModelFileError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise reader.fail(f"invalid estimator: {exc}") from exc
+    if order is not None and fitted is not None:
+        if _CHANNEL_ORDERS[order] != estimator.n_channels_:
+            raise reader.fail(
+                f"field 'channel_order' is {order!r} ({_CHANNEL_ORDERS[order]} "
+                f"channels) but the estimator was fitted on {estimator.n_channels_} "
+                "channels."
+            )
+    metadata = {
+        "channel_order": order,
+        "library_version": doc["library_version"],
+        "format_version": version,
+    }
+    return estimator, metadata
