@@ -449,22 +449,20 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
 def _commit_fitted(estimator: Any, values: dict[str, Any]) -> None:
     """Write the values of :func:`_fitted_values` onto ``estimator``.
 
-    The one place where loading changes an estimator; it does what
-    ``partial_fit`` and ``fit_stats`` do with the same values.
+    Loading commits through the estimators' one writer of fitted state
+    (``_commit``, shared with ``partial_fit`` and ``fit_stats``), then restores
+    the feature names and counts that scikit-learn's validation records.
     """
-    stats, n_channels = values["stats"], values["n_channels"]
-    if stats is None:
-        estimator._validate_params()
-        estimator._check_params()
-        estimator._check_fixed_lengths(n_channels)
-    else:
-        estimator.fit_stats(stats)
-    estimator.n_samples_seen_ = values["n_samples_seen"]
-    estimator.n_channels_ = n_channels
-    estimator.input_dtype_ = values["input_dtype"]
-    estimator.max_value_ = values["max_value"]
-    if stats is None and estimator.scope == "dataset":
-        estimator._store_fitted()  # fixed statistics in the units of max_value
+    estimator._validate_params()
+    estimator._check_params()
+    estimator._check_fixed_lengths(values["n_channels"])
+    estimator._commit(
+        input_dtype=np.dtype(values["input_dtype"]),
+        n_images=values["n_samples_seen"],
+        stats=values["stats"],
+        max_value=values["max_value"],
+        n_channels=values["n_channels"],
+    )
     if values["n_features_in"] is not None:
         estimator.n_features_in_ = values["n_features_in"]
     if values["feature_names_in"] is not None:
