@@ -101,7 +101,8 @@ class _BasePixelTransformer(
 
     - ``_STAT_PARAMS``: names of the parameters that fix a statistic (``mean``,
       ``std``); a statistic left as None is learned.
-    - ``_coefficients(stats, max_value)``: the affine map from statistics.
+    - ``_coefficients(stats, max_value, dtype)``: the affine map from statistics
+      (``stats`` None: the fitted or fixed ones) for pixels of ``dtype``.
     - ``_store_fitted()``: set the public fitted attributes from ``stats_`` (or
       from the fixed statistics).
     """
@@ -148,10 +149,11 @@ class _BasePixelTransformer(
 
     def _check_params(self) -> None:
         """Cross-parameter rules (sklearn's constraints check each one alone)."""
-        if isinstance(self.max_value, Real) and not self.max_value > 0:
+        if isinstance(self.max_value, Real) and not _usable_max_value(self.max_value):
             raise ValueError(
-                f"max_value must be 'auto' or a number > 0 (the domain maximum, e.g. "
-                f"255). Got max_value={self.max_value!r}."
+                f"max_value must be 'auto' or a finite number > 0 whose inverse is "
+                f"finite (the domain maximum, e.g. 255). Got "
+                f"max_value={self.max_value!r}."
             )
         if self.dtype is not None and np.dtype(self.dtype).kind != "f":
             raise ValueError(
@@ -168,6 +170,13 @@ class _BasePixelTransformer(
             )
         for name in fixed:
             value = getattr(self, name)
+            if not _is_preset(value) and not np.all(
+                np.isfinite(np.asarray(value, dtype=np.float64))
+            ):
+                raise ValueError(
+                    f"{name} must hold finite numbers (NaN or inf would turn every "
+                    f"pixel into NaN or inf). Got {name}={value!r}."
+                )
             if _is_preset(value):
                 preset = get_preset(value)
                 if not self.per_channel:
@@ -379,10 +388,12 @@ class _BasePixelTransformer(
             first_call = not hasattr(self, "n_samples_seen_")
             merged = None
             if self._learns():
+                if not first_call:
+                    self._check_same_units(dtype, stats)
                 with np.errstate(over="ignore", invalid="ignore"):
                     merged = stats if first_call else self.stats_.merge(stats)
                 try:
-                    self._check_finite_stats(merged)
+                    self._check_learned_stats(merged)
                 except ValueError:
                     if first_call:
                         self._reset()  # validation already recorded the shapes
@@ -406,6 +417,36 @@ class _BasePixelTransformer(
                 self._store_fitted()  # learned, or fixed in the units of X
         if observed_max is not None:
             self._warn_domain(dtype, observed_max, "fit")
+
+    def _check_same_units(self, dtype: np.dtype, stats: PixelStats) -> None:
+        """A batch merged into fitted statistics must be in the same units.
+
+        Other units (a different domain maximum for its dtype) are refused; the
+        same units on another scale (maxima >= 50x apart, e.g. 0-1 floats after
+        0-255 floats) warn, as transform's scale check does.
+        """
+        name = type(self).__name__
+        batch_max = resolve_max_value(dtype, self.max_value)
+        if batch_max != self.max_value_:
+            raise ValueError(
+                f"This batch holds {dtype} pixels in 0-{batch_max:g} units, but "
+                f"{name} was fitted on {self.input_dtype_} pixels in "
+                f"0-{self.max_value_:g} units: merging them would mix two scales. "
+                f"Convert the batch to {self.input_dtype_} (or pass max_value= so "
+                "that both dtypes share one domain)."
+            )
+        if dtype.kind == "f":  # integer units are fixed by the dtype
+            warn_if_scale_differs(
+                _nanmax(self.stats_.max),
+                self.input_dtype_,
+                _nanmax(stats.max),
+                dtype,
+                name,
+            )
+
+    def _check_learned_stats(self, stats: PixelStats) -> None:
+        """Refuse statistics that cannot be applied (subclasses add their rules)."""
+        self._check_finite_stats(stats)
 
     def _check_finite_stats(self, stats: PixelStats) -> None:
         """Refuse learned statistics that overflowed float64 (finite pixels of
@@ -497,7 +538,9 @@ class _BasePixelTransformer(
                 if name == "mean"
                 else preset.std_in(max_value)
             )
-        return np.asarray(value, dtype=np.float64).ravel()
+        # A scalar is global (shape ()), an array-like per channel (C,).
+        value = np.asarray(value, dtype=np.float64)
+        return value if value.ndim == 0 else value.ravel()
 
     # -- transforming -------------------------------------------------------------
     def _prepare_transform(self, X):
@@ -560,7 +603,7 @@ class _BasePixelTransformer(
         max_value = resolve_max_value(dtype, self.max_value)
         if self.scope in ("domain", "dataset"):
             self._check_learned_counts()
-            affine = self._coefficients(None, max_value)
+            affine = self._coefficients(None, max_value, dtype)
             check = self._scale_check(dtype) if self._should_track_max(dtype) else None
             return backend.apply(X, affine, out_dtype, layout, out=out, check_max=check)
         per_image = self.scope == "image"
@@ -573,7 +616,7 @@ class _BasePixelTransformer(
             )
         stats = self._pool(backend.stats(X, layout, per_image=per_image))
         self._warn_domain(dtype, _nanmax(stats.max), "transform")
-        affine = self._coefficients(stats, max_value)
+        affine = self._coefficients(stats, max_value, dtype)
         return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
 
     def _check_learned_counts(self) -> None:
@@ -657,7 +700,9 @@ class _BasePixelTransformer(
         backend, X, _ = self._validate(X, reset=False, fitting=False, check_names=False)
         X = backend.as_float(X)
         self._check_learned_counts()
-        affine = self._coefficients(None, self.max_value_).inverse()
+        affine = self._coefficients(
+            None, self.max_value_, np.dtype(self.input_dtype_)
+        ).inverse()
         out_dtype = output_float_dtype(backend.dtype(X), self.dtype)
         result = backend.apply(X, affine, out_dtype, self._layout())
         return backend.restore(result, self.input_dtype_) if restore_dtype else result
@@ -712,12 +757,18 @@ def _check_max_value(max_value) -> float:
             value = float(max_value)
         except OverflowError:  # a Python int beyond float64
             value = np.inf
-    if not (np.isfinite(value) and value > 0):
+    if not _usable_max_value(value):
         raise ValueError(
             f"max_value must be a finite number > 0 (the domain maximum of the "
             f"pixels, e.g. 255). Got max_value={max_value!r}."
         )
     return value
+
+
+def _usable_max_value(value: float) -> bool:
+    """Finite, > 0, and with a finite inverse (1e-320 would divide to inf)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return bool(np.isfinite(value) and value > 0 and np.isfinite(1.0 / value))
 
 
 def _check_batch_scale(

@@ -78,7 +78,7 @@ class _ExportMixin:
             max_value = (
                 1.0 if isinstance(self.max_value, str) else float(self.max_value)
             )
-        coef = self._coefficients(None, max_value)
+        coef = self._coefficients(None, max_value, np.dtype(dtype))
         a, b = (np.array(v, dtype=np.float64) for v in coef.for_view(n_channels, False))
         _warn_constant_channels(self, a, n_channels, target)
         return a, b, dtype, max_value

@@ -50,6 +50,24 @@ def resolve_max_value(dtype: np.dtype, max_value: str | Real) -> float:
     return float(max_value)
 
 
+def domain_min(dtype: np.dtype, max_value: str | Real) -> float:
+    """Return the domain minimum of ``dtype``: its ``iinfo.min`` for signed
+    integers with ``max_value="auto"``, else 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> domain_min(np.int8, "auto"), domain_min(np.uint8, "auto")
+    (-128.0, 0.0)
+    >>> domain_min(np.int16, 4095)
+    0.0
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind == "i" and isinstance(max_value, str):
+        return float(np.iinfo(dtype).min)
+    return 0.0
+
+
 def output_float_dtype(
     input_dtype: np.dtype, dtype: np.dtype | None = None
 ) -> np.dtype:

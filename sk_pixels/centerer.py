@@ -121,7 +121,7 @@ class PixelCenterer(_BasePixelTransformer):
         mean = self._fixed("mean", self.max_value_)
         self.mean_ = self._fitted_stat(stats.mean if mean is None else mean)
 
-    def _coefficients(self, stats, max_value) -> Affine:
+    def _coefficients(self, stats, max_value, dtype=None) -> Affine:
         mean = self._fixed("mean", max_value)
         if mean is None:
             mean = self.mean_ if stats is None else stats.mean

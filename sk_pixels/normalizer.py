@@ -7,6 +7,7 @@ import numpy as np
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
+from ._units import domain_min
 
 
 @fill_doc
@@ -18,7 +19,10 @@ class PixelNormalizer(_BasePixelTransformer):
         y = lo + (hi - lo) \\cdot \\frac{x - m}{M - m}
 
     with ``m = 0, M = max_value`` for ``scope="domain"`` (``x / 255`` for
-    ``uint8``; ``feature_range=(-1, 1)`` gives ``x / 127.5 - 1``), and the
+    ``uint8``; ``feature_range=(-1, 1)`` gives ``x / 127.5 - 1``; signed
+    integers with ``max_value="auto"`` span their dtype's limits, ``m = -128,
+    M = 127`` for ``int8``, as skimage's ``rescale_intensity(in_range="dtype")``,
+    so that every pixel lands in ``feature_range``), and the
     minimum and maximum of the training set, of the batch, or of each image
     for the other scopes.
 
@@ -106,7 +110,12 @@ class PixelNormalizer(_BasePixelTransformer):
     def _check_params(self) -> None:
         super()._check_params()
         lo_hi = self.feature_range
-        if len(lo_hi) != 2 or not float(lo_hi[0]) < float(lo_hi[1]):
+        if len(lo_hi) != 2 or not np.all(np.isfinite(np.asarray(lo_hi, dtype=float))):
+            raise ValueError(
+                "feature_range must be two finite numbers (lo, hi). Got "
+                f"feature_range={tuple(lo_hi)!r}."
+            )
+        if not float(lo_hi[0]) < float(lo_hi[1]):
             raise ValueError(
                 "Minimum of desired feature range must be smaller than maximum. "
                 f"Got feature_range={tuple(lo_hi)!r}."
@@ -117,10 +126,12 @@ class PixelNormalizer(_BasePixelTransformer):
         self.data_min_ = self._fitted_stat(stats.min)
         self.data_max_ = self._fitted_stat(stats.max)
 
-    def _coefficients(self, stats, max_value) -> Affine:
+    def _coefficients(self, stats, max_value, dtype=None) -> Affine:
         lo, hi = (float(v) for v in self.feature_range)
         if self.scope == "domain":
-            return Affine((hi - lo) / max_value, lo)
+            low = 0.0 if dtype is None else domain_min(dtype, self.max_value)
+            scale = (hi - lo) / (max_value - low)
+            return Affine(scale, lo - low * scale)
         if stats is None:
             data_min, data_max = self.data_min_, self.data_max_
         else:

@@ -164,6 +164,21 @@ class PixelStandardizer(_BasePixelTransformer):
                     f"std={self.std!r}."
                 )
 
+    def _check_learned_stats(self, stats) -> None:
+        super()._check_learned_stats(stats)
+        if self.std is not None:
+            return
+        # A channel with no pixel yet (all NaN so far) may be filled by later
+        # batches; transform refuses it if it never is.
+        count = np.asarray(self._pool(stats).count, dtype=np.float64)
+        if np.any((count > 0) & (count <= self.ddof)):
+            raise ValueError(
+                f"ddof={self.ddof} needs more than {self.ddof} pixel(s) per "
+                f"channel to estimate a std, but the statistics count "
+                f"{count.astype(np.int64).tolist()}. Fit on more pixels, or use "
+                "ddof=0."
+            )
+
     def _store_fitted(self) -> None:
         stats = self._pool(getattr(self, "stats_", None))
         mean = self._fixed("mean", self.max_value_)
@@ -176,7 +191,7 @@ class PixelStandardizer(_BasePixelTransformer):
             self.std_ = self._fitted_stat(std)
             self.var_ = self.std_**2
 
-    def _coefficients(self, stats, max_value) -> Affine:
+    def _coefficients(self, stats, max_value, dtype=None) -> Affine:
         mean = self._fixed("mean", max_value)
         std = self._fixed("std", max_value)
         source = self._pool(self.stats_) if stats is None and self._learns() else stats

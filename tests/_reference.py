@@ -101,7 +101,11 @@ def coefficients(est, fit_pixels: np.ndarray | None, T: np.ndarray, dtype):
     if name == "PixelNormalizer":
         lo, hi = (float(v) for v in params["feature_range"])
         if scope == "domain":
-            return (hi - lo) / max_value, lo, None, abs(lo)
+            # Signed integers with max_value="auto" span their dtype's limits.
+            signed = np.dtype(dtype).kind == "i" and params["max_value"] == "auto"
+            low = float(np.iinfo(dtype).min) if signed else 0.0
+            scale = (hi - lo) / (max_value - low)
+            return scale, lo - low * scale, None, abs(lo - low * scale)
         _, _, _, mn, mx = _stats(source, per_channel)
         # Constant below a range of 10 eps, as MinMaxScaler; half ranges
         # cannot overflow.
@@ -169,9 +173,15 @@ def reference_transform(est, fit_batches, X, params):
         scale, np.broadcast_shapes(np.shape(scale), (1, 1, T.shape[-1]))
     )
     offset = np.broadcast_to(offset, scale.shape)
+    # Statistics are float64 sums of float64 pixels: a few float64 ulps of the
+    # largest fitted pixel (int64 pixels near 2**63 round by 1024 when converted).
+    largest = (
+        np.nanmax(np.abs(fit_pixels), initial=0.0) if fit_pixels is not None else 0
+    )
+    stats_error = 4 * _EPS * largest * np.abs(scale)
     with np.errstate(invalid="ignore"):
         Y = T * scale + offset
-        magnitude = np.abs(T * scale) + np.abs(offset) + extra
+        magnitude = np.abs(T * scale) + np.abs(offset) + extra + stats_error
     if clip is not None:
         Y = np.clip(Y, *clip)
     return Y, magnitude, scale, offset
@@ -182,14 +192,21 @@ def check_against_reference(est, fit_batches, X, out, params) -> None:
     assert isinstance(out, np.ndarray)
     assert out.shape == np.shape(as_float64(X))
     assert out.dtype == (output_dtype(X) if est.dtype is None else np.dtype(est.dtype))
-    expected, magnitude, _, _ = reference_transform(est, fit_batches, X, params)
+    expected, magnitude, scale, _ = reference_transform(est, fit_batches, X, params)
+    # Statistics are float64 sums of float64 pixels: a few float64 ulps of the
+    # largest fitted pixel (int64 pixels near 2**63 round by 1024 when converted).
+    largest = max(
+        (np.nanmax(np.abs(canon(B, params)), initial=0.0) for B in fit_batches),
+        default=0.0,
+    )
+    stats_error = 4 * _EPS * largest * np.abs(scale)
     got = canon(out, params)
     x_nan = np.isnan(canon(X, params))
     # NaN in, NaN out; finite in, finite out.
     assert_array_equal(np.isnan(got), x_nan)
     assert np.all(np.isfinite(got[~x_nan])), "finite input gave inf/NaN"
     eps = np.finfo(out.dtype).eps
-    tol = 16 * eps * magnitude + np.finfo(out.dtype).tiny
+    tol = 16 * eps * magnitude + stats_error + np.finfo(out.dtype).tiny
     err = np.abs(got - expected)
     bad = ~x_nan & ~(err <= tol)
     assert not bad.any(), (

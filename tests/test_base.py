@@ -23,9 +23,78 @@ def test_init_only_stores_parameters(cls):
         est.fit(np.zeros((1, 2, 2, 3)))
 
 
-def test_negative_max_value_is_rejected_at_fit():
-    with pytest.raises(ValueError, match="max_value must be 'auto' or a number > 0"):
-        PixelCenterer(max_value=-1).fit(np.zeros((1, 2, 2, 3)))
+DEGENERATE_PARAMETERS = [
+    # (estimator, message): every one would give inf or NaN on finite pixels.
+    (PixelCenterer(max_value=-1), "max_value must be 'auto' or a finite number > 0"),
+    (PixelCenterer(max_value=0.0), "max_value must be 'auto' or a finite number > 0"),
+    (PixelNormalizer(max_value=np.nan), "finite number > 0"),
+    (PixelNormalizer(max_value=np.inf), "finite number > 0"),
+    (PixelNormalizer(max_value=1e-320), "inverse is finite"),
+    (PixelCenterer(mean=np.nan), "mean must hold finite numbers"),
+    (PixelCenterer(mean=[0.0, np.inf, 0.0]), "mean must hold finite numbers"),
+    (PixelStandardizer(mean=-np.inf, std=1.0), "mean must hold finite numbers"),
+    (PixelStandardizer(std=np.inf), "std must hold finite numbers"),
+    (PixelNormalizer(feature_range=(0, np.inf)), "feature_range must be two finite"),
+    (PixelNormalizer(feature_range=(np.nan, 1)), "feature_range must be two finite"),
+    (PixelStandardizer(ddof=4), "ddof=4 needs more than 4 pixel"),
+    (PixelStandardizer(ddof=12, per_channel=False), "ddof=12 needs more than 12"),
+]
+
+
+@pytest.mark.parametrize(
+    "estimator, message", DEGENERATE_PARAMETERS, ids=lambda v: repr(v)[:60]
+)
+def test_degenerate_parameters_are_rejected_at_fit(estimator, message):
+    X = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)  # 4 pixels per channel
+    with pytest.raises(ValueError, match=message):
+        estimator.fit(X)
+    assert not hasattr(estimator, "n_samples_seen_")
+
+
+def test_scalar_statistics_are_global():
+    # Issue 11, item 4: a scalar parameter gives a 0-d attribute.
+    X = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)
+    scaler = PixelStandardizer(mean=5.0, std=2.0).fit(X)
+    assert scaler.mean_.shape == () and scaler.std_.shape == ()
+    assert PixelCenterer(mean=[1.0, 2.0, 3.0]).fit(X).mean_.shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "first, second, outcome",
+    [
+        (np.int32, np.float32, "refused"),
+        (np.uint8, np.float32, "refused"),
+        (np.uint16, np.uint8, "refused"),
+        ("float-0-1", "float-0-255", "warns"),
+        ("float-0-255", "float-0-1", "warns"),
+        (np.uint8, np.uint8, "merges"),
+    ],
+)
+def test_partial_fit_refuses_batches_in_other_units(first, second, outcome):
+    # Issue 11, item 6: units (the domain maximum of a dtype) must match;
+    # the same units on another scale warn, as transform does.
+    def batch(kind, seed):
+        rng = np.random.default_rng(seed)
+        if kind == "float-0-1":
+            return rng.random((2, 3, 3, 3), dtype=np.float32)
+        if kind == "float-0-255":
+            return (rng.random((2, 3, 3, 3)) * 255).astype(np.float32)
+        if np.dtype(kind).kind == "f":
+            return rng.random((2, 3, 3, 3)).astype(kind)
+        return rng.integers(0, 100, (2, 3, 3, 3)).astype(kind)
+
+    scaler = PixelStandardizer().partial_fit(batch(first, 0))
+    before = scaler.n_samples_seen_
+    if outcome == "refused":
+        with pytest.raises(ValueError, match="units"):
+            scaler.partial_fit(batch(second, 1))
+        assert scaler.n_samples_seen_ == before == scaler.stats_.n_images
+    elif outcome == "warns":
+        with pytest.warns(UserWarning, match="apart"):
+            scaler.partial_fit(batch(second, 1))
+    else:
+        scaler.partial_fit(batch(second, 1))
+        assert scaler.n_samples_seen_ == 2 * before
 
 
 def test_integer_output_dtype_is_rejected():

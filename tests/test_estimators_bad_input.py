@@ -114,6 +114,13 @@ def all_nan(entry, est):
     return RaisesWhenFittedOnX(ValueError, "learned no statistics for channel")
 
 
+def one_value(entry, est):
+    """A std with ddof=1 needs two values: one pixel is refused at fit."""
+    if learns(est) and getattr(est, "std", "") is None and est.ddof >= 1:
+        return RaisesWhenFittedOnX(ValueError, "ddof=1 needs more than 1 pixel")
+    return OK
+
+
 def float_0_255(entry, est):
     """Float input in 0-255 units warns where [0, 1] units are assumed."""
     if assumes_unit_range(est) and entry != "inverse_transform":
@@ -156,6 +163,7 @@ OUTCOMES = outcome_table(
         "wrong-channel-count": wrong_channels,
         "feature-count-changes": feature_count_changes,
         "nan-everywhere": all_nan,
+        "single-value-2d": one_value,
         "nan-channel-then-filled": nan_channel_first,
         "posinf": INF,
         "neginf": INF,
@@ -421,6 +429,11 @@ def test_finite_input_gives_finite_output_and_is_never_modified(data, est):
     X = _random_batch(data)
     before = X.copy()
     est = clone(est)
+    pixels = X.size // X.shape[-1] if est.per_channel else X.size
+    if learns(est) and getattr(est, "std", "") is None and est.ddof >= pixels:
+        with pytest.raises(ValueError, match="needs more than"):
+            est.fit(X)  # a std with ddof needs more than ddof values
+        return
     out = est.fit(X).transform(X)
     assert np.all(np.isfinite(out))
     check_against_reference(est, [X], X, out, {})

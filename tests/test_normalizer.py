@@ -10,13 +10,22 @@ from sk_pixels import PixelNormalizer
 
 
 @pytest.mark.parametrize(
-    "dtype, divisor", [(np.uint8, 255), (np.uint16, 65535), (np.int16, 32767)]
+    "dtype, low, high",
+    [
+        (np.uint8, 0, 255),
+        (np.uint16, 0, 65535),
+        (np.int8, -128, 127),
+        (np.int16, -32768, 32767),
+    ],
 )
-def test_domain_divides_by_dtype_max(rng, dtype, divisor):
-    X = rng.integers(0, np.iinfo(dtype).max, (2, 3, 3, 3)).astype(dtype)
+def test_domain_maps_the_dtype_range_onto_feature_range(rng, dtype, low, high):
+    info = np.iinfo(dtype)
+    X = rng.integers(info.min, info.max, (2, 3, 3, 3), endpoint=True).astype(dtype)
+    X.flat[:2] = info.min, info.max
     out = PixelNormalizer().fit_transform(X)
     assert out.dtype == np.float32
-    assert_allclose(out, X / divisor, rtol=1e-6, atol=1e-7)
+    assert_allclose(out, (X.astype(float) - low) / (high - low), rtol=1e-6, atol=1e-7)
+    assert out.min() >= 0 and out.max() <= 1  # the documented range holds
 
 
 def test_uint16_is_not_truncated_to_8_bits():
