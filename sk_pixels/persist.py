@@ -48,19 +48,17 @@ import json
 import math
 import os
 import re
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from numbers import Real
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from ._files import atomic_open
 from ._stats import PixelStats, is_exact_dtype
 from ._validation import InvalidStatsError
 from ._version import __version__
 from .centerer import PixelCenterer
+from .io._modes import CHANNEL_ORDERS
 from .normalizer import PixelNormalizer
 from .presets import PRESETS
 from .standardizer import PixelStandardizer
@@ -81,8 +79,8 @@ _CLASSES = {
     cls.__name__: cls for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer)
 }
 
-#: Channel orders a file may declare -> number of channels.
-_CHANNEL_ORDERS = {"RGB": 3, "BGR": 3, "RGBA": 4, "BGRA": 4, "L": 1, "LA": 2}
+#: Channel orders a file may declare -> number of channels (from the mode table).
+_CHANNEL_ORDERS = {order: len(names) for order, names in CHANNEL_ORDERS.items()}
 
 #: Fitted attribute name in the file -> estimator attribute (derived statistics).
 _DERIVED = {
@@ -127,33 +125,6 @@ class InvalidModelFileError(InvalidStatsError):
 
 
 # -- writing -------------------------------------------------------------------------
-@contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success rename it onto ``path``.
-
-    Readers never see a half-written file: ``path`` is replaced in one
-    ``os.replace`` after the data is flushed to disk, and an error leaves the
-    previous ``path`` untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _encode_param(name: str, value: Any) -> Any:
     if name == "dtype" and value is not None:
         return np.dtype(value).name

@@ -17,7 +17,6 @@ from sk_pixels._progress import SimpleProgress, progress_bar
 from sk_pixels.io import (
     SkippedImagesWarning,
     UnreadableImageError,
-    _stats_of_files,
     dataset_stats,
     iter_images,
     list_images,
@@ -45,7 +44,7 @@ def bad(tmp_path):
 def _reference(paths, mode="RGB"):
     """float64 NumPy statistics of the decoded pixels, and exact integer sums."""
     flats = [
-        load_image(p, mode).reshape(-1, 1 if mode in ("L", "I;16") else 3)
+        load_image(p, mode=mode).reshape(-1, 1 if mode in ("L", "I;16") else 3)
         for p in paths
     ]
     pixels = np.concatenate(flats)
@@ -92,7 +91,7 @@ def test_load_image_rgb_png_is_exact_and_writable(tmp_path):
 )
 def test_load_image_converts_rgb_to_each_mode(tmp_path, mode, expected):
     path = save(tmp_path / "x.png", RGB)
-    image = load_image(path, mode)
+    image = load_image(path, mode=mode)
     assert image.dtype == expected.dtype and image.shape == expected.shape
     assert_array_equal(image, expected)
 
@@ -102,8 +101,8 @@ def test_load_image_rgba_drops_alpha_keeps_stored_colours(tmp_path):
     rgba[..., :3] = RGB
     rgba[0, 0, 3] = 0  # fully transparent pixel keeps its stored red
     path = save(tmp_path / "x.png", rgba)
-    assert_array_equal(load_image(path, "RGB"), RGB)
-    assert_array_equal(load_image(path, "RGBA"), rgba)
+    assert_array_equal(load_image(path, mode="RGB"), RGB)
+    assert_array_equal(load_image(path, mode="RGBA"), rgba)
 
 
 def test_load_image_palette_with_transparency_gives_colours_without_warning(tmp_path):
@@ -124,7 +123,7 @@ def test_load_image_other_pillow_modes_to_rgb(tmp_path, mode):
     source = Image.fromarray(RGB).convert(mode)
     path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
     source.save(path, **({"quality": 100} if mode == "CMYK" else {}))
-    image = load_image(path, "RGB")
+    image = load_image(path, mode="RGB")
     assert image.shape == (2, 2, 3) and image.dtype == np.uint8
     if mode != "CMYK":  # lossless: equal to Pillow's documented conversion
         assert_array_equal(image, np.asarray(source.convert("RGB")))
@@ -136,16 +135,16 @@ def test_load_image_16bit_is_exact_and_rounded_not_clipped_to_8bit(tmp_path, suf
         [[0, 128, 129, 257], [1000, 32768, 65534, 65535]], dtype=np.uint16
     )
     path = save(tmp_path / f"g16{suffix}", values)
-    wide = load_image(path, "I;16")
+    wide = load_image(path, mode="I;16")
     assert wide.dtype == np.uint16
     assert_array_equal(wide, values)
-    narrow = load_image(path, "L")
+    narrow = load_image(path, mode="L")
     assert_array_equal(narrow, np.round(values / 257).astype(np.uint8))
     assert (
         narrow.max() == 255 and narrow[0, 3] == 1
     )  # Pillow's own L would clip 257 -> 255
     assert_array_equal(
-        load_image(path, "RGB"), np.repeat(narrow[..., None], 3, axis=-1)
+        load_image(path, mode="RGB"), np.repeat(narrow[..., None], 3, axis=-1)
     )
 
 
@@ -167,7 +166,7 @@ def test_load_image_applies_exif_orientation(tmp_path):
 def test_load_image_rejects_unknown_mode(tmp_path):
     path = save(tmp_path / "x.png", RGB)
     with pytest.raises(ValueError, match="Unsupported mode 'HSV'"):
-        load_image(path, "HSV")
+        load_image(path, mode="HSV")
 
 
 def test_load_image_refuses_float_images(tmp_path):
@@ -316,7 +315,7 @@ def test_dataset_stats_memory_does_not_grow_with_images(tmp_path):
 
 def test_dataset_stats_skip_counts_only_good_images(bad):
     root, good, bad_files = bad
-    expected = _stats_of_files(good)[0]
+    expected = dataset_stats(good)
     for n_jobs in (1, 2):
         stats, skipped = dataset_stats(
             root, n_jobs=n_jobs, on_error="skip", return_skipped=True
@@ -456,12 +455,9 @@ def test_dataset_stats_progress_goes_to_stderr(tmp_path, capsys):
 def test_histogram_statistics_equal_statistics_of_the_loaded_pixels(
     tmp_path, source_mode, mode
 ):
-    from sk_pixels.io import _stats_of_files
-
     rng = np.random.default_rng(3)
     rgba = rng.integers(0, 256, size=(9, 7, 4), dtype=np.uint8)
     suffix = ".tif" if source_mode == "CMYK" else ".png"
     path = save(tmp_path / f"img{suffix}", rgba, mode=source_mode)
-    stats, skipped = _stats_of_files([path], mode)
-    assert not skipped
-    assert stats == PixelStats.from_array(load_image(path, mode)[None])
+    stats = dataset_stats([path], mode=mode)  # counted from Pillow's histograms
+    assert stats == PixelStats.from_array(load_image(path, mode=mode)[None])
