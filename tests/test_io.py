@@ -15,6 +15,7 @@ from PIL import Image
 from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer, PixelStats
 from sk_pixels._progress import SimpleProgress, progress_bar
 from sk_pixels.io import (
+    DecodeWarning,
     SkippedImagesWarning,
     UnreadableImageError,
     dataset_stats,
@@ -23,7 +24,12 @@ from sk_pixels.io import (
     load_image,
 )
 
-from .image_files import bad_folder, mixed_jpeg_folder, save
+from .image_files import (
+    bad_folder,
+    mixed_jpeg_folder,
+    save,
+    tiffs_that_make_libtiff_write,
+)
 
 N_JPEGS = 1000
 
@@ -461,3 +467,61 @@ def test_histogram_statistics_equal_statistics_of_the_loaded_pixels(
     path = save(tmp_path / f"img{suffix}", rgba, mode=source_mode)
     stats = dataset_stats([path], mode=mode)  # counted from Pillow's histograms
     assert stats == PixelStats.from_array(load_image(path, mode=mode)[None])
+
+
+# -- what C decoders write to fd 2 -----------------------------------------------------
+@pytest.fixture
+def libtiff_files(tmp_path):
+    pytest.importorskip("tifffile", reason="writing the TIFFs needs tifffile")
+    return tiffs_that_make_libtiff_write(tmp_path / "tiffs")
+
+
+def test_load_image_turns_libtiff_output_into_a_decode_warning(capfd, libtiff_files):
+    decodable, _ = libtiff_files
+    with pytest.warns(DecodeWarning, match="custom tag 65000") as record:
+        image = load_image(decodable[0])
+    assert image.shape == (12, 16, 3)
+    assert record[0].message.files[0][0] == str(decodable[0])
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_dataset_stats_reports_libtiff_output_with_its_file(
+    capfd, libtiff_files, n_jobs
+):
+    decodable, truncated = libtiff_files
+    with pytest.warns(DecodeWarning) as record:
+        stats, skipped = dataset_stats(
+            decodable + truncated, on_error="skip", n_jobs=n_jobs, return_skipped=True
+        )
+    [warning] = [w.message for w in record]
+    assert [path for path, _ in warning.files] == [str(p) for p in decodable]
+    assert [path for path, _ in skipped] == [str(p) for p in truncated]
+    assert all("(decoder: TIFFFillStrip" in reason for _, reason in skipped)
+    with pytest.warns(DecodeWarning):
+        assert stats == dataset_stats(decodable)
+    assert capfd.readouterr().err == ""  # nothing reached fd 2
+
+
+def test_iter_images_lists_files_decoded_with_warnings(libtiff_files):
+    decodable, _ = libtiff_files
+    images = iter_images(decodable)
+    with pytest.warns(DecodeWarning, match="2 file"):
+        assert len(list(images)) == 2
+    assert [path for path, _ in images.warned] == [str(p) for p in decodable]
+
+
+def test_every_public_name_of_sk_pixels_io_resolves():
+    import sk_pixels.io as io_package
+
+    namespace: dict = {}
+    exec("from sk_pixels.io import *", namespace)
+    assert set(io_package.__all__) <= set(namespace) & set(dir(io_package))
+    assert namespace["MODES"] == {
+        "RGB": 3,
+        "BGR": 3,
+        "RGBA": 4,
+        "L": 1,
+        "LA": 2,
+        "I;16": 1,
+    }

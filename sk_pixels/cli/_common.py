@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io._modes import MODE_TABLE, MODES, mode_of_order
+from ..presets import PRESETS
 
 PROG = "sk-pixels"
 
@@ -40,25 +41,6 @@ def one_line(exc: BaseException | str) -> str:
 
 
 # -- argument groups -----------------------------------------------------------------
-class _PresetNames(Sequence):
-    """``sorted(PRESETS)``, read on first use: the presets module imports NumPy,
-    which ``--version`` and ``--help`` should not wait for."""
-
-    def _names(self) -> list[str]:
-        from ..presets import PRESETS
-
-        return sorted(PRESETS)
-
-    def __getitem__(self, index):
-        return self._names()[index]
-
-    def __len__(self) -> int:
-        return len(self._names())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._names()
-
-
 def add_source_arguments(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
     """--mode, --jobs (where the subcommand decodes in parallel), --on-error,
     --no-progress, --verbose: how the images of SOURCE are read and reported."""
@@ -113,7 +95,7 @@ def add_scaler_arguments(parser: argparse.ArgumentParser, *, required: bool) -> 
     )
     parser.add_argument(
         "--preset",
-        choices=_PresetNames(),
+        choices=sorted(PRESETS),
         default=None,
         help="use published statistics instead of learning them",
     )
@@ -174,8 +156,6 @@ def check_estimator_args(
 ) -> None:
     if preset is None:
         return
-    from ..presets import PRESETS
-
     if kind == "normalizer":
         raise UsageError(
             "--preset applies to the standardizer and the centerer, not the normalizer."

@@ -78,7 +78,9 @@ class DecodeWarning(UserWarning):
 
 
 def _one_line(text: str) -> str:
-    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    """The distinct lines of ``text``, in order, joined with "; "."""
+    lines = (line.strip() for line in text.splitlines())
+    return "; ".join(dict.fromkeys(line for line in lines if line))
 
 
 def resolve_max_pixels(max_pixels: int | None) -> int | None:
