@@ -525,3 +525,28 @@ def test_every_public_name_of_sk_pixels_io_resolves():
         "LA": 2,
         "I;16": 1,
     }
+
+
+def test_libtiff_output_of_concurrent_threads_stays_with_its_file(capfd, libtiff_files):
+    from concurrent.futures import ThreadPoolExecutor
+
+    decodable, truncated = libtiff_files
+    paths = (decodable + truncated) * 8
+
+    def outcome(path):
+        images = iter_images([path], on_error="skip")
+        list(images)
+        return (images.warned or images.skipped)[0][1]
+
+    with warnings.catch_warnings():  # once, for all threads
+        warnings.simplefilter("ignore", DecodeWarning)
+        warnings.simplefilter("ignore", SkippedImagesWarning)
+        with ThreadPoolExecutor(4) as pool:
+            said = list(pool.map(outcome, paths))
+    for path, message in zip(paths, said):
+        if path in decodable:
+            assert f"custom tag {65000 + decodable.index(path)} " in message
+            assert "strip" not in message
+        else:
+            assert "Read error on strip" in message and "custom tag" not in message
+    assert capfd.readouterr().err == ""

@@ -100,6 +100,7 @@ def check_scheduler_address(address: str) -> str:
     Checked before connecting: a malformed address (``"notaurl"``, ``""``)
     otherwise makes ``distributed.Client`` retry for the whole connect timeout.
     """
+    _distributed()
     from distributed.comm import parse_address
     from distributed.comm.addressing import parse_host_port
     from distributed.comm.registry import backends
@@ -121,15 +122,21 @@ def check_scheduler_address(address: str) -> str:
     return address
 
 
-def connect(client: Any) -> tuple[Any, bool]:
-    """``(client, owned)``: a ``distributed.Client``, connected here from an address."""
+def _distributed() -> Any:
+    """The ``distributed`` package, or an ImportError that says how to install it."""
     try:
-        from distributed import Client
+        import distributed
     except ImportError:
         raise ImportError(
             "Computing on a Dask cluster needs the 'distributed' package: "
             'pip install "sk_pixels[dask]".'
         ) from None
+    return distributed
+
+
+def connect(client: Any) -> tuple[Any, bool]:
+    """``(client, owned)``: a ``distributed.Client``, connected here from an address."""
+    Client = _distributed().Client
     if isinstance(client, str):
         address = check_scheduler_address(client)
         return Client(address, set_as_default=False), True
