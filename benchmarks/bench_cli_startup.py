@@ -37,7 +37,9 @@ def _imports(env: dict, argv: list[str]) -> str:
         [sys.executable, "-c", _PROBE, *argv], env=env, capture_output=True, text=True
     ).stdout
     found = [line for line in out.splitlines() if line.startswith("imports:")]
-    return ", ".join(found[-1].split()[1:]) if found else "?"
+    if not found:
+        return "?"
+    return ", ".join(found[-1].split()[1:]) or "none of them"
 
 
 def main() -> None:
