@@ -22,10 +22,9 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
 
 _lock = threading.Lock()
-_sink: IO[bytes] | None = None  # one temporary file per process, reused
+_sink = -1  # descriptor of one unlinked temporary file per process, reused
 _sink_pid = -1
 
 #: At most this much captured text is kept per decode.
@@ -35,16 +34,22 @@ _MAX_BYTES = 4096
 def _reset_after_fork() -> None:
     global _lock, _sink, _sink_pid
     _lock = threading.Lock()
-    _sink, _sink_pid = None, -1  # the parent's file offset is shared: never reuse it
+    if _sink >= 0:  # the parent's file offset is shared: never reuse it
+        os.close(_sink)
+    _sink, _sink_pid = -1, -1
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _process_sink() -> IO[bytes]:
+def _process_sink() -> int:
+    """A plain descriptor (no file object to be reported unclosed at exit)."""
     global _sink, _sink_pid
-    if _sink is None or _sink_pid != os.getpid():
-        _sink, _sink_pid = tempfile.TemporaryFile(), os.getpid()
+    if _sink_pid != os.getpid():
+        fd, path = tempfile.mkstemp(prefix="sk_pixels-stderr-")
+        os.unlink(path)
+        _sink, _sink_pid = fd, os.getpid()
     return _sink
 
 
@@ -67,20 +72,20 @@ def captured_stderr(enabled: bool = True) -> Iterator[list[str]]:
             yield text
             return
         sink = _process_sink()
-        sink.seek(0)
-        sink.truncate()
+        os.ftruncate(sink, 0)
+        os.lseek(sink, 0, os.SEEK_SET)
         for stream in (sys.stdout, sys.stderr):  # Python's own buffered text
             try:
                 stream.flush()
             except (AttributeError, OSError, ValueError):
                 pass
-        os.dup2(sink.fileno(), 2)
+        os.dup2(sink, 2)
         try:
             yield text
         finally:
             os.dup2(saved, 2)
             os.close(saved)
-            sink.seek(0)
-            raw = sink.read(_MAX_BYTES + 1)
+            os.lseek(sink, 0, os.SEEK_SET)
+            raw = os.read(sink, _MAX_BYTES + 1)
             message = raw[:_MAX_BYTES].decode("utf-8", "replace").strip()
             text.append(message + (" ..." if len(raw) > _MAX_BYTES else ""))
