@@ -83,6 +83,11 @@ def image_view(
         )
     if image_shape is not None:
         image_shape = tuple(int(s) for s in image_shape)
+        if not 1 <= len(image_shape) <= 3:
+            raise ValueError(
+                f"image_shape={image_shape} has {len(image_shape)} entries; pass "
+                "the shape of one image, (H, W, C), (H, W) or (n_features,)."
+            )
         if X.ndim == 2:
             n_values = int(np.prod(image_shape))
             if n_values != X.shape[1]:

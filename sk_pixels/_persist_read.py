@@ -24,6 +24,7 @@ from ._units import resolve_max_value
 from ._validation import InvalidStatsError
 from ._version import __version__
 from .centerer import PixelCenterer
+from .io._modes import CHANNEL_ORDERS
 from .normalizer import PixelNormalizer
 from .standardizer import PixelStandardizer
 
@@ -36,7 +37,7 @@ _CLASSES = {
 }
 
 #: Channel orders a file may declare -> number of channels.
-_CHANNEL_ORDERS = {"RGB": 3, "BGR": 3, "RGBA": 4, "BGRA": 4, "L": 1, "LA": 2}
+_CHANNEL_ORDERS = {order: len(names) for order, names in CHANNEL_ORDERS.items()}
 
 #: Fitted attribute name in the file -> estimator attribute (derived statistics).
 _DERIVED = {

@@ -60,14 +60,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from ._files import atomic_open
 from ._persist_read import (
     _CHANNEL_ORDERS,
     _CLASSES,
@@ -95,33 +92,6 @@ __all__ = [
 
 
 # -- writing -------------------------------------------------------------------------
-@contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file next to ``path``; on success rename it onto ``path``.
-
-    Readers never see a half-written file: ``path`` is replaced in one
-    ``os.replace`` after the data is flushed to disk, and an error leaves the
-    previous ``path`` untouched.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _encode_param(name: str, value: Any) -> Any:
     if name == "dtype" and value is not None:
         return np.dtype(value).name

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+# NumPy is imported by the two methods that use it: the command line reads the
+# preset names for its --help and should not wait for NumPy to load.
 
 __all__ = ["Preset", "PRESETS", "get_preset"]
 
@@ -53,6 +58,8 @@ class Preset:
         >>> PRESETS["imagenet"].mean_in(255.0).round(3)
         array([123.675, 116.28 , 103.53 ])
         """
+        import numpy as np
+
         return np.asarray(self.mean, dtype=np.float64) * (max_value / self.max_value)
 
     def std_in(self, max_value: float) -> np.ndarray:
@@ -62,6 +69,8 @@ class Preset:
                 f"Preset {self.name!r} defines no std (its recipe only subtracts a "
                 "mean). Use PixelCenterer(mean=...) or pass std explicitly."
             )
+        import numpy as np
+
         return np.asarray(self.std, dtype=np.float64) * (max_value / self.max_value)
 
 

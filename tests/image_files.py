@@ -87,3 +87,38 @@ def bad_folder(root: Path) -> tuple[list[Path], list[Path]]:
     bad[3].write_text("this is not an image\n")
     (root / "notes.txt").write_text("ignored: not an image extension\n")
     return good, bad
+
+
+def tiffs_that_make_libtiff_write(root: Path, n: int = 2) -> tuple[list, list]:
+    """TIFFs on which libtiff writes to fd 2: ``(decodable, truncated)`` paths.
+
+    The ``n`` decodable ones carry a private tag (written with tifffile's
+    ``extratags``) whose field type is then set to 99, a code libtiff does not
+    know ("Defined set_get_field_type of custom tag ..."); their pixels decode
+    in full.  The ``n`` truncated ones lose the end of their compressed strips
+    ("Read error on strip ..."), so Pillow refuses them.  Needs ``tifffile``.
+    """
+    import tifffile
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    decodable, truncated = [], []
+    for k in range(n):
+        image = rng.integers(0, 256, (12 + k, 16, 3), dtype=np.uint8)
+        path = root / f"tag{k}.tif"
+        tag = (65000 + k, "H", 1, (7,), True)
+        tifffile.imwrite(path, image, compression="zlib", extratags=[tag])
+        data = bytearray(path.read_bytes())
+        entry = data.find(struct.pack("<HH", 65000 + k, 3))  # tag id, SHORT type
+        data[entry + 2 : entry + 4] = struct.pack("<H", 99)
+        path.write_bytes(bytes(data))
+        decodable.append(path)
+
+        path = root / f"cut{k}.tif"
+        tifffile.imwrite(
+            path, image, compression="zlib", rowsperstrip=4, extratags=[tag]
+        )
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) - 300])
+        truncated.append(path)
+    return decodable, truncated

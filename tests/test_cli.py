@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
+import time
 
 import joblib
 import numpy as np
@@ -18,7 +20,12 @@ from sk_pixels import PixelStandardizer, PixelStats, load_json
 from sk_pixels.cli import compute_stats, main, tour
 from sk_pixels.io import dataset_stats, list_images, load_image
 
-from .image_files import bad_folder, mixed_jpeg_folder, save
+from .image_files import (
+    bad_folder,
+    mixed_jpeg_folder,
+    save,
+    tiffs_that_make_libtiff_write,
+)
 
 
 @pytest.fixture(scope="module")
@@ -419,3 +426,181 @@ def test_python_dash_m_is_the_command():
         result.stderr.strip()
         == "sk-pixels: error: No such file or folder: '/definitely/missing'."
     )
+
+
+# -- quiet output: what C decoders write never reaches the terminal raw ---------------
+@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize("verbose", [False, True], ids=["counted", "listed"])
+def test_stats_folds_libtiff_output_into_its_reports(capfd, tmp_path, jobs, verbose):
+    pytest.importorskip("tifffile", reason="writing the TIFFs needs tifffile")
+    decodable, truncated = tiffs_that_make_libtiff_write(tmp_path / "tiffs")
+    argv = ["stats", tmp_path / "tiffs", "--on-error", "skip", "--jobs", jobs]
+    code = main([str(a) for a in argv + (["--verbose"] if verbose else [])])
+    out, err = capfd.readouterr()  # fd level: what libtiff writes is seen here
+    assert code == 0 and out.startswith("2 images, ")
+    lines = err.splitlines()
+    # Every line is the command's own: a report line, or one of its list items.
+    assert all(line.startswith(("sk-pixels: ", "  ")) for line in lines), err
+    listed = [line for line in lines if line.startswith("  ")]
+    skipped = [line for line in listed if "cut" in line]
+    assert len(skipped) == len(truncated)
+    assert all("(decoder: " in line and "strip" in line for line in skipped)
+    if verbose:
+        assert "sk-pixels: 2 file(s) decoded with warnings:" in lines
+        warned = [line for line in listed if "tag" in line.split(":")[0]]
+        assert [line.split(": ")[0].strip() for line in warned] == [
+            str(p) for p in decodable
+        ]
+        assert all("custom tag" in line for line in warned)
+    else:
+        assert "sk-pixels: 2 file(s) decoded with warnings; --verbose lists them" in (
+            lines
+        )
+        assert len(listed) == len(truncated)
+
+
+# -- a command line that answers at once ----------------------------------------------
+_IMPORTS_AFTER = textwrap.dedent(
+    """
+    import sys
+    from sk_pixels.cli import main
+    for argv in sys.argv[1:]:
+        main(argv.split())
+    print(sorted(m for m in ("numpy", "sklearn", "PIL") if m in sys.modules))
+    """
+)
+
+
+def _imports_after(*argvs: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_AFTER, *argvs],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_version_and_help_import_neither_numpy_nor_sklearn():
+    argvs = ["--version", "--help", "stats --help", "fit --help", "apply --help"]
+    assert _imports_after(*argvs) == []
+
+
+def test_stats_never_imports_sklearn(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = [
+        save(tmp_path / f"{k}.png", rng.integers(0, 256, (4, 5, 3), dtype=np.uint8))
+        for k in range(2)
+    ]
+    json_out = tmp_path / "stats.json"
+    modules = _imports_after(f"stats {paths[0]} {paths[1]} --json {json_out}")
+    assert modules == ["PIL", "numpy"]  # decoding and statistics, nothing else
+    assert json.loads(json_out.read_text())["n_images"] == 2
+
+
+_INTERRUPT_DURING_IMPORT = textwrap.dedent(
+    """
+    import os, signal, sys
+    class Interrupt:  # Ctrl-C while the command imports this module
+        def find_spec(self, name, path=None, target=None):
+            if name == sys.argv[1]:
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+    sys.meta_path.insert(0, Interrupt())
+    from sk_pixels.cli import main
+    sys.exit(main(sys.argv[2:]))
+    """
+)
+
+
+@pytest.mark.parametrize("module", ["numpy", "PIL", "sklearn"])
+def test_ctrl_c_during_the_imports_is_one_line_and_exit_130(tmp_path, module):
+    image = save(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8))
+    command = ["fit", str(image), "--estimator", "centerer", "-o", "m.json"]
+    result = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_DURING_IMPORT, module, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert (result.returncode, result.stderr) == (130, "sk-pixels: interrupted\n")
+
+
+# -- bad arguments and bad model files: one line each (issue 11, items 12, 14, 15) ----
+@pytest.fixture
+def model_files(tmp_path):
+    """An image, and model files that are wrong in the ways the table names."""
+    save(tmp_path / "a.png", np.full((4, 4, 3), 7, np.uint8))
+    fitted = PixelStandardizer().fit(np.arange(48, dtype=np.uint8).reshape(1, 4, 4, 3))
+    good = tmp_path / "good.json"
+    from sk_pixels import save_json
+
+    save_json(fitted, good, channel_order="RGB")
+    doc = json.loads(good.read_text())
+    for name, edit in {
+        "shape4": lambda d: d["params"].update(image_shape=[1, 2, 3, 4]),
+        "hugemean": lambda d: d["params"].update(mean=10**400),
+    }.items():
+        changed = json.loads(good.read_text())
+        edit(changed)
+        (tmp_path / f"{name}.json").write_text(json.dumps(changed))
+    assert doc["params"]["image_shape"] is None
+    joblib.dump({"not": "an estimator"}, tmp_path / "dict.joblib")
+    joblib.dump(np.arange(3), tmp_path / "array.joblib")
+    return tmp_path
+
+
+APPLY = ["apply", "{tmp}/{model}", "{tmp}/a.png", "-o", "{tmp}/o.npy"]
+BAD_COMMAND_LINES = {
+    # argv, exit code, what the one line says
+    "scheduler-not-a-url": (
+        ["stats", "{tmp}/a.png", "--scheduler", "notaurl"],
+        2,
+        "--scheduler: 'notaurl' is not a Dask scheduler address",
+    ),
+    "scheduler-empty": (
+        ["stats", "{tmp}/a.png", "--scheduler", ""],
+        2,
+        "--scheduler: '' is not a Dask scheduler address",
+    ),
+    "scheduler-unknown-protocol": (
+        ["stats", "{tmp}/a.png", "--scheduler", "carrier-pigeon://host:1"],
+        2,
+        "unknown protocol 'carrier-pigeon'",
+    ),
+    "pickle-of-a-dict": (
+        [*APPLY, "--trust-pickle"],
+        1,
+        "dict.joblib holds a dict, not a fitted scaler",
+    ),
+    "pickle-of-an-array": (
+        [*APPLY, "--trust-pickle"],
+        1,
+        "array.joblib holds a ndarray, not a fitted scaler",
+    ),
+    "model-image-shape-4-entries": (APPLY, 1, "image_shape=(1, 2, 3, 4)"),
+    "model-integer-beyond-float": (APPLY, 1, "hugemean.json"),
+}
+_MODEL_OF_CASE = {
+    "pickle-of-a-dict": "dict.joblib",
+    "pickle-of-an-array": "array.joblib",
+    "model-image-shape-4-entries": "shape4.json",
+    "model-integer-beyond-float": "hugemean.json",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_COMMAND_LINES))
+def test_bad_command_lines_are_one_line_with_exit_code(capsys, model_files, case):
+    argv, expected_code, fragment = BAD_COMMAND_LINES[case]
+    if "scheduler" in case:
+        pytest.importorskip("distributed")
+    model = _MODEL_OF_CASE.get(case, "")
+    argv = [a.format(tmp=model_files, model=model) for a in argv]
+    start = time.perf_counter()
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (expected_code, "")
+    assert_one_line_error(err, fragment)
+    assert time.perf_counter() - start < 30  # no wait for a connection timeout
+    assert not (model_files / "o.npy").exists()

@@ -21,8 +21,7 @@ from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer, PixelSt
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 
-from sk_pixels import _cluster  # noqa: E402  (after the importorskip)
-from sk_pixels._backends import _dask  # noqa: E402
+from sk_pixels._backends import _dask  # noqa: E402  (after the importorskip)
 
 ESTIMATORS = [
     PixelStandardizer(),
@@ -211,10 +210,12 @@ def test_graph_reads_each_chunk_once_and_never_concatenates(rng):
 
 
 def test_partition_is_contiguous_and_balanced():
-    parts = _cluster.partition(list(range(10)), 4)
+    from sk_pixels.io._executors import partition
+
+    parts = partition(list(range(10)), 4)
     assert parts == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]]
-    assert _cluster.partition([1, 2], 5) == [[1], [2]]
-    assert _cluster.partition([], 3) == []
+    assert partition([1, 2], 5) == [[1], [2]]
+    assert partition([], 3) == []
 
 
 def test_sk_pixels_works_without_dask():
@@ -331,10 +332,10 @@ def image_folder(tmp_path_factory):
 
 def test_dataset_stats_on_cluster_equals_local(client, image_folder):
     io = pytest.importorskip("sk_pixels.io")
-    stats, skipped = _cluster.dataset_stats_on_cluster(
-        image_folder, client, n_partitions=5, worker=io._stats_of_files
+    stats, skipped = io.dataset_stats_on_cluster(
+        image_folder, client=client, n_partitions=5
     )
-    local, _ = io._stats_of_files(image_folder)
+    local = io.dataset_stats(image_folder)
     assert skipped == [] and stats == local and stats.n_images == 12
 
 
@@ -346,29 +347,19 @@ def test_dataset_stats_on_cluster_bad_files(client, image_folder, tmp_path):
     text.write_text("not an image")
     paths = image_folder[:5] + [str(empty)] + image_folder[5:] + [str(text)]
     done = []
-    stats, skipped = _cluster.dataset_stats_on_cluster(
-        paths,
-        client,
-        on_error="skip",
-        n_partitions=4,
-        progress=done.append,
-        worker=io._stats_of_files,
+    stats, skipped = io.dataset_stats_on_cluster(
+        paths, client=client, on_error="skip", n_partitions=4, progress=done.append
     )
     assert [path for path, _ in skipped] == [str(empty), str(text)]
-    assert stats == io._stats_of_files(image_folder)[0] and sum(done) == len(paths)
+    assert stats == io.dataset_stats(image_folder) and sum(done) == len(paths)
     with pytest.raises(io.UnreadableImageError, match="empty.png"):
-        _cluster.dataset_stats_on_cluster(
-            paths, client, n_partitions=4, worker=io._stats_of_files
-        )
+        io.dataset_stats_on_cluster(paths, client=client, n_partitions=4)
 
 
 def test_dataset_stats_on_cluster_by_address(client, image_folder):
-    from sk_pixels import io
-
+    io = pytest.importorskip("sk_pixels.io")
     address = client.scheduler.address
-    stats, _ = _cluster.dataset_stats_on_cluster(
-        image_folder[:3], address, worker=io._stats_of_files
-    )
+    stats, _ = io.dataset_stats_on_cluster(image_folder[:3], client=address)
     assert stats.n_images == 3
 
 

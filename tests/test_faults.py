@@ -427,14 +427,16 @@ def test_load_json_unreadable_path_fails_cleanly(tmp_path, make, match):
 # -- files that disappear or change while dataset_stats runs ---------------------------
 def _mutate_during_listing(monkeypatch, action):
     """Run ``action(paths)`` right after dataset_stats lists its files."""
-    real = io_mod.list_images
+    from sk_pixels.io import _dataset
+
+    real = _dataset.list_images
 
     def listing(*args, **kwargs):
         paths = real(*args, **kwargs)
         action(paths)
         return paths
 
-    monkeypatch.setattr(io_mod, "list_images", listing)
+    monkeypatch.setattr(_dataset, "list_images", listing)
 
 
 def _replace_with_garbage(path):

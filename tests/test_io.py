@@ -15,16 +15,21 @@ from PIL import Image
 from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer, PixelStats
 from sk_pixels._progress import SimpleProgress, progress_bar
 from sk_pixels.io import (
+    DecodeWarning,
     SkippedImagesWarning,
     UnreadableImageError,
-    _stats_of_files,
     dataset_stats,
     iter_images,
     list_images,
     load_image,
 )
 
-from .image_files import bad_folder, mixed_jpeg_folder, save
+from .image_files import (
+    bad_folder,
+    mixed_jpeg_folder,
+    save,
+    tiffs_that_make_libtiff_write,
+)
 
 N_JPEGS = 1000
 
@@ -45,7 +50,7 @@ def bad(tmp_path):
 def _reference(paths, mode="RGB"):
     """float64 NumPy statistics of the decoded pixels, and exact integer sums."""
     flats = [
-        load_image(p, mode).reshape(-1, 1 if mode in ("L", "I;16") else 3)
+        load_image(p, mode=mode).reshape(-1, 1 if mode in ("L", "I;16") else 3)
         for p in paths
     ]
     pixels = np.concatenate(flats)
@@ -92,7 +97,7 @@ def test_load_image_rgb_png_is_exact_and_writable(tmp_path):
 )
 def test_load_image_converts_rgb_to_each_mode(tmp_path, mode, expected):
     path = save(tmp_path / "x.png", RGB)
-    image = load_image(path, mode)
+    image = load_image(path, mode=mode)
     assert image.dtype == expected.dtype and image.shape == expected.shape
     assert_array_equal(image, expected)
 
@@ -102,8 +107,8 @@ def test_load_image_rgba_drops_alpha_keeps_stored_colours(tmp_path):
     rgba[..., :3] = RGB
     rgba[0, 0, 3] = 0  # fully transparent pixel keeps its stored red
     path = save(tmp_path / "x.png", rgba)
-    assert_array_equal(load_image(path, "RGB"), RGB)
-    assert_array_equal(load_image(path, "RGBA"), rgba)
+    assert_array_equal(load_image(path, mode="RGB"), RGB)
+    assert_array_equal(load_image(path, mode="RGBA"), rgba)
 
 
 def test_load_image_palette_with_transparency_gives_colours_without_warning(tmp_path):
@@ -124,7 +129,7 @@ def test_load_image_other_pillow_modes_to_rgb(tmp_path, mode):
     source = Image.fromarray(RGB).convert(mode)
     path = tmp_path / ("x.jpg" if mode == "CMYK" else "x.png")
     source.save(path, **({"quality": 100} if mode == "CMYK" else {}))
-    image = load_image(path, "RGB")
+    image = load_image(path, mode="RGB")
     assert image.shape == (2, 2, 3) and image.dtype == np.uint8
     if mode != "CMYK":  # lossless: equal to Pillow's documented conversion
         assert_array_equal(image, np.asarray(source.convert("RGB")))
@@ -136,16 +141,16 @@ def test_load_image_16bit_is_exact_and_rounded_not_clipped_to_8bit(tmp_path, suf
         [[0, 128, 129, 257], [1000, 32768, 65534, 65535]], dtype=np.uint16
     )
     path = save(tmp_path / f"g16{suffix}", values)
-    wide = load_image(path, "I;16")
+    wide = load_image(path, mode="I;16")
     assert wide.dtype == np.uint16
     assert_array_equal(wide, values)
-    narrow = load_image(path, "L")
+    narrow = load_image(path, mode="L")
     assert_array_equal(narrow, np.round(values / 257).astype(np.uint8))
     assert (
         narrow.max() == 255 and narrow[0, 3] == 1
     )  # Pillow's own L would clip 257 -> 255
     assert_array_equal(
-        load_image(path, "RGB"), np.repeat(narrow[..., None], 3, axis=-1)
+        load_image(path, mode="RGB"), np.repeat(narrow[..., None], 3, axis=-1)
     )
 
 
@@ -167,7 +172,7 @@ def test_load_image_applies_exif_orientation(tmp_path):
 def test_load_image_rejects_unknown_mode(tmp_path):
     path = save(tmp_path / "x.png", RGB)
     with pytest.raises(ValueError, match="Unsupported mode 'HSV'"):
-        load_image(path, "HSV")
+        load_image(path, mode="HSV")
 
 
 def test_load_image_refuses_float_images(tmp_path):
@@ -316,7 +321,7 @@ def test_dataset_stats_memory_does_not_grow_with_images(tmp_path):
 
 def test_dataset_stats_skip_counts_only_good_images(bad):
     root, good, bad_files = bad
-    expected = _stats_of_files(good)[0]
+    expected = dataset_stats(good)
     for n_jobs in (1, 2):
         stats, skipped = dataset_stats(
             root, n_jobs=n_jobs, on_error="skip", return_skipped=True
@@ -456,12 +461,92 @@ def test_dataset_stats_progress_goes_to_stderr(tmp_path, capsys):
 def test_histogram_statistics_equal_statistics_of_the_loaded_pixels(
     tmp_path, source_mode, mode
 ):
-    from sk_pixels.io import _stats_of_files
-
     rng = np.random.default_rng(3)
     rgba = rng.integers(0, 256, size=(9, 7, 4), dtype=np.uint8)
     suffix = ".tif" if source_mode == "CMYK" else ".png"
     path = save(tmp_path / f"img{suffix}", rgba, mode=source_mode)
-    stats, skipped = _stats_of_files([path], mode)
-    assert not skipped
-    assert stats == PixelStats.from_array(load_image(path, mode)[None])
+    stats = dataset_stats([path], mode=mode)  # counted from Pillow's histograms
+    assert stats == PixelStats.from_array(load_image(path, mode=mode)[None])
+
+
+# -- what C decoders write to fd 2 -----------------------------------------------------
+@pytest.fixture
+def libtiff_files(tmp_path):
+    pytest.importorskip("tifffile", reason="writing the TIFFs needs tifffile")
+    return tiffs_that_make_libtiff_write(tmp_path / "tiffs")
+
+
+def test_load_image_turns_libtiff_output_into_a_decode_warning(capfd, libtiff_files):
+    decodable, _ = libtiff_files
+    with pytest.warns(DecodeWarning, match="custom tag 65000") as record:
+        image = load_image(decodable[0])
+    assert image.shape == (12, 16, 3)
+    assert record[0].message.files[0][0] == str(decodable[0])
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_dataset_stats_reports_libtiff_output_with_its_file(
+    capfd, libtiff_files, n_jobs
+):
+    decodable, truncated = libtiff_files
+    with pytest.warns(DecodeWarning) as record:
+        stats, skipped = dataset_stats(
+            decodable + truncated, on_error="skip", n_jobs=n_jobs, return_skipped=True
+        )
+    [warning] = [w.message for w in record]
+    assert [path for path, _ in warning.files] == [str(p) for p in decodable]
+    assert [path for path, _ in skipped] == [str(p) for p in truncated]
+    assert all("(decoder: TIFFFillStrip" in reason for _, reason in skipped)
+    with pytest.warns(DecodeWarning):
+        assert stats == dataset_stats(decodable)
+    assert capfd.readouterr().err == ""  # nothing reached fd 2
+
+
+def test_iter_images_lists_files_decoded_with_warnings(libtiff_files):
+    decodable, _ = libtiff_files
+    images = iter_images(decodable)
+    with pytest.warns(DecodeWarning, match="2 file"):
+        assert len(list(images)) == 2
+    assert [path for path, _ in images.warned] == [str(p) for p in decodable]
+
+
+def test_every_public_name_of_sk_pixels_io_resolves():
+    import sk_pixels.io as io_package
+
+    namespace: dict = {}
+    exec("from sk_pixels.io import *", namespace)
+    assert set(io_package.__all__) <= set(namespace) & set(dir(io_package))
+    assert namespace["MODES"] == {
+        "RGB": 3,
+        "BGR": 3,
+        "RGBA": 4,
+        "L": 1,
+        "LA": 2,
+        "I;16": 1,
+    }
+
+
+def test_libtiff_output_of_concurrent_threads_stays_with_its_file(capfd, libtiff_files):
+    from concurrent.futures import ThreadPoolExecutor
+
+    decodable, truncated = libtiff_files
+    paths = (decodable + truncated) * 8
+
+    def outcome(path):
+        images = iter_images([path], on_error="skip")
+        list(images)
+        return (images.warned or images.skipped)[0][1]
+
+    with warnings.catch_warnings():  # once, for all threads
+        warnings.simplefilter("ignore", DecodeWarning)
+        warnings.simplefilter("ignore", SkippedImagesWarning)
+        with ThreadPoolExecutor(4) as pool:
+            said = list(pool.map(outcome, paths))
+    for path, message in zip(paths, said):
+        if path in decodable:
+            assert f"custom tag {65000 + decodable.index(path)} " in message
+            assert "strip" not in message
+        else:
+            assert "Read error on strip" in message and "custom tag" not in message
+    assert capfd.readouterr().err == ""

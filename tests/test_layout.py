@@ -88,3 +88,9 @@ def test_wrong_channel_count_names_both_numbers(uint8_batch):
 def test_images_without_pixels_are_rejected():
     with pytest.raises(ValueError, match="no pixels"):
         PixelCenterer().fit(np.zeros((2, 3, 0, 3)))
+
+
+@pytest.mark.parametrize("image_shape", [(), (1, 2, 2, 3)], ids=["0", "4"])
+def test_image_shape_needs_one_to_three_entries(image_shape):
+    with pytest.raises(ValueError, match=r"image_shape=.* entries; pass the shape"):
+        PixelStandardizer(image_shape=image_shape).fit(np.zeros((2, 12)))

@@ -1,0 +1,123 @@
+"""``sk-pixels fit``: fit a scaler on a folder of images (streamed) and save it."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._common import (
+    UsageError,
+    add_scaler_arguments,
+    add_source_arguments,
+    add_sources_argument,
+    check_estimator_args,
+    decoder_report,
+    make_estimator,
+    report_skipped,
+    show_progress,
+)
+
+HELP = "fit a scaler on a folder of images and save it"
+
+
+def fit_model(
+    sources: Sequence[str],
+    output: str,
+    *,
+    estimator: str = "standardizer",
+    per_channel: bool = True,
+    preset: str | None = None,
+    mode: str = "RGB",
+    n_jobs: int = 1,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> tuple[Any, list[tuple[str, str]]]:
+    """Fit an estimator on a dataset (streamed) and save it (``sk-pixels fit``).
+
+    Parameters
+    ----------
+    sources : sequence of str
+        Folders, globs or files.
+    output : str
+        ``.json`` (safe, :func:`sk_pixels.save_json`) or ``.joblib`` file,
+        written atomically.
+    estimator : {"standardizer", "centerer", "normalizer"}, default="standardizer"
+        The normalizer is min-max over the dataset (``scope="dataset"``).
+    per_channel : bool, default=True
+        False fits one global statistic (``--global``).
+    preset : str or None, default=None
+        Fixed statistics from :data:`sk_pixels.presets.PRESETS` instead of
+        learned ones.
+    mode, n_jobs, on_error, progress
+        As in :func:`sk_pixels.io.dataset_stats`.
+
+    Returns
+    -------
+    estimator : fitted estimator
+    skipped : list of (str, str)
+    """
+    from .._files import atomic_open
+    from ..io import dataset_stats
+    from ..io._modes import MODE_TABLE
+    from ..persist import save_json
+
+    suffix = Path(output).suffix.lower()
+    if suffix not in (".json", ".joblib"):
+        raise UsageError(f"-o must end in .json or .joblib, got {output!r}.")
+    check_estimator_args(estimator, per_channel, preset, mode)
+    model = make_estimator(estimator, per_channel, preset)
+    stats, skipped = dataset_stats(
+        list(sources),
+        mode=mode,
+        n_jobs=n_jobs,
+        progress=progress,
+        on_error=on_error,
+        return_skipped=True,
+    )
+    model.fit_stats(stats)
+    if suffix == ".json":
+        save_json(model, output, channel_order=MODE_TABLE[mode].order)
+    else:
+        import joblib
+
+        with atomic_open(output, "wb") as fh:
+            joblib.dump(model, fh)
+    return model, skipped
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_sources_argument(parser)
+    add_scaler_arguments(parser, required=True)
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="MODEL",
+        help="model.json (safe to share) or model.joblib",
+    )
+    add_source_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    with decoder_report(args.verbose):
+        model, skipped = fit_model(
+            args.sources,
+            args.output,
+            estimator=args.estimator,
+            per_channel=args.per_channel,
+            preset=args.preset,
+            mode=args.mode or "RGB",
+            n_jobs=args.jobs,
+            on_error=args.on_error,
+            progress=show_progress(args),
+        )
+        report_skipped(skipped)
+    print(model.summary())
+    try:
+        print("torchvision:", model.to_torchvision())
+    except ValueError:
+        pass
+    print(f"wrote {args.output}")
+    return 0

@@ -1,0 +1,226 @@
+"""``sk-pixels stats``: per-channel statistics of a folder of images.
+
+The folder path never imports scikit-learn: decoding and exact statistics
+need only Pillow and NumPy (a test guards it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._common import (
+    UsageError,
+    add_source_arguments,
+    decoder_report,
+    fmt,
+    report_skipped,
+    sample_photos,
+    show_progress,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .._stats import PixelStats
+
+HELP = "per-channel mean/std/min/max of a folder of images (the main job)"
+
+
+def stats_report(
+    stats: PixelStats,
+    mode: str,
+    skipped: Sequence[tuple[str, str]] = (),
+    sources: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Turn dataset statistics into the ``sk-pixels stats --json`` object.
+
+    Parameters
+    ----------
+    stats : PixelStats
+        Statistics of the images, in pixel units of ``mode``.
+    mode : str
+        Image mode the statistics were computed in.
+    skipped : sequence of (str, str)
+        ``(path, reason)`` of skipped files.
+    sources : sequence of str
+        What was scanned (folders, globs, files).
+
+    Returns
+    -------
+    report : dict
+        ``n_images``, ``n_pixels`` (per channel), ``dtype``, ``max_value``,
+        per-channel ``mean``, ``std``, ``min``, ``max`` in pixel units,
+        ``mean_01`` and ``std_01`` in 0-1 units, ``global`` (the same over all
+        channels), ``channels``, ``mode``, ``skipped`` (paths),
+        ``skip_reasons``, ``normalize`` (a torchvision line), ``sources``
+        and ``statistics`` (``PixelStats.to_dict()``, to rebuild the stats).
+    """
+    import numpy as np
+
+    from ..io._modes import channel_names
+
+    units = (
+        float(np.iinfo(stats.dtype).max) if np.dtype(stats.dtype).kind in "ui" else 1.0
+    )
+    pooled = stats.pooled()
+
+    def block(s: PixelStats) -> dict[str, list[float]]:
+        return {
+            "mean": s.mean.tolist(),
+            "std": s.std.tolist(),
+            "min": s.min.tolist(),
+            "max": s.max.tolist(),
+            "mean_01": (s.mean / units).tolist(),
+            "std_01": (s.std / units).tolist(),
+        }
+
+    per_channel = block(stats)
+    mean_01 = ", ".join(f"{v:.4f}" for v in per_channel["mean_01"])
+    std_01 = ", ".join(f"{v:.4f}" for v in per_channel["std_01"])
+    return {
+        "sources": list(sources),
+        "mode": mode,
+        "channels": list(channel_names(mode, stats.n_channels)),
+        "n_images": stats.n_images,
+        "n_pixels": stats.n_pixels,
+        "dtype": stats.dtype,
+        "max_value": units,
+        **per_channel,
+        "global": {key: values[0] for key, values in block(pooled).items()},
+        "normalize": f"Normalize(mean=[{mean_01}], std=[{std_01}])",
+        "skipped": [path for path, _ in skipped],
+        "skip_reasons": {path: reason for path, reason in skipped},
+        "statistics": stats.to_dict(),
+    }
+
+
+def format_stats(report: dict[str, Any]) -> str:
+    """Render a :func:`stats_report` as the text table ``sk-pixels stats`` prints."""
+    lines = [
+        f"{report['n_images']} images, {report['n_pixels']:,} pixels per channel "
+        f"({report['dtype']}, {report['mode']}, max_value {report['max_value']:g}), "
+        f"{len(report['skipped'])} skipped",
+        "",
+        f"{'channel':<8}{'mean':>10}{'std':>10}{'min':>8}{'max':>8}"
+        f"{'mean_01':>10}{'std_01':>10}",
+    ]
+    keys = ("mean", "std", "min", "max", "mean_01", "std_01")
+    rows = [
+        (name, *(report[k][i] for k in keys))
+        for i, name in enumerate(report["channels"])
+    ]
+    rows.append(("all", *(report["global"][k] for k in keys)))
+    for name, mean, std, lo, hi, mean01, std01 in rows:
+        lines.append(
+            f"{name:<8}{fmt(mean, 3):>10}{fmt(std, 3):>10}{lo:>8g}{hi:>8g}"
+            f"{fmt(mean01):>10}{fmt(std01):>10}"
+        )
+    lines += ["", report["normalize"]]
+    return "\n".join(lines)
+
+
+def compute_stats(
+    sources: Sequence[str] | None = None,
+    *,
+    mode: str = "RGB",
+    n_jobs: int = 1,
+    on_error: str = "raise",
+    progress: bool = False,
+    client: Any = None,
+) -> dict[str, Any]:
+    """Statistics of a dataset as a report dict (the work of ``sk-pixels stats``).
+
+    Parameters
+    ----------
+    sources : sequence of str or None, default=None
+        Folders, globs or files; None uses scikit-learn's bundled sample
+        photos (``sklearn.datasets.load_sample_images``).
+    mode, n_jobs, on_error, progress, client
+        As in :func:`sk_pixels.io.dataset_stats` (``client``: a Dask cluster).
+
+    Returns
+    -------
+    report : dict
+        See :func:`stats_report`.
+
+    Examples
+    --------
+    >>> report = compute_stats()
+    >>> report["n_images"], report["n_pixels"], report["max_value"]
+    (2, 546560, 255.0)
+    >>> report["normalize"]
+    'Normalize(mean=[0.3919, 0.4295, 0.3881], std=[0.3730, 0.2996, 0.3259])'
+    """
+    from ..io import dataset_stats
+
+    files = list(sources) if sources else sample_photos()
+    stats, skipped = dataset_stats(
+        files,
+        mode=mode,
+        n_jobs=n_jobs,
+        progress=progress,
+        on_error=on_error,
+        return_skipped=True,
+        client=client,
+    )
+    return stats_report(stats, mode, skipped, files)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="folders, globs or image files (default: scikit-learn's sample photos)",
+    )
+    add_source_arguments(parser)
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="decode on a Dask cluster, e.g. tcp://scheduler:8786 (sk_pixels[dask])",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="FILE",
+        default=None,
+        help="write the numbers as JSON to FILE ('-' for stdout)",
+    )
+
+
+def _check_scheduler(address: str | None) -> None:
+    if address is None:
+        return
+    from ..io._executors import check_scheduler_address
+
+    try:
+        check_scheduler_address(address)
+    except ValueError as exc:
+        raise UsageError(f"--scheduler: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_scheduler(args.scheduler)
+    with decoder_report(args.verbose):
+        report = compute_stats(
+            args.sources,
+            mode=args.mode or "RGB",
+            n_jobs=args.jobs,
+            on_error=args.on_error,
+            progress=show_progress(args),
+            client=args.scheduler,
+        )
+        report_skipped(list(report["skip_reasons"].items()))
+    text = json.dumps(report, indent=2)
+    if args.json == "-":
+        print(text)
+        return 0
+    print(format_stats(report))
+    if args.json is not None:
+        from .._files import atomic_open
+
+        with atomic_open(args.json, "w") as fh:
+            fh.write(text + "\n")
+        print(f"\nwrote {args.json}")
+    return 0

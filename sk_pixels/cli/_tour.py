@@ -1,0 +1,125 @@
+"""``sk-pixels tour``: the classic pixel-scaling walk-through on one photo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ._common import fmt, sample_photos
+
+HELP = "the classic pixel-scaling walk-through on a sample photo"
+
+
+def tour(image: str | None = None) -> str:
+    """The classic pixel-scaling walk-through on one photo, with its numbers.
+
+    Loads the photo (default: scikit-learn's ``china.jpg``) and applies, each
+    with this library's estimators: normalization to [0, 1], global and
+    per-channel centering, global standardization, positive standardization
+    (clip to [-1, 1], rescale to [0, 1]) and per-channel standardization,
+    printing the statistics before and after each step.
+
+    Parameters
+    ----------
+    image : str or None, default=None
+        Image file; None uses scikit-learn's bundled ``china.jpg``.
+
+    Returns
+    -------
+    text : str
+        The walk-through, as ``sk-pixels tour`` prints it.
+
+    Examples
+    --------
+    >>> print(tour().splitlines()[0])
+    Image china.jpg: format JPEG, mode RGB, size 640x427 (width x height)
+    """
+    import numpy as np
+    from PIL import Image
+
+    from .. import PixelCenterer, PixelNormalizer, PixelStandardizer
+    from ..io import UnreadableImageError, load_image
+
+    path = image if image is not None else sample_photos()[0]
+    try:
+        with Image.open(path) as im:
+            pil_format, pil_mode, (width, height) = im.format, im.mode, im.size
+    except Exception as exc:
+        raise UnreadableImageError(path, str(exc) or type(exc).__name__) from exc
+    pixels = load_image(path)
+    X = pixels[None]
+
+    def summary(Y: np.ndarray) -> str:
+        Y = Y.astype(np.float64)
+        return (
+            f"mean {fmt(Y.mean(), 3)}, std {fmt(Y.std(), 3)}, "
+            f"min {fmt(Y.min(), 3)}, max {fmt(Y.max(), 3)}"
+        )
+
+    def per_channel(values: np.ndarray) -> str:
+        return "[" + ", ".join(fmt(v, 3) for v in np.ravel(values)) + "]"
+
+    out = [
+        f"Image {os.path.basename(path)}: format {pil_format}, mode {pil_mode}, size "
+        f"{width}x{height} (width x height)",
+        f"Pixels: array {pixels.shape} {pixels.dtype}, min {pixels.min()}, "
+        f"max {pixels.max()}",
+        "",
+        "1. Normalize to [0, 1]: PixelNormalizer()  (x / 255)",
+        f"   after: {summary(PixelNormalizer().fit_transform(X))}",
+        "",
+    ]
+    centerer = PixelCenterer(per_channel=False).fit(X)
+    out += [
+        "2. Global centering: PixelCenterer(per_channel=False)",
+        f"   mean {fmt(centerer.mean_, 3)}; after: {summary(centerer.transform(X))}",
+        "",
+    ]
+    centerer = PixelCenterer().fit(X)
+    Y = centerer.transform(X)
+    out += [
+        "3. Per-channel centering: PixelCenterer()",
+        f"   means {per_channel(centerer.mean_)}",
+        f"   after: means {per_channel(Y.astype(np.float64).mean(axis=(0, 1, 2)))}, "
+        f"min {fmt(Y.min(), 3)}, max {fmt(Y.max(), 3)}",
+        "",
+    ]
+    scaler = PixelStandardizer(per_channel=False).fit(X)
+    out += [
+        "4. Global standardization: PixelStandardizer(per_channel=False)",
+        f"   mean {fmt(scaler.mean_, 3)}, std {fmt(scaler.std_, 3)}; "
+        f"after: {summary(scaler.transform(X))}",
+        "",
+    ]
+    positive = PixelStandardizer(per_channel=False, clip=1.0, rescale=True).fit(X)
+    out += [
+        "5. Positive standardization: "
+        "PixelStandardizer(per_channel=False, clip=1.0, rescale=True)",
+        "   standardize, clip to [-1, 1], rescale to [0, 1]",
+        f"   after: {summary(positive.transform(X))}",
+        "",
+    ]
+    scaler = PixelStandardizer().fit(X)
+    Y = scaler.transform(X).astype(np.float64)
+    out += [
+        "6. Per-channel standardization: PixelStandardizer()",
+        f"   means {per_channel(scaler.mean_)}, stds {per_channel(scaler.std_)}",
+        f"   after: means {per_channel(Y.mean(axis=(0, 1, 2)))}, "
+        f"stds {per_channel(Y.std(axis=(0, 1, 2)))}",
+    ]
+    return "\n".join(out)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "image",
+        nargs="?",
+        default=None,
+        metavar="IMAGE",
+        help="photo to use (default: scikit-learn's china.jpg)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    print(tour(args.image))
+    return 0

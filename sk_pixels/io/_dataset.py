@@ -1,0 +1,355 @@
+"""Exact statistics of a whole dataset of image files, streamed."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from .._progress import progress_bar
+from .._stats import PixelStats
+from ._decode import DecodeWarning, UnreadableImageError, decode, image_stats
+from ._decode import resolve_max_pixels as _resolve_max_pixels
+from ._executors import (
+    MAX_PARTITION,
+    PARTITIONS_PER_THREAD,
+    cluster_threads,
+    connect,
+    map_in_order,
+    map_local,
+    n_workers,
+    partition,
+)
+from ._modes import check_mode
+from ._sources import (
+    OnError,
+    SkippedImagesWarning,
+    Source,
+    check_on_error,
+    list_images,
+)
+
+Pairs = list[tuple[str, str]]
+
+
+def _stats_of_files(
+    paths: Iterable[str | os.PathLike],
+    *,
+    mode: str = "RGB",
+    on_error: OnError = "raise",
+    max_pixels: int | None = None,
+) -> tuple[PixelStats, Pairs, Pairs]:
+    """Statistics of some image files, decoded one at a time: the unit of parallel work.
+
+    A plain top-level function of picklable arguments, so that a process pool
+    (or a Dask cluster) can run it by reference; it returns statistics, never
+    pixels.
+
+    Parameters
+    ----------
+    paths : iterable of str
+        Image files.
+    mode : str, default="RGB"
+        See :func:`load_image`.
+    on_error : {"raise", "skip"}, default="raise"
+        Raise :class:`UnreadableImageError` at the first bad file, or skip it.
+    max_pixels : int or None, default=None
+        Size limit per image; None uses ``Image.MAX_IMAGE_PIXELS`` of the
+        process running this function (so a Dask or pool worker keeps
+        Pillow's default protection unless a number is passed).
+
+    Returns
+    -------
+    stats : PixelStats
+        Statistics of the good images (empty when there is none).
+    skipped : list of (str, str)
+        ``(path, reason)`` of the skipped files.
+    warned : list of (str, str)
+        ``(path, message)`` of the files whose decoder reported problems
+        (:class:`DecodeWarning`); they are counted.
+    """
+    limit = _resolve_max_pixels(max_pixels)
+    stats = PixelStats()
+    skipped: Pairs = []
+    warned: Pairs = []
+    for path in paths:
+        try:
+            image, message = decode(path, mode, limit, convert=image_stats)
+        except UnreadableImageError as exc:
+            if on_error == "raise":
+                raise
+            skipped.append((exc.path, exc.reason))
+            continue
+        stats.merge_inplace(image)
+        if message:
+            warned.append((str(path), message))
+    return stats, skipped, warned
+
+
+def _stats_of_chunk(
+    paths: list[str], mode: str, on_error: OnError, max_pixels: int | None
+) -> tuple[PixelStats, Pairs, Pairs, tuple[str, str] | None]:
+    """:func:`_stats_of_files` returning the first error as data, not raising it.
+
+    The parent consumes chunks in order, so with ``on_error="raise"`` it reports
+    the first bad file of the dataset whatever the order the workers finish in.
+    """
+    try:
+        stats, skipped, warned = _stats_of_files(
+            paths, mode=mode, on_error=on_error, max_pixels=max_pixels
+        )
+    except UnreadableImageError as exc:
+        return PixelStats(), [], [], (exc.path, exc.reason)
+    return stats, skipped, warned, None
+
+
+def _check_chunk_size(chunk_size: Any, n_files: int, workers: int) -> int:
+    if chunk_size is None:
+        if workers == 1:
+            return 1
+        return max(1, min(64, math.ceil(n_files / (8 * workers))))
+    if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
+        raise ValueError(
+            f"chunk_size must be a positive integer or None. Got {chunk_size!r}."
+        )
+    return int(chunk_size)
+
+
+def dataset_stats(
+    source: Source,
+    *,
+    mode: str = "RGB",
+    n_jobs: int | None = 1,
+    progress: bool = False,
+    on_error: OnError = "raise",
+    recursive: bool = True,
+    max_pixels: int | None = None,
+    chunk_size: int | None = None,
+    return_skipped: bool = False,
+    client: Any = None,
+) -> PixelStats | tuple[PixelStats, Pairs]:
+    """Exact per-channel statistics of every image of a dataset, streamed.
+
+    Images are decoded one at a time in ``n_jobs`` worker processes; each
+    worker accumulates :class:`PixelStats` over a chunk of files and sends
+    back only those statistics, which the parent merges in file order.
+    Memory therefore stays bounded by a few images per worker whatever the
+    size of the dataset, and images may have different sizes.
+
+    Parameters
+    ----------
+    source : str, path-like, or sequence of them
+        Folder, glob or files; see :func:`list_images`.
+    mode : {"RGB", "BGR", "RGBA", "L", "LA", "I;16"}, default="RGB"
+        Mode every image is converted to; see :func:`load_image`.
+    n_jobs : int or None, default=1
+        Worker processes (joblib's loky, reused between calls); -1 uses all
+        cores, None means 1.
+    progress : bool, default=False
+        Draw a progress bar on stderr (images done, images/s, ETA).
+    on_error : {"raise", "skip"}, default="raise"
+        At the first file that cannot be decoded (in file order), raise
+        :class:`UnreadableImageError` naming it; or skip such files and report
+        them (see ``return_skipped``). A partly decoded image is never counted.
+    recursive : bool, default=True
+        Descend into sub-folders.
+    max_pixels : int or None, default=None
+        Size limit per image (decompression bombs); None uses Pillow's
+        ``Image.MAX_IMAGE_PIXELS`` as it is when this function is called
+        (sent to the workers as a number).
+    chunk_size : int or None, default=None
+        Files per unit of parallel work; by default about 8 chunks per worker,
+        at most 64 files each.
+    return_skipped : bool, default=False
+        Return ``(stats, skipped)``. Otherwise skipped files are reported with
+        one :class:`SkippedImagesWarning`.
+    client : distributed.Client, str or None, default=None
+        Decode on the workers of a Dask cluster instead of local processes: a
+        connected client, or a scheduler address (``"tcp://host:8786"``)
+        connected for this call. The workers must read the same paths (a
+        shared file system) and have sk_pixels installed; ``n_jobs`` is then
+        unused. The result is the same as the local one. Needs
+        ``pip install "sk_pixels[dask]"``.
+
+    Returns
+    -------
+    stats : PixelStats
+        Per-channel statistics in pixel units of ``mode`` (uint8 0-255, or
+        uint16 for ``"I;16"``); exact (integer sums), so the result is the
+        same to the bit for any ``n_jobs`` and ``chunk_size``.
+    skipped : list of (str, str)
+        ``(path, reason)`` pairs, only with ``return_skipped=True``.
+
+    Raises
+    ------
+    FileNotFoundError
+        The source does not exist or holds no image file.
+    UnreadableImageError
+        ``on_error="raise"`` and a file cannot be decoded.
+    ValueError
+        Every file was skipped.
+
+    Warns
+    -----
+    DecodeWarning
+        One at the end, listing the files whose decoder reported problems
+        (what libtiff writes about unknown tags, for example); they are counted.
+
+    See Also
+    --------
+    PixelStandardizer.fit_stats : fit an estimator from these statistics.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_sample_images
+    >>> from sk_pixels import PixelStandardizer
+    >>> stats = dataset_stats(load_sample_images().filenames)
+    >>> stats.n_images, stats.n_pixels
+    (2, 546560)
+    >>> stats.mean.round(3), stats.std.round(3)
+    (array([ 99.927, 109.524,  98.959]), array([95.103, 76.391, 83.092]))
+    >>> PixelStandardizer().fit_stats(stats).mean_.round(3)
+    array([ 99.927, 109.524,  98.959])
+    """
+    check_mode(mode)
+    check_on_error(on_error)
+    paths = list_images(source, recursive=recursive)
+    limit = _resolve_max_pixels(max_pixels)
+    workers = n_workers(n_jobs, len(paths))
+    size = _check_chunk_size(chunk_size, len(paths), workers)
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    args = (mode, on_error, limit)
+    if client is None:
+        results = map_local(_stats_of_chunk, chunks, *args, workers=workers)
+    else:
+        results = map_in_order(client, _stats_of_chunk, chunks, *args)
+
+    total = PixelStats()
+    skipped: Pairs = []
+    warned: Pairs = []
+    try:
+        with progress_bar(len(paths), enabled=progress) as bar:
+            for chunk, (stats, chunk_skipped, chunk_warned, error) in zip(
+                chunks, results
+            ):
+                if error is not None:
+                    raise UnreadableImageError(*error)
+                total.merge_inplace(stats)
+                skipped.extend(chunk_skipped)
+                warned.extend(chunk_warned)
+                bar.update(len(chunk))
+    finally:
+        results.close()  # on an early exit, cancel the chunks not yet started
+    if total.dtype is None:
+        raise ValueError(
+            f"All {len(paths)} image files were skipped as unreadable (first: "
+            f"{skipped[0][0]!r}: {skipped[0][1]}); no statistics to compute."
+        )
+    if warned:
+        warnings.warn(DecodeWarning(warned), stacklevel=2)
+    if return_skipped:
+        return total, skipped
+    if skipped:
+        warnings.warn(SkippedImagesWarning(skipped), stacklevel=2)
+    return total
+
+
+def dataset_stats_on_cluster(
+    paths: Sequence[str | os.PathLike],
+    *,
+    client: Any,
+    mode: str = "RGB",
+    on_error: OnError = "raise",
+    worker: Callable | None = None,
+    worker_kwargs: dict | None = None,
+    n_partitions: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[PixelStats, list]:
+    """Decode and accumulate image files on the workers of a Dask cluster.
+
+    The file list is cut into contiguous partitions; each partition is one task
+    that decodes its files one at a time and returns their :class:`PixelStats`
+    and the files it skipped; the driver merges the statistics in partition
+    order. Memory per worker stays bounded by a few images, and the result
+    equals the local computation (exactly: pixels are integers).
+
+    Parameters
+    ----------
+    paths : sequence of str or path-like
+        Image files, in a fixed order; the workers must see the same paths
+        (a shared or network file system).
+    client : distributed.Client or str
+        A connected client, or a scheduler address (``"tcp://host:8786"``),
+        connected for this call and closed after.
+    mode : str, default="RGB"
+        Mode the images are read in; see :func:`load_image`.
+    on_error : {"raise", "skip"}, default="raise"
+        With ``"raise"`` the error of the first bad file in ``paths`` order is
+        raised (the remaining partitions are cancelled); ``"skip"`` collects
+        the bad files.
+    worker : callable, default=None
+        ``worker(paths, mode=..., on_error=..., **worker_kwargs)`` returning
+        ``(PixelStats, skipped)`` or ``(PixelStats, skipped, warned)``, a
+        top-level (importable) function; default the unit of work of
+        :func:`dataset_stats`.
+    worker_kwargs : dict, default=None
+        More keyword arguments for ``worker`` (e.g. ``max_pixels``).
+    n_partitions : int, default=None
+        Number of tasks; default about 4 per worker thread, with at most 256
+        files each.
+    progress : callable, default=None
+        Called with the number of files of each finished partition, in order.
+
+    Returns
+    -------
+    stats : PixelStats
+        Statistics of all images (empty if there were none).
+    skipped : list
+        What the worker reported as skipped, in ``paths`` order.
+
+    Warns
+    -----
+    DecodeWarning
+        As :func:`dataset_stats`.
+    """
+    client, owned = connect(client)
+    try:
+        paths = [str(p) for p in paths]
+        if n_partitions is None:
+            n_partitions = max(
+                cluster_threads(client) * PARTITIONS_PER_THREAD,
+                math.ceil(len(paths) / MAX_PARTITION),
+            )
+        parts = partition(paths, n_partitions)
+        results = map_in_order(
+            client,
+            worker or _stats_of_files,
+            parts,
+            items_per_task=1,
+            mode=mode,
+            on_error=on_error,
+            **(worker_kwargs or {}),
+        )
+        total, skipped, warned = PixelStats(), [], []
+        try:
+            # In order: the first failing partition holds the first bad file,
+            # and float statistics (if any) merge in a reproducible order.
+            for part, (stats, part_skipped, *part_warned) in zip(
+                parts, results, strict=True
+            ):
+                total.merge_inplace(stats)
+                skipped.extend(part_skipped)
+                for more in part_warned:  # a worker may not report these
+                    warned.extend(more)
+                if progress is not None:
+                    progress(len(part))
+        finally:
+            results.close()
+    finally:
+        if owned:
+            client.close()
+    if warned:
+        warnings.warn(DecodeWarning(warned), stacklevel=2)
+    return total, skipped
