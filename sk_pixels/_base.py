@@ -27,18 +27,18 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import NotFittedError
-from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._backends import backend_for
 from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
-from ._layout import image_view
+from ._input import _InputMixin, _is_preset
 from ._stats import PixelStats
 from ._units import (
+    check_batch_scale,
+    check_max_value,
     output_float_dtype,
     resolve_max_value,
     warn_if_float_outside_unit_range,
@@ -65,10 +65,6 @@ _FITTED = (
 )
 
 
-def _is_preset(value) -> bool:
-    return isinstance(value, str)
-
-
 def _can_invert(estimator) -> bool:
     """Whether the map can be inverted: only scopes that keep their statistics.
 
@@ -87,6 +83,7 @@ def _can_invert(estimator) -> bool:
 
 
 class _BasePixelTransformer(
+    _InputMixin,
     _ExportMixin,
     OneToOneFeatureMixin,
     TransformerMixin,
@@ -146,145 +143,6 @@ class _BasePixelTransformer(
     def _reset(self) -> None:
         for name in _FITTED:
             self.__dict__.pop(name, None)
-
-    def _check_params(self) -> None:
-        """Cross-parameter rules (sklearn's constraints check each one alone)."""
-        if isinstance(self.max_value, Real) and not _usable_max_value(self.max_value):
-            raise ValueError(
-                f"max_value must be 'auto' or a finite number > 0 whose inverse is "
-                f"finite (the domain maximum, e.g. 255). Got "
-                f"max_value={self.max_value!r}."
-            )
-        if self.dtype is not None and np.dtype(self.dtype).kind != "f":
-            raise ValueError(
-                f"dtype must be a float dtype (the output of a scaling is float). "
-                f"Got dtype={self.dtype!r}."
-            )
-        fixed = [name for name in self._STAT_PARAMS if getattr(self, name) is not None]
-        if fixed and self.scope != "dataset":
-            raise ValueError(
-                f"{fixed[0]}={getattr(self, fixed[0])!r} fixes the statistics, which "
-                f"contradicts scope={self.scope!r} (statistics of each "
-                f"{self.scope}). Use scope='dataset' with fixed statistics. Got "
-                f"scope={self.scope!r}."
-            )
-        for name in fixed:
-            value = getattr(self, name)
-            if not _is_preset(value) and not np.all(
-                np.isfinite(np.asarray(value, dtype=np.float64))
-            ):
-                raise ValueError(
-                    f"{name} must hold finite numbers (NaN or inf would turn every "
-                    f"pixel into NaN or inf). Got {name}={value!r}."
-                )
-            if _is_preset(value):
-                preset = get_preset(value)
-                if not self.per_channel:
-                    raise ValueError(
-                        f"Preset {value!r} holds per-channel statistics, but "
-                        "per_channel=False. Use per_channel=True with a preset. "
-                        "Got per_channel=False."
-                    )
-                if name == "std":
-                    preset.std_in(1.0)  # raises for presets without a std
-
-    # -- input validation -----------------------------------------------------
-    def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
-        """Check X on its backend; return ``(backend, X, numpy dtype)``.
-
-        The checks run on the backend's stand-in (X itself for NumPy, one zero
-        image of X's shape and dtype for a device or Dask array), so every
-        backend raises the same errors and records the same shapes; what
-        depends on the values (``inf``) is then checked where the data lives.
-        """
-        backend = backend_for(X)
-        checked = self._check_input(
-            backend.stand_in(X), reset=reset, fitting=fitting, check_names=check_names
-        )
-        data = checked if backend.name == "numpy" else X
-        backend.check_values(data, checked.dtype)
-        return backend, data, checked.dtype
-
-    def _check_input(
-        self, X, *, reset: bool, fitting: bool, check_names: bool = True
-    ) -> np.ndarray:
-        """Check X (dtype, finiteness, layout) and return it as an ndarray.
-
-        2-D input goes through sklearn's ``validate_data`` (feature names and
-        counts) unless ``check_names=False`` (inverse_transform, whose input
-        is transform's unnamed output, as in StandardScaler); image-shaped
-        input may change size between batches, so only its channel count is
-        checked.
-        """
-        params = dict(
-            dtype="numeric",
-            allow_nd=True,
-            ensure_all_finite="allow-nan",
-            ensure_min_features=1,
-        )
-        ndim = np.ndim(X) if hasattr(X, "shape") or isinstance(X, list) else None
-        if (ndim == 2 or ndim is None) and check_names:
-            X = validate_data(self, X, reset=reset, **params)
-        else:
-            X = check_array(X, input_name="X", **params)
-            if reset:
-                self.n_features_in_ = int(np.prod(X.shape[1:]))
-            elif X.ndim == 2 and X.shape[1] != getattr(
-                self, "n_features_in_", X.shape[1]
-            ):
-                raise ValueError(
-                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
-                    f"expecting {self.n_features_in_} features as input."
-                )
-        if X.dtype.kind == "b":
-            raise ValueError(
-                "X has dtype bool, which holds no pixel intensities. Convert it "
-                "first, e.g. X.astype(np.uint8) * 255 for a 0/255 image."
-            )
-        view = image_view(X, *self._layout())
-        if view.shape[1] * view.shape[2] == 0:
-            raise ValueError(
-                f"X holds images with no pixels (shape {X.shape}); each image needs "
-                "at least one pixel."
-            )
-        if view.shape[-1] == 0:
-            raise ValueError(
-                f"X holds images with 0 channels (shape {X.shape}); each image needs "
-                "at least one channel."
-            )
-        n_channels = view.shape[-1]
-        if reset:
-            self.n_channels_ = n_channels
-        elif self.per_channel and hasattr(self, "n_channels_"):
-            if n_channels != self.n_channels_:
-                raise ValueError(
-                    f"X has {n_channels} channels, but {type(self).__name__} is "
-                    f"expecting {self.n_channels_} channels as input."
-                )
-        if not fitting or reset:
-            self._check_fixed_lengths(n_channels)
-        return X
-
-    def _check_fixed_lengths(self, n_channels: int) -> None:
-        for name in self._STAT_PARAMS:
-            value = getattr(self, name)
-            if value is None:
-                continue
-            values = get_preset(value).mean if _is_preset(value) else np.ravel(value)
-            if len(values) not in (1, n_channels) or (
-                _is_preset(value) and len(values) != n_channels
-            ):
-                source = f"preset {value!r}" if _is_preset(value) else f"{name}"
-                raise ValueError(
-                    f"{source} has {len(values)} channel values, but X has "
-                    f"{n_channels} channels. Pass one value per channel (or a "
-                    "single value)."
-                )
-
-    def _layout(self) -> tuple:
-        """``(channel_axis, image_shape)``: how to read an image batch."""
-        shape = self.image_shape
-        return self.channel_axis, None if shape is None else tuple(shape)
 
     # -- fitting ----------------------------------------------------------------
     def fit(self, X, y=None):
@@ -383,7 +241,7 @@ class _BasePixelTransformer(
         """
         dtype = np.dtype(input_dtype)
         if max_value is not None:
-            max_value = _check_max_value(max_value)
+            max_value = check_max_value(max_value)
         with _COMMIT_LOCK:
             first_call = not hasattr(self, "n_samples_seen_")
             merged = None
@@ -651,7 +509,7 @@ class _BasePixelTransformer(
         if hasattr(self, "stats_") and self._learns():
             fitted = (_nanmax(self.stats_.max), self.input_dtype_)
         return partial(
-            _check_batch_scale,
+            check_batch_scale,
             dtype=np.dtype(dtype),
             unit_range=self._depends_on_unit_range(),
             max_value=self.max_value,
@@ -707,112 +565,11 @@ class _BasePixelTransformer(
         result = backend.apply(X, affine, out_dtype, self._layout())
         return backend.restore(result, self.input_dtype_) if restore_dtype else result
 
-    # -- reporting ----------------------------------------------------------------
-    def summary(self) -> str:
-        """Describe what the statistics were computed on, in a few lines.
-
-        Returns
-        -------
-        text : str
-            Images and pixels seen, input dtype and units, and per-channel
-            mean, std, min and max.
-        """
-        name = type(self).__name__
-        if not self._learns():
-            return f"{name}(scope={self.scope!r}): stateless; nothing was learned."
-        check_is_fitted(self)
-        stats = self.stats_
-        lines = [
-            f"{name}(scope={self.scope!r}, per_channel={self.per_channel})",
-            f"  fitted on {stats.n_images} images, {stats.n_pixels} pixels per "
-            f"channel, dtype {stats.dtype}, max_value {self.max_value_:g}",
-            f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
-        ]
-        with np.printoptions(precision=4, suppress=True):
-            for label, values in (
-                ("mean", stats.mean),
-                ("std", stats.std),
-                ("min", stats.min),
-                ("max", stats.max),
-            ):
-                lines.append(f"  {label:<4} per channel: {values}")
-            if not self.per_channel:
-                pooled = stats.pooled()
-                lines.append(
-                    f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
-                    f"std {pooled.std[0]:.4f}"
-                )
-        return "\n".join(lines)
-
 
 #: Serialises commits of fitted state (partial_fit from several threads).
 _COMMIT_LOCK = threading.RLock()
 
 
-def _check_max_value(max_value) -> float:
-    """A domain maximum given at fit time (``fit_stats``, files): finite and > 0."""
-    value = np.nan
-    if isinstance(max_value, Real) and not isinstance(max_value, bool):
-        try:
-            value = float(max_value)
-        except OverflowError:  # a Python int beyond float64
-            value = np.inf
-    if not _usable_max_value(value):
-        raise ValueError(
-            f"max_value must be a finite number > 0 (the domain maximum of the "
-            f"pixels, e.g. 255). Got max_value={max_value!r}."
-        )
-    return value
-
-
-def _usable_max_value(value: float) -> bool:
-    """Finite, > 0, and with a finite inverse (1e-320 would divide to inf)."""
-    with np.errstate(divide="ignore", over="ignore"):
-        return bool(np.isfinite(value) and value > 0 and np.isfinite(1.0 / value))
-
-
-def _check_batch_scale(
-    observed_max: float, *, dtype, unit_range: bool, max_value, fitted, name: str
-) -> None:
-    """Warn when a transformed batch is on other units than expected."""
-    if unit_range:
-        warn_if_float_outside_unit_range(dtype, max_value, observed_max, "transform")
-    if fitted is not None:
-        warn_if_scale_differs(fitted[0], fitted[1], observed_max, dtype, name)
-
-
 def _transform_chunk(estimator, block: np.ndarray) -> np.ndarray:
     """One chunk of whole images through the NumPy path (Dask, per-image scopes)."""
     return np.asarray(estimator.transform(block))
-
-
-def _nanmin(values) -> float:
-    """``nanmin`` as a float, NaN (without a RuntimeWarning) when all are NaN."""
-    values = np.asarray(values)
-    return float(np.fmin.reduce(values, axis=None)) if values.size else np.nan
-
-
-def _handle_zero_std(
-    std: np.ndarray, mean: np.ndarray, count, exact: bool = False
-) -> np.ndarray:
-    """Replace a zero or near-zero std by 1, as scikit-learn's StandardScaler does.
-
-    A std below the float64 rounding noise of the variance computation (the
-    bound of ``sklearn.preprocessing._data._is_constant_feature``) means a
-    constant channel; dividing by it would blow rounding noise up to O(1).
-    Exact statistics (integer pixels) have no rounding noise: only a zero std
-    is constant there.  (The noise bound grows with ``count`` and would call
-    every channel constant past ~1/eps = 4.5e15 pixels.)
-    """
-    std = np.asarray(std, dtype=np.float64)
-    constant = ~np.isfinite(std) | (std == 0)
-    if not exact:
-        eps = np.finfo(np.float64).eps
-        count = np.asarray(count, dtype=np.float64)
-        var = std**2
-        bound = count * eps * var + (count * np.abs(mean) * eps) ** 2
-        # A variance below float64's smallest normal number (std < 1.5e-154)
-        # was summed from squares that underflowed: it has lost its precision,
-        # so it cannot be told from rounding noise either.
-        constant |= (var <= bound) | (var < np.finfo(np.float64).tiny)
-    return np.where(constant, 1.0, std)

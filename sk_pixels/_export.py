@@ -28,13 +28,16 @@ from typing import Any
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
+from ._backends._common import nanmax as _nanmax
 from ._units import dtype_max
 from .presets import get_preset
 
 
 class _ExportMixin:
-    """``to_torchvision()`` and ``to_hf_config()`` for the pixel transformers."""
+    """``to_torchvision()``, ``to_hf_config()`` and ``summary()``: what a fitted
+    transformer tells the outside world."""
 
     def _export_affine(self, target: str) -> tuple[np.ndarray, np.ndarray, str, float]:
         """Per-channel ``(a, b)``, the input dtype, and ``max_value`` resolved."""
@@ -179,6 +182,42 @@ class _ExportMixin:
             "image_std": _rounded(std),
         }
 
+    def summary(self) -> str:
+        """Describe what the statistics were computed on, in a few lines.
+
+        Returns
+        -------
+        text : str
+            Images and pixels seen, input dtype and units, and per-channel
+            mean, std, min and max.
+        """
+        name = type(self).__name__
+        if not self._learns():
+            return f"{name}(scope={self.scope!r}): stateless; nothing was learned."
+        check_is_fitted(self)
+        stats = self.stats_
+        lines = [
+            f"{name}(scope={self.scope!r}, per_channel={self.per_channel})",
+            f"  fitted on {stats.n_images} images, {stats.n_pixels} pixels per "
+            f"channel, dtype {stats.dtype}, max_value {self.max_value_:g}",
+            f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
+        ]
+        with np.printoptions(precision=4, suppress=True):
+            for label, values in (
+                ("mean", stats.mean),
+                ("std", stats.std),
+                ("min", stats.min),
+                ("max", stats.max),
+            ):
+                lines.append(f"  {label:<4} per channel: {values}")
+            if not self.per_channel:
+                pooled = stats.pooled()
+                lines.append(
+                    f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
+                    f"std {pooled.std[0]:.4f}"
+                )
+        return "\n".join(lines)
+
 
 def _rounded(values: np.ndarray) -> list[float]:
     """Plain floats, with float64 noise below 1e-12 (relative) rounded away.
@@ -228,3 +267,9 @@ def _warn_constant_channels(
         UserWarning,
         stacklevel=4,
     )
+
+
+def _nanmin(values) -> float:
+    """``nanmin`` as a float, NaN (without a RuntimeWarning) when all are NaN."""
+    values = np.asarray(values)
+    return float(np.fmin.reduce(values, axis=None)) if values.size else np.nan

@@ -129,3 +129,35 @@ def warn_if_scale_differs(
             UserWarning,
             stacklevel=3,
         )
+
+
+def check_max_value(max_value) -> float:
+    """A domain maximum given at fit time (``fit_stats``, files): finite and > 0."""
+    value = np.nan
+    if isinstance(max_value, Real) and not isinstance(max_value, bool):
+        try:
+            value = float(max_value)
+        except OverflowError:  # a Python int beyond float64
+            value = np.inf
+    if not usable_max_value(value):
+        raise ValueError(
+            f"max_value must be a finite number > 0 (the domain maximum of the "
+            f"pixels, e.g. 255). Got max_value={max_value!r}."
+        )
+    return value
+
+
+def usable_max_value(value: float) -> bool:
+    """Finite, > 0, and with a finite inverse (1e-320 would divide to inf)."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return bool(np.isfinite(value) and value > 0 and np.isfinite(1.0 / value))
+
+
+def check_batch_scale(
+    observed_max: float, *, dtype, unit_range: bool, max_value, fitted, name: str
+) -> None:
+    """Warn when a transformed batch is on other units than expected."""
+    if unit_range:
+        warn_if_float_outside_unit_range(dtype, max_value, observed_max, "transform")
+    if fitted is not None:
+        warn_if_scale_differs(fitted[0], fitted[1], observed_max, dtype, name)

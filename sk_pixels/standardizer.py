@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._affine import Affine
-from ._base import _BasePixelTransformer, _handle_zero_std
+from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
 from .presets import PRESETS
 
@@ -217,3 +217,29 @@ class PixelStandardizer(_BasePixelTransformer):
         # clip(z, -k, k) mapped onto [0, 1] == clip(z / 2k + 1/2, 0, 1): fold the
         # rescale into the affine map so the kernel still makes one pass.
         return Affine(scale / (2 * k), offset / (2 * k) + 0.5, clip=(0.0, 1.0))
+
+
+def _handle_zero_std(
+    std: np.ndarray, mean: np.ndarray, count, exact: bool = False
+) -> np.ndarray:
+    """Replace a zero or near-zero std by 1, as scikit-learn's StandardScaler does.
+
+    A std below the float64 rounding noise of the variance computation (the
+    bound of ``sklearn.preprocessing._data._is_constant_feature``) means a
+    constant channel; dividing by it would blow rounding noise up to O(1).
+    Exact statistics (integer pixels) have no rounding noise: only a zero std
+    is constant there.  (The noise bound grows with ``count`` and would call
+    every channel constant past ~1/eps = 4.5e15 pixels.)
+    """
+    std = np.asarray(std, dtype=np.float64)
+    constant = ~np.isfinite(std) | (std == 0)
+    if not exact:
+        eps = np.finfo(np.float64).eps
+        count = np.asarray(count, dtype=np.float64)
+        var = std**2
+        bound = count * eps * var + (count * np.abs(mean) * eps) ** 2
+        # A variance below float64's smallest normal number (std < 1.5e-154)
+        # was summed from squares that underflowed: it has lost its precision,
+        # so it cannot be told from rounding noise either.
+        constant |= (var <= bound) | (var < np.finfo(np.float64).tiny)
+    return np.where(constant, 1.0, std)

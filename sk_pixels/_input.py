@@ -1,0 +1,166 @@
+"""Input validation shared by the estimators: one place for what X may be.
+
+The checks run on a NumPy array: the input itself, or the stand-in of a device
+or Dask array (see :mod:`sk_pixels._backends`), so that every backend raises
+the same errors and records the same shapes (``n_features_in_``,
+``n_channels_``).
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from sklearn.utils import check_array
+from sklearn.utils.validation import validate_data
+
+from ._backends import backend_for
+from ._layout import image_view
+from ._units import usable_max_value
+from .presets import get_preset
+
+
+def _is_preset(value) -> bool:
+    return isinstance(value, str)
+
+
+class _InputMixin:
+    """Parameter and input checks of the pixel transformers (``_base``)."""
+
+    def _check_params(self) -> None:
+        """Cross-parameter rules (sklearn's constraints check each one alone)."""
+        if isinstance(self.max_value, Real) and not usable_max_value(self.max_value):
+            raise ValueError(
+                f"max_value must be 'auto' or a finite number > 0 whose inverse is "
+                f"finite (the domain maximum, e.g. 255). Got "
+                f"max_value={self.max_value!r}."
+            )
+        if self.dtype is not None and np.dtype(self.dtype).kind != "f":
+            raise ValueError(
+                f"dtype must be a float dtype (the output of a scaling is float). "
+                f"Got dtype={self.dtype!r}."
+            )
+        fixed = [name for name in self._STAT_PARAMS if getattr(self, name) is not None]
+        if fixed and self.scope != "dataset":
+            raise ValueError(
+                f"{fixed[0]}={getattr(self, fixed[0])!r} fixes the statistics, which "
+                f"contradicts scope={self.scope!r} (statistics of each "
+                f"{self.scope}). Use scope='dataset' with fixed statistics. Got "
+                f"scope={self.scope!r}."
+            )
+        for name in fixed:
+            value = getattr(self, name)
+            if not _is_preset(value) and not np.all(
+                np.isfinite(np.asarray(value, dtype=np.float64))
+            ):
+                raise ValueError(
+                    f"{name} must hold finite numbers (NaN or inf would turn every "
+                    f"pixel into NaN or inf). Got {name}={value!r}."
+                )
+            if _is_preset(value):
+                preset = get_preset(value)
+                if not self.per_channel:
+                    raise ValueError(
+                        f"Preset {value!r} holds per-channel statistics, but "
+                        "per_channel=False. Use per_channel=True with a preset. "
+                        "Got per_channel=False."
+                    )
+                if name == "std":
+                    preset.std_in(1.0)  # raises for presets without a std
+
+    def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
+        """Check X on its backend; return ``(backend, X, numpy dtype)``.
+
+        The checks run on the backend's stand-in (X itself for NumPy, one zero
+        image of X's shape and dtype for a device or Dask array), so every
+        backend raises the same errors and records the same shapes; what
+        depends on the values (``inf``) is then checked where the data lives.
+        """
+        backend = backend_for(X)
+        checked = self._check_input(
+            backend.stand_in(X), reset=reset, fitting=fitting, check_names=check_names
+        )
+        data = checked if backend.name == "numpy" else X
+        backend.check_values(data, checked.dtype)
+        return backend, data, checked.dtype
+
+    def _check_input(
+        self, X, *, reset: bool, fitting: bool, check_names: bool = True
+    ) -> np.ndarray:
+        """Check X (dtype, finiteness, layout) and return it as an ndarray.
+
+        2-D input goes through sklearn's ``validate_data`` (feature names and
+        counts) unless ``check_names=False`` (inverse_transform, whose input
+        is transform's unnamed output, as in StandardScaler); image-shaped
+        input may change size between batches, so only its channel count is
+        checked.
+        """
+        params = dict(
+            dtype="numeric",
+            allow_nd=True,
+            ensure_all_finite="allow-nan",
+            ensure_min_features=1,
+        )
+        ndim = np.ndim(X) if hasattr(X, "shape") or isinstance(X, list) else None
+        if (ndim == 2 or ndim is None) and check_names:
+            X = validate_data(self, X, reset=reset, **params)
+        else:
+            X = check_array(X, input_name="X", **params)
+            if reset:
+                self.n_features_in_ = int(np.prod(X.shape[1:]))
+            elif X.ndim == 2 and X.shape[1] != getattr(
+                self, "n_features_in_", X.shape[1]
+            ):
+                raise ValueError(
+                    f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                    f"expecting {self.n_features_in_} features as input."
+                )
+        if X.dtype.kind == "b":
+            raise ValueError(
+                "X has dtype bool, which holds no pixel intensities. Convert it "
+                "first, e.g. X.astype(np.uint8) * 255 for a 0/255 image."
+            )
+        view = image_view(X, *self._layout())
+        if view.shape[1] * view.shape[2] == 0:
+            raise ValueError(
+                f"X holds images with no pixels (shape {X.shape}); each image needs "
+                "at least one pixel."
+            )
+        if view.shape[-1] == 0:
+            raise ValueError(
+                f"X holds images with 0 channels (shape {X.shape}); each image needs "
+                "at least one channel."
+            )
+        n_channels = view.shape[-1]
+        if reset:
+            self.n_channels_ = n_channels
+        elif self.per_channel and hasattr(self, "n_channels_"):
+            if n_channels != self.n_channels_:
+                raise ValueError(
+                    f"X has {n_channels} channels, but {type(self).__name__} is "
+                    f"expecting {self.n_channels_} channels as input."
+                )
+        if not fitting or reset:
+            self._check_fixed_lengths(n_channels)
+        return X
+
+    def _check_fixed_lengths(self, n_channels: int) -> None:
+        for name in self._STAT_PARAMS:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            values = get_preset(value).mean if _is_preset(value) else np.ravel(value)
+            if len(values) not in (1, n_channels) or (
+                _is_preset(value) and len(values) != n_channels
+            ):
+                source = f"preset {value!r}" if _is_preset(value) else f"{name}"
+                raise ValueError(
+                    f"{source} has {len(values)} channel values, but X has "
+                    f"{n_channels} channels. Pass one value per channel (or a "
+                    "single value)."
+                )
+
+    def _layout(self) -> tuple:
+        """``(channel_axis, image_shape)``: how to read an image batch."""
+        shape = self.image_shape
+        return self.channel_axis, None if shape is None else tuple(shape)
