@@ -56,9 +56,8 @@ print("std: ", stats.std.round(3))
 in_memory = PixelStats()
 for image in iter_images(folder):
     in_memory = in_memory + PixelStats.from_array(image[None])
-print(
-    "same as the decoded arrays, to the bit:", bool(np.all(in_memory.std == stats.std))
-)
+same = bool(np.all(in_memory.std == stats.std))
+print("same as the decoded arrays, to the bit:", same)
 
 # %%
 # A scaler from the statistics alone
@@ -66,7 +65,8 @@ print(
 # ``fit_stats`` fits exactly as ``fit`` on all the pixels would, without loading
 # them; ``to_torchvision`` gives the numbers for torchvision's ``Normalize``.
 scaler = PixelStandardizer().fit_stats(stats)
-print(scaler.to_torchvision())
+for key, values in scaler.to_torchvision().items():
+    print(key, [round(v, 4) for v in values])
 
 # %%
 # Histograms before and after
@@ -82,11 +82,12 @@ for image in iter_images(folder):
         before[c] += np.bincount(image[..., c].ravel(), minlength=256)
         after[c] += np.histogram(z[..., c], bins=edges)[0]
 
+centers = (edges[:-1] + edges[1:]) / 2
 fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
 for c, color in enumerate(("tab:red", "tab:green", "tab:blue")):
-    ax0.plot(np.arange(256), before[c] / before[c].sum(), color=color, label="RGB"[c])
-    centers = (edges[:-1] + edges[1:]) / 2
-    ax1.plot(centers, after[c] / after[c].sum(), color=color, label="RGB"[c])
+    label = "RGB"[c]
+    ax0.plot(np.arange(256), before[c] / before[c].sum(), color=color, label=label)
+    ax1.plot(centers, after[c] / after[c].sum(), color=color, label=label)
 ax0.set(title="before: pixel values (0-255)", xlabel="value", ylabel="fraction")
 ax1.set(title="after: standardized values", xlabel="value")
 ax0.legend()

@@ -72,4 +72,5 @@ plt.show()
 print(grid.best_estimator_.named_steps["pixels"])
 dataset_scaler = PixelStandardizer(max_value=16, image_shape=(8, 8)).fit(X)
 print("mean", dataset_scaler.mean_.round(3), "std", dataset_scaler.std_.round(3))
-print(dataset_scaler.to_torchvision())
+for key, values in dataset_scaler.to_torchvision().items():
+    print(key, [round(v, 4) for v in values])
