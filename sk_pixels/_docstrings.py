@@ -31,7 +31,7 @@ _SHARED = {
     n_features_in_ : int
         Number of values per sample in ``fit`` (``H * W * C`` for images).
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Column names, when ``fit`` was given a DataFrame.
 
     max_value_ : float
