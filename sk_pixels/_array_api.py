@@ -17,11 +17,11 @@ the validation of the input's shape and dtype) while the estimator is unchanged:
 the Python work per call is then a few microseconds, not the ~0.2 ms that
 validating would take, which is longer than a GPU needs to scale a batch.
 
-Statistics on a device, without precision loss:
+Statistics on a device, without precision loss (``PixelStats.from_view``, whose
+kernels in :mod:`sk_pixels._reduce` serve NumPy and every namespace alike):
 
 * **Integer pixels of up to 16 bits** are summed in ``int64`` on the device,
-  in blocks of at most ``DEVICE_BLOCK`` elements: a block sum of squares is at
-  most ``2**22 * 65535**2 < 2**55``, so it cannot overflow. Each block's sums
+  in blocks small enough that a block sum of squares cannot overflow. Each block's sums
   are brought to the host as Python ints and added exactly, giving the same
   :class:`~sk_pixels.PixelStats`, to the bit, as NumPy input.
 * **Other dtypes** are reduced in float64 where the device supports it, and
@@ -50,12 +50,9 @@ from sklearn import get_config
 
 from ._dispatch import proxy
 from ._layout import image_view
-from ._stats import PixelStats, is_exact_dtype, iter_blocks
+from ._stats import PixelStats
 from ._units import output_float_dtype, resolve_max_value
-
-#: Elements reduced at a time on a device (bounds the int64/float temporaries to
-#: 32 MiB and keeps int64 sums of squares of 16-bit pixels below 2**63).
-DEVICE_BLOCK = 1 << 22
+from ._xp import float_dtype, numpy_dtype, to_numpy  # noqa: F401 (re-exported)
 
 
 # -- namespace helpers (scikit-learn's private array API module, in one place) ------
@@ -91,13 +88,6 @@ def namespace(X: Any) -> tuple[Any, Any]:
     return array_api_compat.array_namespace(X), array_api_compat.device(X)
 
 
-def to_numpy(array: Any) -> np.ndarray:
-    """A (small) device array as a NumPy array on the host."""
-    from sklearn.utils._array_api import move_to
-
-    return np.asarray(move_to(array, xp=np, device="cpu"))
-
-
 def _device(X):
     import array_api_compat
 
@@ -106,34 +96,6 @@ def _device(X):
 
 def _is_torch(xp) -> bool:
     return "torch" in xp.__name__
-
-
-def numpy_dtype(X: Any) -> np.dtype:
-    """The NumPy dtype with the name of ``X.dtype`` (ValueError if there is none).
-
-    ``torch.uint8``, ``array_api_strict.uint8`` and CuPy's ``uint8`` all print
-    as their namespace and the standard's dtype name.
-    """
-    try:
-        return np.dtype(str(X.dtype).rsplit(".", 1)[-1])
-    except TypeError:
-        raise ValueError(
-            f"X has dtype {X.dtype}, which has no NumPy equivalent to compute "
-            "statistics with. Convert X to float32 first."
-        ) from None
-
-
-def float_dtype(xp, device):
-    """float64 where ``device`` supports it, else float32."""
-    try:
-        xp.zeros(1, dtype=xp.float64, device=device)
-    except (
-        TypeError,
-        RuntimeError,
-        ValueError,
-    ):  # pragma: no cover - no such device here
-        return xp.float32
-    return xp.float64
 
 
 def check_output_dtype(out_np: np.dtype, xp, device) -> None:
@@ -175,161 +137,6 @@ def nanmax(X, xp) -> float:
         value = float(xp.max(xp.where(xp.isnan(X), low, X)))
         value = np.nan if value == -np.inf else value
     return value
-
-
-# -- statistics on the device ------------------------------------------------------
-def device_stats(
-    view_: Any, xp, device, *, per_image: bool = False, dtype: np.dtype, acc=None
-) -> PixelStats:
-    """Statistics of a channels-last ``(n, H, W, C)`` array, computed on its device.
-
-    Parameters
-    ----------
-    view_ : array of shape (n, H, W, C)
-        Channels-last view of the images (any array API namespace).
-    xp, device
-        Its namespace and device.
-    per_image : bool, default=False
-        Keep one row of statistics per image (arrays of shape ``(n, C)``).
-    dtype : numpy dtype
-        NumPy equivalent of ``view_.dtype``.
-    acc : xp float dtype, default=None
-        Accumulation dtype of float input: default float64 where the device
-        supports it, else float32 (the compensated scheme of the module notes).
-
-    Returns
-    -------
-    stats : PixelStats
-        Equal to ``PixelStats.from_view`` on the same pixels in NumPy: to the
-        bit for integer pixels of up to 16 bits.
-    """
-    exact = is_exact_dtype(dtype)
-    if not exact and acc is None:
-        acc = float_dtype(xp, device)
-    n = view_.shape[0]
-    rows: list[PixelStats | None] = [None] * (n if per_image else 1)
-    for images, rows_slice in iter_blocks(tuple(view_.shape), DEVICE_BLOCK):
-        block = view_[images, rows_slice, :, :]
-        first_rows = rows_slice.start in (None, 0)
-        k = images.stop - images.start
-        if exact:
-            parts = _block_exact(block, xp, per_image)
-        else:
-            parts = _block_float(block, xp, device, acc, per_image)
-        for r, row in enumerate(parts):
-            row["dtype"], row["exact"] = dtype.name, exact
-            row["n_images"] = (1 if per_image else k) if first_rows else 0
-            stats = PixelStats.from_dict(row)
-            slot = images.start + r if per_image else 0
-            rows[slot] = (
-                stats if rows[slot] is None else rows[slot].merge_inplace(stats)
-            )
-    if not per_image:
-        return rows[0]
-    # One row per image, stacked: the layout PixelStats.from_view(per_image=True)
-    # gives (a private helper of PixelStats: this is the one place that uses it).
-    return PixelStats._concatenate([_as_rows(stats) for stats in rows])
-
-
-def _as_rows(stats: PixelStats) -> PixelStats:
-    """Per-channel (C,) statistics as a one-row (1, C) table."""
-    out = stats.copy()
-    for name, value in vars(out).items():
-        if isinstance(value, np.ndarray):
-            setattr(out, name, value.reshape(1, -1))
-    return out
-
-
-def _reduce_axes(per_image: bool) -> tuple[int, ...]:
-    return (1, 2) if per_image else (0, 1, 2)
-
-
-def _block_exact(block, xp, per_image: bool) -> list[dict]:
-    """Exact int64 sums of one block, as ``PixelStats.to_dict`` rows."""
-    axes = _reduce_axes(per_image)
-    wide = xp.astype(block, xp.int64)
-    host = to_numpy(
-        xp.stack(
-            [
-                xp.sum(wide, axis=axes),
-                xp.sum(wide * wide, axis=axes),
-                xp.min(wide, axis=axes),  # on int64: torch has no uint16 min
-                xp.max(wide, axis=axes),
-            ]
-        )
-    ).reshape(4, -1, block.shape[-1])
-    count = int(np.prod([block.shape[a] for a in axes]))
-    return [
-        {
-            "count": [count] * block.shape[-1],
-            "sum": [int(v) for v in host[0, r]],
-            "sumsq": [int(v) for v in host[1, r]],
-            "min": [float(v) for v in host[2, r]],
-            "max": [float(v) for v in host[3, r]],
-        }
-        for r in range(host.shape[1])
-    ]
-
-
-def _block_float(block, xp, device, acc, per_image: bool) -> list[dict]:
-    """Corrected two-pass mean and M2 of one block in ``acc``, as to_dict rows."""
-    axes = _reduce_axes(per_image)
-    x = xp.astype(block, acc)
-    nan = xp.isnan(x)
-    has_nan = bool(xp.any(nan))
-    if has_nan:
-        inf = xp.full((), xp.inf, dtype=acc, device=device)
-        low = xp.min(xp.where(nan, inf, x), axis=axes)
-        high = xp.max(xp.where(nan, -inf, x), axis=axes)
-        x = xp.where(nan, xp.zeros_like(x), x)
-        count = xp.sum(xp.astype(~nan, acc), axis=axes, keepdims=True)
-    else:
-        low, high = xp.min(x, axis=axes), xp.max(x, axis=axes)
-        n = int(np.prod([block.shape[a] for a in axes]))
-        count = xp.full(
-            tuple(1 if a in axes else s for a, s in enumerate(block.shape)),
-            float(n),
-            dtype=acc,
-            device=device,
-        )
-    safe = xp.maximum(count, xp.ones_like(count))
-    mean = xp.sum(x, axis=axes, keepdims=True) / safe
-    dev = x - mean
-    if has_nan:
-        dev = xp.where(nan, xp.zeros_like(dev), dev)
-    correction = xp.sum(dev, axis=axes, keepdims=True)
-    m2 = xp.sum(dev * dev, axis=axes, keepdims=True) - correction * correction / safe
-    mean = mean + correction / safe
-    shape = low.shape
-    host = (
-        to_numpy(
-            xp.stack(
-                [
-                    xp.reshape(count, shape),
-                    xp.reshape(mean, shape),
-                    xp.reshape(m2, shape),
-                    low,
-                    high,
-                ]
-            )
-        )
-        .astype(np.float64)
-        .reshape(5, -1, block.shape[-1])
-    )
-    rows = []
-    for r in range(host.shape[1]):
-        count_r = host[0, r].astype(np.int64)
-        empty = count_r == 0
-        rows.append(
-            {
-                "count": count_r.tolist(),
-                "mean": np.where(empty, np.nan, host[1, r]).tolist(),
-                "m2": np.where(empty, 0.0, np.maximum(host[2, r], 0.0)).tolist(),
-                "min": np.where(empty, np.nan, host[3, r]).tolist(),
-                "max": np.where(empty, np.nan, host[4, r]).tolist(),
-            }
-        )
-    return rows
 
 
 # -- the affine map on the device ------------------------------------------------------
@@ -504,7 +311,7 @@ def partial_fit(estimator, X):
         dtype.kind == "f" and estimator._depends_on_unit_range()
     ):
         channels_last = view(X, xp, estimator.channel_axis, estimator.image_shape)
-        stats = device_stats(channels_last, xp, device, dtype=dtype)
+        stats = PixelStats.from_view(channels_last)
     estimator._record_batch(
         first_call=first_call, dtype=dtype, n_images=X.shape[0], stats=stats
     )
@@ -530,9 +337,7 @@ def transform(estimator, X):
     check_output_dtype(out_np, xp, device)
     per_image = estimator.scope == "image"
     channels_last = view(X, xp, estimator.channel_axis, estimator.image_shape)
-    stats = estimator._pool(
-        device_stats(channels_last, xp, device, per_image=per_image, dtype=dtype)
-    )
+    stats = estimator._pool(PixelStats.from_view(channels_last, per_image=per_image))
     estimator._warn_domain(dtype, _nanmax(stats.max), "transform")
     coef = estimator._coefficients(stats, resolve_max_value(dtype, estimator.max_value))
     work = compute_dtype(xp, device, dtype, out_np, coef)

@@ -397,7 +397,7 @@ class _BasePixelTransformer(
             Statistics of the training pixels.
         max_value : float, default=None
             Domain maximum of the pixels; default resolves ``self.max_value``
-            for ``stats.dtype``.
+            for ``stats.input_dtype``.
 
         Returns
         -------
@@ -421,11 +421,11 @@ class _BasePixelTransformer(
         self._check_fixed_lengths(stats.n_channels)
         self.n_channels_ = stats.n_channels
         self.n_samples_seen_ = stats.n_images
-        self.input_dtype_ = stats.dtype
+        self.input_dtype_ = stats.input_dtype
         self.max_value_ = (
             float(max_value)
             if max_value is not None
-            else resolve_max_value(np.dtype(stats.dtype), self.max_value)
+            else resolve_max_value(np.dtype(stats.input_dtype), self.max_value)
         )
         self._check_finite_stats(stats)
         self.stats_ = stats.copy()
@@ -638,7 +638,7 @@ class _BasePixelTransformer(
         lines = [
             f"{name}(scope={self.scope!r}, per_channel={self.per_channel})",
             f"  fitted on {stats.n_images} images, {stats.n_pixels} pixels per "
-            f"channel, dtype {stats.dtype}, max_value {self.max_value_:g}",
+            f"channel, dtype {stats.input_dtype}, max_value {self.max_value_:g}",
             f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
         ]
         with np.printoptions(precision=4, suppress=True):

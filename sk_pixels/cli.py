@@ -211,7 +211,9 @@ def stats_report(
         and ``statistics`` (``PixelStats.to_dict()``, to rebuild the stats).
     """
     units = (
-        float(np.iinfo(stats.dtype).max) if np.dtype(stats.dtype).kind in "ui" else 1.0
+        float(np.iinfo(stats.input_dtype).max)
+        if np.dtype(stats.input_dtype).kind in "ui"
+        else 1.0
     )
     pooled = stats.pooled()
 
@@ -234,7 +236,7 @@ def stats_report(
         "channels": list(_channel_names(mode, stats.n_channels)),
         "n_images": stats.n_images,
         "n_pixels": stats.n_pixels,
-        "dtype": stats.dtype,
+        "dtype": stats.input_dtype,
         "max_value": units,
         **per_channel,
         "global": {key: values[0] for key, values in block(pooled).items()},

@@ -555,11 +555,11 @@ def _restore_fitted(estimator: Any, fitted: Any, reader: _Reader) -> None:
             stats = PixelStats.from_dict(stats_doc)
         except InvalidStatsError as exc:
             raise reader.fail(f"field 'fitted.statistics' is invalid: {exc}") from exc
-        if stats.exact != is_exact_dtype(stats.dtype):
+        if stats.exact != is_exact_dtype(stats.input_dtype):
             raise reader.fail(
                 f"field 'fitted.statistics' says exact={stats.exact} for dtype "
-                f"{stats.dtype}, but {stats.dtype} statistics are "
-                f"{'exact' if is_exact_dtype(stats.dtype) else 'float'}."
+                f"{stats.input_dtype}, but {stats.input_dtype} statistics are "
+                f"{'exact' if is_exact_dtype(stats.input_dtype) else 'float'}."
             )
         if stats.n_channels != n_channels:
             raise reader.fail(
