@@ -191,8 +191,8 @@ def fold(a: np.ndarray, channels: int, ufunc: np.ufunc) -> np.ndarray:
     )
 
 
-def _column_sums(rows, xp, max_rows: int | None = None):
-    """Sums of ``rows`` (g, k, L) over its rows: (g, L).
+def _column_sums(rows, xp, max_rows: int | None = None, out=None):
+    """Sums of ``rows`` (g, k, L) over its rows: (g, L), into ``out`` if given.
 
     NumPy: BLAS products with a vector of ones, at most ``max_rows`` rows at a
     time in the rows' own float type (exact for the exact kernel, see the
@@ -202,19 +202,32 @@ def _column_sums(rows, xp, max_rows: int | None = None):
         return xp.sum(rows, axis=1)
     g, k, width = rows.shape
     step = max_rows or k
-    out = None
+    if out is None:
+        out = np.empty((g, width))
     for start in range(0, max(k, 1), step):
         part = rows[:, start : start + step]
         if width < _MIN_BLAS_ROW:
-            total = np.add.reduce(part, axis=1, dtype=np.float64)
+            total = np.add.reduce(part, axis=1)
         else:
-            total = np.matmul(np.ones(part.shape[1], dtype=rows.dtype), part)
-        out = total.astype(np.float64) if out is None else out + total
+            total = np.matmul(_ones(part.shape[1], rows.dtype), part)
+        if start == 0:
+            np.copyto(out, total)
+        else:
+            out += total
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype=dtype)
+    ones.flags.writeable = False
+    return ones
+
+
 # -- the two kernels -------------------------------------------------------------------
-def exact_block(block, xp, width: int, acc, max_rows: int):
+def exact_block(
+    block, xp, width: int, acc, max_rows: int, ext_width=None, out=None, ext_out=None
+):
     """Exact unfolded column sums and extrema of an integer block.
 
     Parameters
@@ -226,14 +239,23 @@ def exact_block(block, xp, width: int, acc, max_rows: int):
         viewed as ``(g, r * W * C // width, width)``.
     acc, max_rows
         Accumulator dtype and exact row count (:func:`exact_plan`).
+    ext_width : int, default=None
+        Row length for the extrema (NumPy; default ``width``): long rows make
+        the fewest NumPy calls, while sums need rows short enough that one
+        image has at most ``max_rows`` of them.
+    out : ndarray of shape (2, g, width), default=None
+        Where NumPy writes the sums (float64).
+    ext_out : ndarray of shape (2, g, ext_width), default=None
+        Where NumPy writes the extrema (of the source's dtype).
 
     Returns
     -------
     sums : array of shape (2, g, width)
         Column sums of ``x`` and ``x * x``: exact integers (float64 on NumPy,
         int64 on devices).
-    lo, hi : arrays of shape (g, width)
-        Column minima and maxima (input dtype on NumPy, int64 on devices).
+    lo, hi : arrays of shape (g, ext_width)
+        Column minima and maxima (on NumPy of the input dtype when the block's
+        images are contiguous, else of ``acc``; int64 on devices).
     """
     g = block.shape[0]
     if xp is not np:
@@ -246,15 +268,15 @@ def exact_block(block, xp, width: int, acc, max_rows: int):
     rows = f.reshape(g, -1, width)
     # Extrema of the integer source when its images are contiguous (it is 4 or
     # 8 times smaller than the float copy), else of the float copy.
-    if block[0].flags.c_contiguous:
-        source = block.reshape(rows.shape)
-    else:
-        source = rows
-    lo = np.minimum.reduce(source, axis=1).astype(block.dtype, copy=False)
-    hi = np.maximum.reduce(source, axis=1).astype(block.dtype, copy=False)
-    first = _column_sums(rows, np, max_rows)
+    source = block if block[0].flags.c_contiguous else f
+    source = source.reshape(g, -1, ext_width or width)
+    lo = np.minimum.reduce(source, axis=1, out=None if ext_out is None else ext_out[0])
+    hi = np.maximum.reduce(source, axis=1, out=None if ext_out is None else ext_out[1])
+    sums = np.empty((2, g, width)) if out is None else out
+    _column_sums(rows, np, max_rows, sums[0])
     np.multiply(rows, rows, out=rows)
-    return np.stack([first, _column_sums(rows, np, max_rows)]), lo, hi
+    _column_sums(rows, np, max_rows, sums[1])
+    return sums, lo, hi
 
 
 def _astype(a, dtype, xp):
@@ -515,14 +537,16 @@ def _exact_whole_images(work: np.ndarray, blocks: list, acc, max_rows: int):
     n, h, w, c = work.shape
     m = h * w
     width = _row_length(m, c, w, -(-(m * c) // max_rows))
-    per_image = 2 * width * 8 + 2 * width * work.itemsize
+    ext_width = _row_length(m, c, w)
+    ext_dtype = work.dtype if work[0].flags.c_contiguous else acc
+    per_image = 2 * width * 8 + 2 * ext_width * ext_dtype.itemsize
     largest_group = max(im.stop - im.start for im, _ in blocks)
     chunk = max(largest_group, _FOLD_CHUNK_BYTES // per_image)
     sums = np.empty((2, n, c), dtype=np.int64)
-    lo = np.empty((n, c), dtype=work.dtype)
-    hi = np.empty((n, c), dtype=work.dtype)
+    lo = np.empty((n, c), dtype=ext_dtype)
+    hi = np.empty((n, c), dtype=ext_dtype)
     unfolded = np.empty((2, chunk, width))
-    ext = np.empty((2, chunk, width), dtype=work.dtype)
+    ext = np.empty((2, chunk, ext_width), dtype=ext_dtype)
     start = filled = 0
 
     def flush() -> None:
@@ -540,8 +564,8 @@ def _exact_whole_images(work: np.ndarray, blocks: list, acc, max_rows: int):
         if filled + g > chunk:
             flush()
         here = slice(filled, filled + g)
-        unfolded[:, here], ext[0, here], ext[1, here] = exact_block(
-            x, np, width, acc, max_rows
+        exact_block(
+            x, np, width, acc, max_rows, ext_width, unfolded[:, here], ext[:, here]
         )
         filled += g
     flush()
@@ -562,6 +586,7 @@ def _exact_stream(flat: np.ndarray, channels: int):
     rows = max(1, min(max_rows, BLOCK_BYTES // acc.itemsize // width))
     flush_rows = max(1, _FLUSH_LIMIT // _largest_square(flat.dtype))
     sums = np.zeros((2, width))
+    part = np.empty((2, 1, width))
     lo = hi = None
     totals = [0] * channels, [0] * channels
     pending = 0
@@ -581,10 +606,9 @@ def _exact_stream(flat: np.ndarray, channels: int):
     for start in range(0, n_full, rows):
         k = min(rows, n_full - start)
         x = flat[start * width : (start + k) * width]
-        s, mn, mx = exact_block(
-            x.reshape(1, k, width // channels, channels), np, width, acc, max_rows
-        )
-        sums += s[:, 0]
+        block = x.reshape(1, k, width // channels, channels)
+        _, mn, mx = exact_block(block, np, width, acc, max_rows, out=part)
+        sums += part[:, 0]
         lo = mn[0] if lo is None else np.minimum(lo, mn[0], out=lo)
         hi = mx[0] if hi is None else np.maximum(hi, mx[0], out=hi)
         pending += k

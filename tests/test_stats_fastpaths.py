@@ -260,3 +260,83 @@ def test_float_blocks_with_and_without_nan_combine(rng, per_image):
     np.testing.assert_allclose(stats.var, np.nanvar(x, axis=axes), rtol=1e-10)
     assert_array_equal(stats.count, np.sum(~np.isnan(x), axis=axes))
     assert_array_equal(stats.max, np.nanmax(x, axis=axes))
+
+
+# -- every namespace: the same kernels give the same statistics ---------------------
+def _namespaces():
+    """Array API namespaces to check, each as ``(name, to_namespace, permute)``."""
+    found = {}
+    try:
+        import array_api_strict as xs
+
+        found["array_api_strict"] = (xs.asarray, xs.permute_dims)
+    except ImportError:  # pragma: no cover - installed with the test extras
+        pass
+    try:
+        import torch
+
+        found["torch-cpu"] = (torch.asarray, torch.permute)
+    except ImportError:  # pragma: no cover - installed with the test extras
+        pass
+    return found
+
+
+NAMESPACES = _namespaces()
+
+DEVICE_LAYOUTS = {
+    # The device view of each NumPy layout: (NumPy array, axes to channels-last).
+    "NHWC": lambda X: (X, (0, 1, 2, 3)),
+    "NCHW": lambda X: (np.ascontiguousarray(np.moveaxis(X, -1, 1)), (0, 2, 3, 1)),
+}
+
+
+def _device_view(name, layout, X):
+    to_xp, permute = NAMESPACES[name]
+    array, axes = DEVICE_LAYOUTS[layout](X)
+    numpy_view = np.transpose(array, axes)
+    return permute(to_xp(array), axes), numpy_view
+
+
+@pytest.mark.parametrize("name", list(NAMESPACES))
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
+@pytest.mark.parametrize("layout", list(DEVICE_LAYOUTS))
+@pytest.mark.parametrize("per_image", [False, True], ids=["dataset", "per-image"])
+def test_exact_stats_identical_on_every_namespace(
+    rng, monkeypatch, name, dtype, layout, per_image
+):
+    X = _random(rng, (5, 37, 23, 3), dtype)
+    device, numpy_view = _device_view(name, layout, X)
+    expected = PixelStats.from_view(numpy_view, per_image=per_image)
+    assert PixelStats.from_view(device, per_image=per_image) == expected
+    # Tiny device blocks: many int64 partial sums, images cut along their rows.
+    monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)
+    monkeypatch.setattr(_reduce, "BLOCK_BYTES", 8 * 100)
+    assert PixelStats.from_view(device, per_image=per_image) == expected
+    _assert_exact(expected, numpy_view, per_image)
+
+
+@pytest.mark.parametrize("name", list(NAMESPACES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", list(DEVICE_LAYOUTS))
+@pytest.mark.parametrize("per_image", [False, True], ids=["dataset", "per-image"])
+@pytest.mark.parametrize("nan", [False, True], ids=["finite", "nan"])
+def test_float_stats_on_every_namespace_match_numpy(
+    rng, monkeypatch, name, dtype, layout, per_image, nan
+):
+    X = _float_data(rng, (5, 37, 23, 3), dtype)
+    if nan:
+        X[1, :, :, 0] = np.nan  # a whole image channel
+        X[3, 2:4] = np.nan
+    device, numpy_view = _device_view(name, layout, X)
+    expected = PixelStats.from_view(numpy_view, per_image=per_image)
+    for block_bytes in (None, 8 * 100):
+        if block_bytes is not None:  # tiny device blocks, merged on the host
+            monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)
+            monkeypatch.setattr(_reduce, "BLOCK_BYTES", block_bytes)
+        got = PixelStats.from_view(device, per_image=per_image)
+        assert got.input_dtype == dtype and got.n_images == 5
+        assert_array_equal(got.count, expected.count)
+        assert_array_equal(got.min, expected.min)
+        assert_array_equal(got.max, expected.max)
+        np.testing.assert_allclose(got.mean, expected.mean, rtol=1e-13)
+        np.testing.assert_allclose(got.var, expected.var, rtol=1e-10)
