@@ -45,12 +45,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import _threads
-from ._reduce import BLOCK_BYTES, _row_length, iter_blocks
+from ._blocks import BLOCK_BYTES, _row_length, iter_blocks
 
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
 
-#: Values per block: the statistics' block size (``_reduce.BLOCK_BYTES``) of
+#: Values per block: the statistics' block size (``_blocks.BLOCK_BYTES``) of
 #: float32 output, so a 224x224 RGB image (150,528 values) is one block, and a
 #: block stays in a 1 MiB L2 cache between the steps.
 BLOCK_ELEMENTS = BLOCK_BYTES // 4

@@ -39,20 +39,15 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from ._blocks import _TARGET_ROW, BLOCK_BYTES, _row_length, iter_blocks
 from ._moments import ExactMoments, FloatMoments, fast_two_sum
 from ._xp import float_dtype, namespace_of, numpy_dtype, to_numpy
 
-#: THE block size of the statistics: bytes of the accumulator a NumPy block is
-#: cast into (a 224x224 RGB image in float32, so whole images are summed in one
-#: go, well inside a 1 MiB L2 cache).  Everything else derives from it.
-BLOCK_BYTES = 768 * 2**10
-
-#: Device blocks are this many times larger: each is a few kernel launches and
+#: Device blocks are this many times ``BLOCK_BYTES``: each is a few kernel launches and
 #: one host transfer, whose fixed cost a cache-sized block would not amortize
 #: (24 MiB of int64/float64 temporaries; 3 Mi values keep int64 sums of squares
 #: of 16-bit pixels far below 2**63).
@@ -70,9 +65,6 @@ _FOLD_CHUNK_BYTES = 2**20
 
 #: Rows narrower than this are summed by NumPy rather than by BLAS calls.
 _MIN_BLAS_ROW = 64
-
-#: Preferred length of the rows a block is cut into (a multiple of the channels).
-_TARGET_ROW = 8192
 
 
 def is_exact_dtype(dtype: np.dtype) -> bool:
@@ -97,30 +89,6 @@ def exact_plan(dtype: np.dtype, xp) -> tuple[Any, int]:
 
 
 # -- blocks ----------------------------------------------------------------------------
-def iter_blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[slice, slice]]:
-    """Yield ``(images, rows)`` slices that cut an ``(n, H, W, C)`` array in blocks.
-
-    Whole images are grouped while they fit in ``block`` elements; a larger
-    image is cut along its rows.  Every block holds at least one row.
-
-    Examples
-    --------
-    >>> [(im.start, im.stop) for im, _ in iter_blocks((3, 2, 2, 1), 8)]
-    [(0, 2), (2, 3)]
-    """
-    n, height, width, channels = shape
-    per_image = height * width * channels
-    if per_image <= block:
-        step = max(1, block // max(per_image, 1))
-        for start in range(0, n, step):
-            yield slice(start, min(start + step, n)), slice(None)
-        return
-    rows = max(1, block // max(width * channels, 1))
-    for i in range(n):
-        for start in range(0, height, rows):
-            yield slice(i, i + 1), slice(start, min(start + rows, height))
-
-
 _local = threading.local()
 
 
@@ -137,25 +105,6 @@ def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
     if buf is None or buf.size < size:
         buf = buffers[dtype] = np.empty(size, dtype=dtype)
     return buf[:size]
-
-
-@functools.lru_cache(maxsize=256)
-def _row_length(
-    n_pixels: int, channels: int, width: int, target: int = _TARGET_ROW
-) -> int:
-    """Length of the rows that ``n_pixels`` pixels of one image are cut into.
-
-    A multiple of ``channels`` dividing ``n_pixels * channels``: at least
-    ``target`` values when such a divisor is near, else one image row of
-    ``width`` pixels.
-    """
-    need = -(-target // channels)
-    if n_pixels <= need:
-        return n_pixels * channels
-    for d in range(need, min(n_pixels, 8 * need) + 1):
-        if n_pixels % d == 0:
-            return d * channels
-    return width * channels
 
 
 @functools.lru_cache(maxsize=256)
