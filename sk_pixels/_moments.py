@@ -43,7 +43,29 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-class ExactMoments:
+class _Moments:
+    """What both kinds share: a tuple of same-shaped arrays (``_arrays``)."""
+
+    __slots__ = ()
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    @classmethod
+    def concatenate(cls, parts: list) -> Any:
+        return cls(*(np.concatenate(a) for a in zip(*(p._arrays() for p in parts))))
+
+    def reshape(self, shape: tuple[int, ...]) -> Any:
+        return type(self)(*(a.reshape(shape) for a in self._arrays()))
+
+    def equals(self, other: Any) -> bool:
+        return type(other) is type(self) and all(
+            np.array_equal(a, b, equal_nan=a.dtype != object)
+            for a, b in zip(self._arrays(), other._arrays(), strict=True)
+        )
+
+
+class ExactMoments(_Moments):
     """Count, sum and sum of squares per channel, as Python ints (exact)."""
 
     exact = True
@@ -69,16 +91,6 @@ class ExactMoments:
     def pooled(self) -> ExactMoments:
         return ExactMoments(*(a.sum(axis=-1, keepdims=True) for a in self._arrays()))
 
-    @classmethod
-    def concatenate(cls, parts: list[ExactMoments]) -> ExactMoments:
-        return cls(*(np.concatenate(a) for a in zip(*(p._arrays() for p in parts))))
-
-    def reshape(self, shape: tuple[int, ...]) -> ExactMoments:
-        return ExactMoments(*(a.reshape(shape) for a in self._arrays()))
-
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return self.count, self.total, self.squares
-
     def total_sum(self) -> np.ndarray:
         return self.total.copy()
 
@@ -103,12 +115,6 @@ class ExactMoments:
         """Channels whose moments no set of pixels has (``count * sumsq < sum**2``)."""
         return self.count * self.squares < self.total * self.total
 
-    def equals(self, other: Any) -> bool:
-        return isinstance(other, ExactMoments) and all(
-            np.array_equal(a, b)
-            for a, b in zip(self._arrays(), other._arrays(), strict=True)
-        )
-
 
 def fast_two_sum(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Renormalize ``hi + lo`` (``|lo| <= |hi|``) into a double-double pair."""
@@ -118,7 +124,7 @@ def fast_two_sum(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return total, np.where(np.isfinite(err), err, 0.0)
 
 
-class FloatMoments:
+class FloatMoments(_Moments):
     """Count (int64), double-double mean and ``m2`` per channel (float64).
 
     ``mean_lo`` is the rounding error of ``mean``, so that merging batches with
@@ -140,9 +146,6 @@ class FloatMoments:
         return cls(
             np.zeros(shape), np.full(shape, np.nan), np.zeros(shape), np.zeros(shape)
         )
-
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return self.count, self.mean_hi, self.mean_lo, self.m2
 
     def merge(self, other: FloatMoments) -> FloatMoments:
         """Chan, Golub and LeVeque's pairwise update, means as double-doubles.
@@ -174,13 +177,6 @@ class FloatMoments:
             acc = acc.merge(FloatMoments(*(a[..., c : c + 1] for a in self._arrays())))
         return acc
 
-    @classmethod
-    def concatenate(cls, parts: list[FloatMoments]) -> FloatMoments:
-        return cls(*(np.concatenate(a) for a in zip(*(p._arrays() for p in parts))))
-
-    def reshape(self, shape: tuple[int, ...]) -> FloatMoments:
-        return FloatMoments(*(a.reshape(shape) for a in self._arrays()))
-
     def total_sum(self) -> np.ndarray:
         return (self.mean_hi + self.mean_lo) * self.count
 
@@ -204,9 +200,3 @@ class FloatMoments:
         mean = np.asarray(data["mean"], dtype=np.float64)
         lo = data.get("mean_lo", np.zeros_like(mean))  # absent in older files
         return cls(count, mean, lo, data["m2"])
-
-    def equals(self, other: Any) -> bool:
-        return isinstance(other, FloatMoments) and all(
-            np.array_equal(a, b, equal_nan=True)
-            for a, b in zip(self._arrays(), other._arrays(), strict=True)
-        )
