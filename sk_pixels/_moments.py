@@ -28,6 +28,8 @@ import numpy as np
 
 def as_ints(values: Any) -> np.ndarray:
     """Integer values (ints, lists, integer arrays) -> object array of Python ints."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values.astype(object)  # NumPy makes Python ints, in C
     values = np.asarray(values, dtype=object)
     out = np.empty(values.shape, dtype=object)
     out.ravel()[:] = [int(v) for v in values.ravel()]

@@ -141,24 +141,24 @@ def fold(a: np.ndarray, channels: int, ufunc: np.ufunc) -> np.ndarray:
 
 
 def _column_sums(rows, xp, max_rows: int | None = None, out=None):
-    """Sums of ``rows`` (g, k, L) over its rows: (g, L), into ``out`` if given.
+    """Sums of ``rows`` (..., k, L) over its rows: (..., L), into ``out`` if given.
 
     NumPy: BLAS products with a vector of ones, at most ``max_rows`` rows at a
     time in the rows' own float type (exact for the exact kernel, see the
     module notes), added up in float64.
     """
     if xp is not np:
-        return xp.sum(rows, axis=1)
-    g, k, width = rows.shape
+        return xp.sum(rows, axis=-2)
+    k, width = rows.shape[-2:]
     step = max_rows or k
     if out is None:
-        out = np.empty((g, width))
+        out = np.empty((*rows.shape[:-2], width))
     for start in range(0, max(k, 1), step):
-        part = rows[:, start : start + step]
+        part = rows[..., start : start + step, :]
         if width < _MIN_BLAS_ROW:
-            total = np.add.reduce(part, axis=1)
+            total = np.add.reduce(part, axis=-2)
         else:
-            total = np.matmul(_ones(part.shape[1], rows.dtype), part)
+            total = np.matmul(_ones(part.shape[-2], rows.dtype), part)
         if start == 0:
             np.copyto(out, total)
         else:
@@ -212,20 +212,30 @@ def exact_block(
         rows = xp.reshape(xp.astype(block, acc), (g, -1, width))
         sums = xp.stack([xp.sum(rows, axis=1), xp.sum(rows * rows, axis=1)])
         return sums, xp.min(rows, axis=1), xp.max(rows, axis=1)
-    f = _scratch(block.size, acc).reshape(block.shape)
-    np.copyto(f, block, casting="unsafe")  # the one pass that reads the pixels
-    rows = f.reshape(g, -1, width)
-    # Extrema of the integer source when its images are contiguous (it is 4 or
-    # 8 times smaller than the float copy), else of the float copy.
-    source = block if block[0].flags.c_contiguous else f
-    source = source.reshape(g, -1, ext_width or width)
-    lo = np.minimum.reduce(source, axis=1, out=None if ext_out is None else ext_out[0])
-    hi = np.maximum.reduce(source, axis=1, out=None if ext_out is None else ext_out[1])
+    ext_width = ext_width or width
+    contiguous = block[0].flags.c_contiguous
     sums = np.empty((2, g, width)) if out is None else out
-    _column_sums(rows, np, max_rows, sums[0])
+    lo_hi = ext_out
+    if lo_hi is None:
+        lo_hi = np.empty((2, g, ext_width), block.dtype if contiguous else acc)
+    # One image: 2-D views (NumPy's loops over stacked views cost up to ~50% more).
+    lead, pick = ((g,), slice(None)) if g > 1 else ((), 0)
+    f = _scratch(block.size, acc)
+    rows = f.reshape(*lead, -1, width)
+    if contiguous:
+        np.copyto(rows, block.reshape(rows.shape), casting="unsafe")
+        # Extrema of the integer source (4 or 8 times smaller than the float
+        # copy) when its images are contiguous, else of the float copy.
+        source = block.reshape(*lead, -1, ext_width)
+    else:
+        np.copyto(f.reshape(block.shape), block, casting="unsafe")
+        source = f.reshape(*lead, -1, ext_width)
+    np.minimum.reduce(source, axis=-2, out=lo_hi[0, pick])
+    np.maximum.reduce(source, axis=-2, out=lo_hi[1, pick])
+    _column_sums(rows, np, max_rows, sums[0, pick])
     np.multiply(rows, rows, out=rows)
-    _column_sums(rows, np, max_rows, sums[1])
-    return sums, lo, hi
+    _column_sums(rows, np, max_rows, sums[1, pick])
+    return sums, lo_hi[0], lo_hi[1]
 
 
 def _astype(a, dtype, xp):
