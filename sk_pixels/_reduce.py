@@ -155,13 +155,15 @@ def _column_sums(rows, xp, max_rows: int | None = None, out=None):
         out = np.empty((*rows.shape[:-2], width))
     for start in range(0, max(k, 1), step):
         part = rows[..., start : start + step, :]
+        # The first sums go straight into ``out`` when it has the rows' type.
+        direct = out if start == 0 and out.dtype == rows.dtype else None
         if width < _MIN_BLAS_ROW:
-            total = np.add.reduce(part, axis=-2)
+            total = np.add.reduce(part, axis=-2, out=direct)
         else:
-            total = np.matmul(_ones(part.shape[-2], rows.dtype), part)
-        if start == 0:
+            total = np.matmul(_ones(part.shape[-2], rows.dtype), part, out=direct)
+        if start == 0 and direct is None:
             np.copyto(out, total)
-        else:
+        elif start > 0:
             out += total
     return out
 
@@ -193,7 +195,8 @@ def exact_block(
         the fewest NumPy calls, while sums need rows short enough that one
         image has at most ``max_rows`` of them.
     out : ndarray of shape (2, g, width), default=None
-        Where NumPy writes the sums (float64).
+        Where NumPy writes the sums (float64, or ``acc`` when the block has at
+        most ``max_rows`` rows per image).
     ext_out : ndarray of shape (2, g, ext_width), default=None
         Where NumPy writes the extrema (of the source's dtype).
 
@@ -545,7 +548,7 @@ def _exact_stream(flat: np.ndarray, channels: int):
     rows = max(1, min(max_rows, BLOCK_BYTES // acc.itemsize // width))
     flush_rows = max(1, _FLUSH_LIMIT // _largest_square(flat.dtype))
     sums = np.zeros((2, width))
-    part = np.empty((2, 1, width))
+    part = np.empty((2, 1, width), dtype=acc)  # exact: < 2**24 or 2**53
     lo = hi = None
     totals = [0] * channels, [0] * channels
     pending = 0

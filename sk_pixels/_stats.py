@@ -501,12 +501,20 @@ class PixelStats:
         ------
         InvalidStatsError
             When a field is malformed, or when the fields contradict each
-            other: a minimum above its maximum, or moments no set of pixels
-            has (``count * sumsq < sum**2``).
+            other: ``exact`` not matching ``dtype``, a minimum above its
+            maximum, or moments no set of pixels has (``count * sumsq <
+            sum**2``).
         """
         from ._validation import InvalidStatsError, check_stats_dict
 
         data = check_stats_dict(data)
+        if data["exact"] != is_exact_dtype(data["dtype"]):
+            kind = "exact" if is_exact_dtype(data["dtype"]) else "float"
+            raise InvalidStatsError(
+                f"Field 'exact' is {str(data['exact']).lower()} for dtype "
+                f"{data['dtype']}, but {data['dtype']} statistics are {kind} (exact "
+                "only for integers of at most 16 bits)."
+            )
         count = data["count"]
         if not data["exact"] and max(count) > _INT64_MAX:
             raise InvalidStatsError(

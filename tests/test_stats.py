@@ -270,6 +270,23 @@ INCONSISTENT_DOCS = {
         _exact_doc(min=[5.0, 0.0]),
         r"'min' exceeds field 'max' in channel\(s\) \[0\] \(min=\[5.0\], max=\[4.0\]\)",
     ),
+    "exact float32": (
+        _exact_doc(dtype="float32"),
+        r"'exact' is true for dtype float32, but float32 statistics are float",
+    ),
+    "float uint8": (
+        {
+            "dtype": "uint8",
+            "exact": False,
+            "n_images": 1,
+            "count": [2],
+            "mean": [0.5],
+            "m2": [0.5],
+            "min": [0.0],
+            "max": [1.0],
+        },
+        r"'exact' is false for dtype uint8, but uint8 statistics are exact",
+    ),
     "float min above max": (
         {
             "dtype": "float32",
