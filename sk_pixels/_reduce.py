@@ -150,9 +150,11 @@ def _column_sums(rows, xp, max_rows: int | None = None, out=None):
     if xp is not np:
         return xp.sum(rows, axis=-2)
     k, width = rows.shape[-2:]
-    step = max_rows or k
     if out is None:
         out = np.empty((*rows.shape[:-2], width))
+    if width >= _MIN_BLAS_ROW and out.dtype == rows.dtype and k <= (max_rows or k):
+        return np.matmul(_ones(k, rows.dtype), rows, out=out)  # the common case
+    step = max_rows or k
     for start in range(0, max(k, 1), step):
         part = rows[..., start : start + step, :]
         # The first sums go straight into ``out`` when it has the rows' type.
@@ -216,7 +218,7 @@ def exact_block(
         sums = xp.stack([xp.sum(rows, axis=1), xp.sum(rows * rows, axis=1)])
         return sums, xp.min(rows, axis=1), xp.max(rows, axis=1)
     ext_width = ext_width or width
-    contiguous = block[0].flags.c_contiguous
+    contiguous = block.flags.c_contiguous or block[0].flags.c_contiguous
     sums = np.empty((2, g, width)) if out is None else out
     lo_hi = ext_out
     if lo_hi is None:
@@ -260,8 +262,10 @@ def float_block(block, xp, acc, width: int, per_image: bool, device=None):
     if xp is np:
         x = _scratch(block.size, np.float64).reshape(block.shape)
         np.copyto(x, block, casting="unsafe")
-        contiguous = block[0].flags.c_contiguous and (
-            per_image or block.flags.c_contiguous
+        contiguous = (
+            block.flags.c_contiguous
+            or block[0].flags.c_contiguous
+            and (per_image or block.flags.c_contiguous)
         )
         source = block if contiguous else x
     else:
