@@ -364,7 +364,7 @@ class _BasePixelTransformer(
         self._check_params()
         self._check_fixed_lengths(stats.n_channels)
         self._commit(
-            input_dtype=np.dtype(stats.dtype),
+            input_dtype=np.dtype(stats.input_dtype),
             n_images=stats.n_images,
             stats=stats.copy(),
             max_value=max_value,

@@ -199,7 +199,7 @@ class _ExportMixin:
         lines = [
             f"{name}(scope={self.scope!r}, per_channel={self.per_channel})",
             f"  fitted on {stats.n_images} images, {stats.n_pixels} pixels per "
-            f"channel, dtype {stats.dtype}, max_value {self.max_value_:g}",
+            f"channel, dtype {stats.input_dtype}, max_value {self.max_value_:g}",
             f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
         ]
         with np.printoptions(precision=4, suppress=True):

@@ -45,14 +45,15 @@ from __future__ import annotations
 import numpy as np
 
 from . import _threads
-from ._stats import _row_length, iter_blocks
+from ._blocks import BLOCK_BYTES, _row_length, iter_blocks
 
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
 
-#: Values per block: a 224x224 RGB image (150,528 values) is one block, and a
-#: float32 block (768 KiB) stays in a 1 MiB L2 cache between the steps.
-BLOCK_ELEMENTS = 196_608
+#: Values per block: the statistics' block size (``_blocks.BLOCK_BYTES``) of
+#: float32 output, so a 224x224 RGB image (150,528 values) is one block, and a
+#: block stays in a 1 MiB L2 cache between the steps.
+BLOCK_ELEMENTS = BLOCK_BYTES // 4
 
 
 def _layout(dst: np.ndarray) -> str:

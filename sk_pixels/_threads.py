@@ -2,7 +2,7 @@
 
 NumPy's element-wise loops and reductions release the GIL, so the blocked
 kernels (the transform of :mod:`sk_pixels._kernels`, the exact statistics of
-:mod:`sk_pixels._stats`) run on several cores from plain Python threads, which
+:mod:`sk_pixels._reduce`) run on several cores from plain Python threads, which
 take consecutive chunks of blocks (or images) in turn.  Two rules keep that
 from ever costing time:
 

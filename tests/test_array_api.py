@@ -12,11 +12,12 @@ import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
 
-from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer
+from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer, PixelStats
 
 array_api_compat = pytest.importorskip("array_api_compat")
 
-from sk_pixels._backends import _array_api  # noqa: E402  (after the importorskip)
+from sk_pixels import _reduce  # noqa: E402  (after the importorskip)
+from sk_pixels._backends import _array_api  # noqa: E402
 
 try:
     with sklearn.config_context(array_api_dispatch=True):
@@ -286,8 +287,9 @@ def test_cached_device_coefficients_follow_every_change(xp, rng):
 
 
 def test_statistics_exact_across_many_device_blocks(xp, rng, monkeypatch):
-    # Tiny blocks: many int64 partial sums, images cut along their rows.
-    monkeypatch.setattr(_array_api, "DEVICE_BLOCK", 50)
+    # Tiny blocks (50 values): many int64 partial sums, images cut along rows.
+    monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)
+    monkeypatch.setattr(_reduce, "BLOCK_BYTES", 50 * 8)
     X = _images(rng, "uint16", (6, 9, 8, 3))
     assert PixelStandardizer().fit(xp(X)).stats_ == PixelStandardizer().fit(X).stats_
     per_image = PixelStandardizer(scope="image")
@@ -300,7 +302,8 @@ def test_statistics_exact_across_many_device_blocks(xp, rng, monkeypatch):
 
 @pytest.mark.parametrize("scope", ["dataset", "image"])
 def test_float_statistics_with_nan_across_blocks(xp, rng, monkeypatch, scope):
-    monkeypatch.setattr(_array_api, "DEVICE_BLOCK", 64)
+    monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)
+    monkeypatch.setattr(_reduce, "BLOCK_BYTES", 64 * 8)
     X = _images(rng, "float64", (5, 6, 7, 2))
     X[1, :, :, 0] = np.nan  # a whole image channel of NaN
     X[3, 2:4] = np.nan
@@ -315,19 +318,13 @@ def test_float_statistics_with_nan_across_blocks(xp, rng, monkeypatch, scope):
         assert_allclose(out, estimator.fit_transform(X), rtol=1e-12, atol=1e-12)
 
 
-def test_compensated_float32_statistics(rng):
+def test_compensated_float32_statistics(rng, monkeypatch):
     """Where float64 is missing (e.g. Apple MPS), float32 blocks stay accurate."""
     torch = pytest.importorskip("torch")
     # A large offset and a small spread: the hard case for a naive float32 sum.
     X = (1000.0 + rng.standard_normal((64, 64, 64, 3))).astype(np.float32)
-    view = torch.asarray(X)
-    stats = _array_api.device_stats(
-        view,
-        array_api_compat.array_namespace(view),
-        view.device,
-        dtype=np.dtype("float32"),
-        acc=torch.float32,
-    )
+    monkeypatch.setattr(_reduce, "float_dtype", lambda xp, device: xp.float32)
+    stats = PixelStats.from_view(torch.asarray(X))
     reference = X.astype(np.float64).reshape(-1, 3)
     assert_allclose(stats.mean, reference.mean(axis=0), rtol=1e-7)
     assert_allclose(stats.var, reference.var(axis=0), rtol=1e-4)

@@ -7,9 +7,10 @@ allocating them, and compare with :class:`fractions.Fraction` arithmetic.
 
 The bound, for the record: counts, sums and sums of squares are Python ints
 (unbounded); ``mean``/``var`` are one correctly rounded integer division, exact
-for any count.  ``PixelStats.count`` is an int64 array, so it (and the code that
-reads it: the standardizer's zero-std rule, ``fit_stats``) stops at
-``2**63 - 1`` ~ 9.2e18 pixels per channel; ``n_pixels`` is a Python int.
+for any count.  ``PixelStats.count`` is an int64 array for every kind of
+statistics, so it (and the code that reads it: the standardizer's zero-std
+rule) stops at ``2**63 - 1`` ~ 9.2e18 pixels per channel with an OverflowError
+that points to ``n_pixels`` and ``to_dict()["count"]``, Python ints.
 
 Float input is accumulated in float64 (corrected two-pass per block, Chan et
 al. across blocks); property tests check it against an exact rational reference

@@ -278,7 +278,7 @@ def test_dataset_stats_1000_jpegs_equal_float64_reference(jpeg_folder):
     sums, sumsq, mean, std, n_images = _reference(paths)
     assert stats.exact and stats.n_images == n_images == N_JPEGS
     assert stats.sum.tolist() == sums  # exact integer sums
-    assert stats._sumsq.tolist() == sumsq
+    assert stats.to_dict()["sumsq"] == sumsq
     np.testing.assert_allclose(stats.mean, mean, rtol=1e-13)
     np.testing.assert_allclose(stats.std, std, rtol=1e-12)
     sizes = {load_image(p).shape[:2] for p in paths[:50]}
@@ -363,8 +363,8 @@ def test_dataset_stats_16bit_is_exact(tmp_path):
     ]
     stats = dataset_stats(tmp_path, mode="I;16")
     sums, sumsq, mean, _, _ = _reference(paths, "I;16")
-    assert stats.dtype == "uint16" and stats.sum.tolist() == sums
-    assert stats._sumsq.tolist() == sumsq
+    assert stats.input_dtype == "uint16" and stats.sum.tolist() == sums
+    assert stats.to_dict()["sumsq"] == sumsq
 
 
 @pytest.mark.parametrize(

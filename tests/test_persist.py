@@ -125,7 +125,7 @@ def test_save_load_unfitted_estimator(tmp_path, name, estimator, X):
 
 def test_roundtrip_after_partial_fit_of_mixed_float_dtypes(tmp_path):
     scaler = PixelStandardizer().partial_fit(XF).partial_fit(XF.astype(np.float64))
-    assert scaler.input_dtype_ == "float32" and scaler.stats_.dtype == "float64"
+    assert scaler.input_dtype_ == "float32" and scaler.stats_.input_dtype == "float64"
     save_json(scaler, tmp_path / "m.json")
     loaded = load_json(tmp_path / "m.json")
     _assert_fitted_equal(loaded, scaler)

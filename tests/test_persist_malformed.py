@@ -399,14 +399,14 @@ CASES = [
         both(
             set_("fitted.statistics.min[0]", 200), set_("fitted.statistics.max[0]", 10)
         ),
-        bad("'fitted.statistics.min' is above 'fitted.statistics.max'"),
+        bad("'fitted.statistics' is invalid: Field 'min' exceeds field 'max'"),
     ),
     Case(
         "min-above-max-float",
         both(
             set_("fitted.statistics.min[0]", 0.9), set_("fitted.statistics.max[0]", 0.1)
         ),
-        bad("'fitted.statistics.min' is above 'fitted.statistics.max'"),
+        bad("'fitted.statistics' is invalid: Field 'min' exceeds field 'max'"),
         base="float32",
     ),
     Case(
@@ -429,7 +429,7 @@ CASES = [
         lambda d: d["fitted"]["statistics"]["sumsq"].__setitem__(
             0, d["fitted"]["statistics"]["sum"][0]
         ),
-        bad(r"'fitted.statistics.sumsq' .* is below sum\*\*2 / count"),
+        bad(r"'fitted.statistics' is invalid: .*count \* sumsq < sum\*\*2"),
     ),
     Case(
         "m2-huge",

@@ -184,3 +184,213 @@ def test_empty_stats_say_how_to_fill_them():
 def test_bool_input_is_rejected():
     with pytest.raises(ValueError, match="dtype bool"):
         PixelStats.from_array(np.zeros((1, 2, 2, 3), dtype=bool))
+
+
+# -- from_histogram: exact at any count (Python ints), n_images >= 0 -------------------
+def _histogram(counts: dict[int, int], channels: int = 1) -> np.ndarray:
+    """A (channels, 256) object histogram with ``counts[value]`` pixels."""
+    hist = np.zeros((channels, 256), dtype=object)
+    hist[...] = 0
+    for value, count in counts.items():
+        hist[:, value] = count
+    return hist
+
+
+HUGE_HISTOGRAMS = {
+    # Past 2**55 pixels of 255, ``hist @ values`` used to wrap int64.
+    "2**56 of 255": {255: 2**56},
+    "2**63 of 255 (beyond int64 counts)": {255: 2**63},
+    "2**70 split 0/255": {0: 2**69, 255: 2**69},
+    "2**70 + 3 of 1, one of 254": {1: 2**70 + 3, 254: 1},
+}
+
+
+@pytest.mark.parametrize("counts", HUGE_HISTOGRAMS.values(), ids=HUGE_HISTOGRAMS)
+def test_from_histogram_is_exact_beyond_int64(counts):
+    stats = PixelStats.from_histogram(_histogram(counts, channels=2))
+    n = sum(counts.values())
+    total = sum(v * c for v, c in counts.items())
+    squares = sum(v * v * c for v, c in counts.items())
+    data = stats.to_dict()
+    assert data["count"] == [n, n] and stats.n_pixels == n
+    assert data["sum"] == [total, total] and data["sumsq"] == [squares, squares]
+    assert_array_equal(stats.mean, [total / n] * 2)
+    assert_array_equal(stats.var, [(n * squares - total * total) / (n * n)] * 2)
+    assert_array_equal(stats.min, [min(counts)] * 2)
+    assert_array_equal(stats.max, [max(counts)] * 2)
+
+
+def test_from_histogram_of_small_counts_equals_from_array(rng):
+    X = rng.integers(0, 256, (3, 9, 7, 3), dtype=np.uint8)
+    hist = np.stack([np.bincount(X[..., c].ravel(), minlength=256) for c in range(3)])
+    assert PixelStats.from_histogram(hist, n_images=3) == PixelStats.from_array(X)
+    assert PixelStats.from_histogram(_histogram({5: 2})).n_images == 1
+
+
+BAD_N_IMAGES = {
+    "negative": (-1, "n_images must be >= 0, got -1"),
+    "very negative": (-(2**70), "n_images must be >= 0"),
+    "float": (1.5, "n_images must be an int >= 0, got 1.5"),
+    "bool": (True, "n_images must be an int >= 0, got True"),
+    "string": ("3", "n_images must be an int >= 0, got '3'"),
+}
+
+
+@pytest.mark.parametrize("n_images, match", BAD_N_IMAGES.values(), ids=BAD_N_IMAGES)
+def test_from_histogram_rejects_bad_n_images(n_images, match):
+    with pytest.raises(ValueError, match=match):
+        PixelStats.from_histogram(_histogram({3: 4}), n_images=n_images)
+
+
+# -- from_dict: what loads is consistent; what was written before still loads ---------
+def _exact_doc(**changes):
+    doc = {
+        "dtype": "uint8",
+        "exact": True,
+        "n_images": 1,
+        "count": [4, 4],
+        "sum": [10, 0],
+        "sumsq": [30, 0],
+        "min": [1.0, 0.0],
+        "max": [4.0, 0.0],
+    }
+    return {**doc, **changes}
+
+
+INCONSISTENT_DOCS = {
+    "sumsq below sum**2/count": (
+        _exact_doc(sumsq=[24, 0]),  # 4 * 24 < 10**2
+        r"inconsistent in channel\(s\) \[0\]: count \* sumsq < sum\*\*2",
+    ),
+    "sumsq of zero with a sum": (
+        _exact_doc(sum=[10, 3], sumsq=[30, 0]),
+        r"inconsistent in channel\(s\) \[1\]",
+    ),
+    "min above max": (
+        _exact_doc(min=[5.0, 0.0]),
+        r"'min' exceeds field 'max' in channel\(s\) \[0\] \(min=\[5.0\], max=\[4.0\]\)",
+    ),
+    "exact float32": (
+        _exact_doc(dtype="float32"),
+        r"'exact' is true for dtype float32, but float32 statistics are float",
+    ),
+    "float uint8": (
+        {
+            "dtype": "uint8",
+            "exact": False,
+            "n_images": 1,
+            "count": [2],
+            "mean": [0.5],
+            "m2": [0.5],
+            "min": [0.0],
+            "max": [1.0],
+        },
+        r"'exact' is false for dtype uint8, but uint8 statistics are exact",
+    ),
+    "float min above max": (
+        {
+            "dtype": "float32",
+            "exact": False,
+            "n_images": 1,
+            "count": [2],
+            "mean": [0.5],
+            "m2": [0.5],
+            "min": [1.0],
+            "max": [0.0],
+        },
+        r"'min' exceeds field 'max' in channel\(s\) \[0\]",
+    ),
+    "float count beyond int64": (
+        {
+            "dtype": "float32",
+            "exact": False,
+            "n_images": 1,
+            "count": [2**63],
+            "mean": [0.5],
+            "m2": [0.5],
+            "min": [0.0],
+            "max": [1.0],
+        },
+        r"'count' holds 9223372036854775808, more than",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "doc, match", INCONSISTENT_DOCS.values(), ids=INCONSISTENT_DOCS
+)
+def test_from_dict_rejects_inconsistent_documents(doc, match):
+    from sk_pixels._validation import InvalidStatsError
+
+    with pytest.raises(InvalidStatsError, match=match):
+        PixelStats.from_dict(doc)
+
+
+LEGACY_DOCS = {
+    # As written by earlier releases: float documents without "mean_lo".
+    "exact": _exact_doc(),
+    "exact, an empty channel": _exact_doc(
+        count=[4, 0], sumsq=[30, 0], min=[1.0, float("nan")], max=[4.0, float("nan")]
+    ),
+    "float without mean_lo": {
+        "dtype": "float64",
+        "exact": False,
+        "n_images": 2,
+        "count": [3],
+        "mean": [0.25],
+        "m2": [0.125],
+        "min": [0.0],
+        "max": [0.5],
+    },
+}
+
+
+@pytest.mark.parametrize("doc", LEGACY_DOCS.values(), ids=LEGACY_DOCS)
+def test_from_dict_loads_documents_of_earlier_releases(doc):
+    stats = PixelStats.from_dict(doc)
+    assert stats.input_dtype == doc["dtype"] and stats.n_images == doc["n_images"]
+    again = stats.to_dict()
+    for key, value in doc.items():
+        assert_array_equal(again[key], value)  # NaN == NaN here
+    assert PixelStats.from_dict(again) == stats
+
+
+# -- one count type; input_dtype ----------------------------------------------------
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "float32", "float64", "int32"])
+@pytest.mark.parametrize("per_image", [False, True], ids=["dataset", "per-image"])
+def test_count_is_int64_for_every_kind(rng, dtype, per_image):
+    X = rng.integers(0, 100, (2, 3, 4, 2)).astype(dtype)
+    stats = PixelStats.from_view(X, per_image=per_image)
+    assert stats.count.dtype == np.int64
+    assert_array_equal(
+        stats.count, np.full((2, 2) if per_image else (2,), 12 if per_image else 24)
+    )
+
+
+def test_count_beyond_int64_says_where_the_exact_count_is():
+    stats = PixelStats.from_histogram(_histogram({7: 2**64}))
+    with pytest.raises(OverflowError, match=r"Read n_pixels or to_dict\(\)\['count'\]"):
+        stats.count
+    assert stats.n_pixels == 2**64
+
+
+def test_input_dtype_names_the_pixels_and_dtype_is_a_deprecated_alias(uint8_batch):
+    stats = PixelStats.from_array(uint8_batch)
+    assert stats.input_dtype == "uint8" and PixelStats().input_dtype is None
+    with pytest.warns(FutureWarning, match="now named PixelStats.input_dtype"):
+        assert stats.dtype == "uint8"
+    assert stats.to_dict()["dtype"] == "uint8"  # the file format keeps its key
+
+
+def test_fields_are_read_only(uint8_batch):
+    stats = PixelStats.from_array(uint8_batch)
+    for name in ("n_images", "input_dtype", "exact", "count", "mean"):
+        with pytest.raises(AttributeError):
+            setattr(stats, name, 0)
+
+
+def test_from_view_needs_a_channels_last_view():
+    with pytest.raises(
+        ValueError, match=r"channels-last \(n, H, W, C\) array, got shape \(2, 3\)"
+    ):
+        PixelStats.from_view(np.zeros((2, 3), np.uint8))

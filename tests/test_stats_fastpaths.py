@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_array_equal
 
-from sk_pixels import PixelStandardizer, PixelStats, _stats
+from sk_pixels import PixelStandardizer, PixelStats, _reduce
 from sk_pixels._layout import image_view
 
 EXACT_DTYPES = ["uint8", "int8", "uint16", "int16"]
@@ -42,17 +42,26 @@ def _reference(view, per_image):
 
 
 def _assert_exact(stats, view, per_image):
+    """``stats`` hold exactly the int64 reference sums (through the public API:
+    ``sum``, ``count``, ``min``, ``max``, the correctly rounded ``var`` and, for
+    per-channel statistics, ``to_dict()["sumsq"]``)."""
     total, squares, lo, hi = _reference(view, per_image)
     assert stats.exact and stats.n_images == view.shape[0]
-    assert stats._sum.dtype == object and stats._sumsq.dtype == object
-    assert all(type(v) is int for v in stats._sum.ravel())
-    assert_array_equal(stats._sum.astype(np.int64), total)
-    assert_array_equal(stats._sumsq.astype(np.int64), squares)
+    assert stats.sum.dtype == object
+    assert all(type(v) is int for v in stats.sum.ravel())
+    assert_array_equal(stats.sum.astype(np.int64), total)
     n, h, w, c = view.shape
     count = h * w if per_image else n * h * w
-    assert_array_equal(stats._count.astype(np.int64), np.full(total.shape, count))
-    assert_array_equal(stats._min, lo)
-    assert_array_equal(stats._max, hi)
+    assert_array_equal(stats.count, np.full(total.shape, count))
+    var = [
+        (count * int(q) - int(t) ** 2) / count**2
+        for t, q in zip(total.ravel(), squares.ravel(), strict=True)
+    ]
+    assert_array_equal(stats.var.ravel(), var)
+    if not per_image:
+        assert stats.to_dict()["sumsq"] == [int(q) for q in squares]
+    assert_array_equal(stats.min, lo)
+    assert_array_equal(stats.max, hi)
 
 
 LAYOUTS = {
@@ -100,16 +109,16 @@ def test_exact_stats_do_not_depend_on_block_sizes(rng, monkeypatch, dtype):
     view = _random(rng, (5, 61, 67, 3), dtype)
     expected = PixelStats.from_view(view)
     expected_images = PixelStats.from_view(view, per_image=True)
-    monkeypatch.setattr(_stats, "_EXACT_BLOCK_BYTES", 4096)
-    monkeypatch.setattr(_stats, "_TARGET_ROW", 30)
-    monkeypatch.setattr(_stats, "_FLUSH_LIMIT", 1)  # flush after every block
-    _stats._row_length.cache_clear()
+    monkeypatch.setattr(_reduce, "BLOCK_BYTES", 4096)
+    monkeypatch.setattr(_reduce, "_TARGET_ROW", 30)
+    monkeypatch.setattr(_reduce, "_FLUSH_LIMIT", 1)  # flush after every block
+    _reduce._row_length.cache_clear()
     try:
         assert PixelStats.from_view(view) == expected
         assert PixelStats.from_view(view, per_image=True) == expected_images
         assert PixelStats.from_view(view[:, ::-1]) == expected
     finally:
-        _stats._row_length.cache_clear()
+        _reduce._row_length.cache_clear()
 
 
 @pytest.mark.parametrize("fold_chunk", [1, 50_000, 2**20])
@@ -117,7 +126,7 @@ def test_per_image_stats_do_not_depend_on_fold_chunks(rng, monkeypatch, fold_chu
     X = _random(rng, (23, 17, 13, 3), "uint8")
     views = [X, X[::-1, :, ::-1], LAYOUTS["NCHW"](X)]
     expected = [PixelStats.from_view(v, per_image=True) for v in views]
-    monkeypatch.setattr(_stats, "_FOLD_CHUNK_BYTES", fold_chunk)
+    monkeypatch.setattr(_reduce, "_FOLD_CHUNK_BYTES", fold_chunk)
     for view, stats in zip(views, expected, strict=True):
         assert PixelStats.from_view(view, per_image=True) == stats
         _assert_exact(stats, view, per_image=True)
@@ -131,8 +140,8 @@ def test_stream_and_block_paths_agree(rng):
     blocks = PixelStats.from_view(X[::-1])
     per_image = PixelStats.from_view(X, per_image=True)
     assert stream == blocks
-    assert_array_equal(stream._sum, per_image._sum.sum(axis=0))
-    assert_array_equal(stream._sumsq, per_image._sumsq.sum(axis=0))
+    assert_array_equal(stream.sum, per_image.sum.sum(axis=0))
+    assert_array_equal(stream.count, per_image.count.sum(axis=0))
 
 
 @st.composite
@@ -184,7 +193,7 @@ def test_row_length_divides_the_pixels():
         (8, 1, 8),
         (600, 4, 20),
     ]:
-        length = _stats._row_length(n_pixels, channels, width)
+        length = _reduce._row_length(n_pixels, channels, width)
         assert length % channels == 0
         assert (n_pixels * channels) % length == 0
 
@@ -251,3 +260,83 @@ def test_float_blocks_with_and_without_nan_combine(rng, per_image):
     np.testing.assert_allclose(stats.var, np.nanvar(x, axis=axes), rtol=1e-10)
     assert_array_equal(stats.count, np.sum(~np.isnan(x), axis=axes))
     assert_array_equal(stats.max, np.nanmax(x, axis=axes))
+
+
+# -- every namespace: the same kernels give the same statistics ---------------------
+def _namespaces():
+    """Array API namespaces to check, each as ``(name, to_namespace, permute)``."""
+    found = {}
+    try:
+        import array_api_strict as xs
+
+        found["array_api_strict"] = (xs.asarray, xs.permute_dims)
+    except ImportError:  # pragma: no cover - installed with the test extras
+        pass
+    try:
+        import torch
+
+        found["torch-cpu"] = (torch.asarray, torch.permute)
+    except ImportError:  # pragma: no cover - installed with the test extras
+        pass
+    return found
+
+
+NAMESPACES = _namespaces()
+
+DEVICE_LAYOUTS = {
+    # The device view of each NumPy layout: (NumPy array, axes to channels-last).
+    "NHWC": lambda X: (X, (0, 1, 2, 3)),
+    "NCHW": lambda X: (np.ascontiguousarray(np.moveaxis(X, -1, 1)), (0, 2, 3, 1)),
+}
+
+
+def _device_view(name, layout, X):
+    to_xp, permute = NAMESPACES[name]
+    array, axes = DEVICE_LAYOUTS[layout](X)
+    numpy_view = np.transpose(array, axes)
+    return permute(to_xp(array), axes), numpy_view
+
+
+@pytest.mark.parametrize("name", list(NAMESPACES))
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
+@pytest.mark.parametrize("layout", list(DEVICE_LAYOUTS))
+@pytest.mark.parametrize("per_image", [False, True], ids=["dataset", "per-image"])
+def test_exact_stats_identical_on_every_namespace(
+    rng, monkeypatch, name, dtype, layout, per_image
+):
+    X = _random(rng, (5, 37, 23, 3), dtype)
+    device, numpy_view = _device_view(name, layout, X)
+    expected = PixelStats.from_view(numpy_view, per_image=per_image)
+    assert PixelStats.from_view(device, per_image=per_image) == expected
+    # Tiny device blocks: many int64 partial sums, images cut along their rows.
+    monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)
+    monkeypatch.setattr(_reduce, "BLOCK_BYTES", 8 * 100)
+    assert PixelStats.from_view(device, per_image=per_image) == expected
+    _assert_exact(expected, numpy_view, per_image)
+
+
+@pytest.mark.parametrize("name", list(NAMESPACES))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", list(DEVICE_LAYOUTS))
+@pytest.mark.parametrize("per_image", [False, True], ids=["dataset", "per-image"])
+@pytest.mark.parametrize("nan", [False, True], ids=["finite", "nan"])
+def test_float_stats_on_every_namespace_match_numpy(
+    rng, monkeypatch, name, dtype, layout, per_image, nan
+):
+    X = _float_data(rng, (5, 37, 23, 3), dtype)
+    if nan:
+        X[1, :, :, 0] = np.nan  # a whole image channel
+        X[3, 2:4] = np.nan
+    device, numpy_view = _device_view(name, layout, X)
+    expected = PixelStats.from_view(numpy_view, per_image=per_image)
+    for block_bytes in (None, 8 * 100):
+        if block_bytes is not None:  # tiny device blocks, merged on the host
+            monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)
+            monkeypatch.setattr(_reduce, "BLOCK_BYTES", block_bytes)
+        got = PixelStats.from_view(device, per_image=per_image)
+        assert got.input_dtype == dtype and got.n_images == 5
+        assert_array_equal(got.count, expected.count)
+        assert_array_equal(got.min, expected.min)
+        assert_array_equal(got.max, expected.max)
+        np.testing.assert_allclose(got.mean, expected.mean, rtol=1e-13)
+        np.testing.assert_allclose(got.var, expected.var, rtol=1e-10)

@@ -32,7 +32,8 @@ from sklearn import get_config
 from .. import _kernels
 from .._affine import Affine
 from .._layout import channel_index, image_view
-from .._stats import PixelStats, is_exact_dtype, iter_blocks
+from .._stats import PixelStats
+from .._xp import float_dtype, numpy_dtype, to_numpy  # noqa: F401 (to_numpy: re-export)
 from ._common import check_no_inf, proxy, restore_dtype
 
 
@@ -41,42 +42,6 @@ def namespace(X: Any) -> tuple[Any, Any]:
     import array_api_compat
 
     return array_api_compat.array_namespace(X), array_api_compat.device(X)
-
-
-def to_numpy(array: Any) -> np.ndarray:
-    """A (small) device array as a NumPy array on the host."""
-    if hasattr(array, "detach"):  # PyTorch, on any device
-        return array.detach().cpu().numpy()
-    if hasattr(array, "get"):  # CuPy
-        return np.asarray(array.get())
-    try:
-        return np.asarray(array)
-    except (TypeError, ValueError, RuntimeError):
-        return np.from_dlpack(array)
-
-
-def numpy_dtype(X: Any) -> np.dtype:
-    """The NumPy dtype with the name of ``X.dtype`` (ValueError if there is none).
-
-    ``torch.uint8``, ``array_api_strict.uint8`` and CuPy's ``uint8`` all print
-    as their namespace and the standard's dtype name.
-    """
-    try:
-        return np.dtype(str(X.dtype).rsplit(".", 1)[-1])
-    except TypeError:
-        raise ValueError(
-            f"X has dtype {X.dtype}, which has no NumPy equivalent to compute "
-            "statistics with. Convert X to float32 first."
-        ) from None
-
-
-def float_dtype(xp, device):
-    """float64 where ``device`` supports it, else float32."""
-    try:
-        xp.zeros(1, dtype=xp.float64, device=device)
-    except (TypeError, RuntimeError, ValueError):  # pragma: no cover - no such device
-        return xp.float32
-    return xp.float64
 
 
 class ArrayApiBackend:
@@ -118,9 +83,8 @@ class ArrayApiBackend:
 
     @staticmethod
     def stats(X: Any, layout: tuple, per_image: bool = False) -> PixelStats:
-        xp, device = namespace(X)
-        view = image_view(X, *layout, xp=xp)
-        return device_stats(view, xp, device, per_image=per_image, dtype=numpy_dtype(X))
+        view = image_view(X, *layout, xp=namespace(X)[0])
+        return PixelStats.from_view(view, per_image=per_image)
 
     @staticmethod
     def maximum(X: Any) -> float:
@@ -263,161 +227,3 @@ def _affine(X, xp, scale, offset, clip, out_np: np.dtype, work_np: np.dtype):
 
 
 ARRAY_API = ArrayApiBackend()
-# -- statistics on the device ------------------------------------------------------
-#: Elements reduced at a time on a device (bounds the int64/float temporaries to
-#: 32 MiB and keeps int64 sums of squares of 16-bit pixels below 2**63).
-DEVICE_BLOCK = 1 << 22
-
-
-def device_stats(
-    view_: Any, xp, device, *, per_image: bool = False, dtype: np.dtype, acc=None
-) -> PixelStats:
-    """Statistics of a channels-last ``(n, H, W, C)`` array, computed on its device.
-
-    Parameters
-    ----------
-    view_ : array of shape (n, H, W, C)
-        Channels-last view of the images (any array API namespace).
-    xp, device
-        Its namespace and device.
-    per_image : bool, default=False
-        Keep one row of statistics per image (arrays of shape ``(n, C)``).
-    dtype : numpy dtype
-        NumPy equivalent of ``view_.dtype``.
-    acc : xp float dtype, default=None
-        Accumulation dtype of float input: default float64 where the device
-        supports it, else float32 (the compensated scheme of the module notes).
-
-    Returns
-    -------
-    stats : PixelStats
-        Equal to ``PixelStats.from_view`` on the same pixels in NumPy: to the
-        bit for integer pixels of up to 16 bits.
-    """
-    exact = is_exact_dtype(dtype)
-    if not exact and acc is None:
-        acc = float_dtype(xp, device)
-    n = view_.shape[0]
-    rows: list[PixelStats | None] = [None] * (n if per_image else 1)
-    for images, rows_slice in iter_blocks(tuple(view_.shape), DEVICE_BLOCK):
-        block = view_[images, rows_slice, :, :]
-        first_rows = rows_slice.start in (None, 0)
-        k = images.stop - images.start
-        if exact:
-            parts = _block_exact(block, xp, per_image)
-        else:
-            parts = _block_float(block, xp, device, acc, per_image)
-        for r, row in enumerate(parts):
-            row["dtype"], row["exact"] = dtype.name, exact
-            row["n_images"] = (1 if per_image else k) if first_rows else 0
-            stats = PixelStats.from_dict(row)
-            slot = images.start + r if per_image else 0
-            rows[slot] = (
-                stats if rows[slot] is None else rows[slot].merge_inplace(stats)
-            )
-    if not per_image:
-        return rows[0]
-    # One row per image, stacked: the layout PixelStats.from_view(per_image=True)
-    # gives (a private helper of PixelStats: this is the one place that uses it).
-    return PixelStats._concatenate([_as_rows(stats) for stats in rows])
-
-
-def _as_rows(stats: PixelStats) -> PixelStats:
-    """Per-channel (C,) statistics as a one-row (1, C) table."""
-    out = stats.copy()
-    for name, value in vars(out).items():
-        if isinstance(value, np.ndarray):
-            setattr(out, name, value.reshape(1, -1))
-    return out
-
-
-def _reduce_axes(per_image: bool) -> tuple[int, ...]:
-    return (1, 2) if per_image else (0, 1, 2)
-
-
-def _block_exact(block, xp, per_image: bool) -> list[dict]:
-    """Exact int64 sums of one block, as ``PixelStats.to_dict`` rows."""
-    axes = _reduce_axes(per_image)
-    wide = xp.astype(block, xp.int64)
-    host = to_numpy(
-        xp.stack(
-            [
-                xp.sum(wide, axis=axes),
-                xp.sum(wide * wide, axis=axes),
-                xp.min(wide, axis=axes),  # on int64: torch has no uint16 min
-                xp.max(wide, axis=axes),
-            ]
-        )
-    ).reshape(4, -1, block.shape[-1])
-    count = int(np.prod([block.shape[a] for a in axes]))
-    return [
-        {
-            "count": [count] * block.shape[-1],
-            "sum": [int(v) for v in host[0, r]],
-            "sumsq": [int(v) for v in host[1, r]],
-            "min": [float(v) for v in host[2, r]],
-            "max": [float(v) for v in host[3, r]],
-        }
-        for r in range(host.shape[1])
-    ]
-
-
-def _block_float(block, xp, device, acc, per_image: bool) -> list[dict]:
-    """Corrected two-pass mean and M2 of one block in ``acc``, as to_dict rows."""
-    axes = _reduce_axes(per_image)
-    x = xp.astype(block, acc)
-    nan = xp.isnan(x)
-    has_nan = bool(xp.any(nan))
-    if has_nan:
-        inf = xp.full((), xp.inf, dtype=acc, device=device)
-        low = xp.min(xp.where(nan, inf, x), axis=axes)
-        high = xp.max(xp.where(nan, -inf, x), axis=axes)
-        x = xp.where(nan, xp.zeros_like(x), x)
-        count = xp.sum(xp.astype(~nan, acc), axis=axes, keepdims=True)
-    else:
-        low, high = xp.min(x, axis=axes), xp.max(x, axis=axes)
-        n = int(np.prod([block.shape[a] for a in axes]))
-        count = xp.full(
-            tuple(1 if a in axes else s for a, s in enumerate(block.shape)),
-            float(n),
-            dtype=acc,
-            device=device,
-        )
-    safe = xp.maximum(count, xp.ones_like(count))
-    mean = xp.sum(x, axis=axes, keepdims=True) / safe
-    dev = x - mean
-    if has_nan:
-        dev = xp.where(nan, xp.zeros_like(dev), dev)
-    correction = xp.sum(dev, axis=axes, keepdims=True)
-    m2 = xp.sum(dev * dev, axis=axes, keepdims=True) - correction * correction / safe
-    mean = mean + correction / safe
-    shape = low.shape
-    host = (
-        to_numpy(
-            xp.stack(
-                [
-                    xp.reshape(count, shape),
-                    xp.reshape(mean, shape),
-                    xp.reshape(m2, shape),
-                    low,
-                    high,
-                ]
-            )
-        )
-        .astype(np.float64)
-        .reshape(5, -1, block.shape[-1])
-    )
-    rows = []
-    for r in range(host.shape[1]):
-        count_r = host[0, r].astype(np.int64)
-        empty = count_r == 0
-        rows.append(
-            {
-                "count": count_r.tolist(),
-                "mean": np.where(empty, np.nan, host[1, r]).tolist(),
-                "m2": np.where(empty, 0.0, np.maximum(host[2, r], 0.0)).tolist(),
-                "min": np.where(empty, np.nan, host[3, r]).tolist(),
-                "max": np.where(empty, np.nan, host[4, r]).tolist(),
-            }
-        )
-    return rows

@@ -61,7 +61,9 @@ def stats_report(
     from ..io._modes import channel_names
 
     units = (
-        float(np.iinfo(stats.dtype).max) if np.dtype(stats.dtype).kind in "ui" else 1.0
+        float(np.iinfo(stats.input_dtype).max)
+        if np.dtype(stats.input_dtype).kind in "ui"
+        else 1.0
     )
     pooled = stats.pooled()
 
@@ -84,7 +86,7 @@ def stats_report(
         "channels": list(channel_names(mode, stats.n_channels)),
         "n_images": stats.n_images,
         "n_pixels": stats.n_pixels,
-        "dtype": stats.dtype,
+        "dtype": stats.input_dtype,
         "max_value": units,
         **per_channel,
         "global": {key: values[0] for key, values in block(pooled).items()},

@@ -242,7 +242,7 @@ def dataset_stats(
                 bar.update(len(chunk))
     finally:
         results.close()  # on an early exit, cancel the chunks not yet started
-    if total.dtype is None:
+    if total.input_dtype is None:
         raise ValueError(
             f"All {len(paths)} image files were skipped as unreadable (first: "
             f"{skipped[0][0]!r}: {skipped[0][1]}); no statistics to compute."
