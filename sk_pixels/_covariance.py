@@ -24,11 +24,13 @@ Why the exact Gram matrix may use float64 BLAS: every product of two pixels
 of a 16-bit dtype is an integer of magnitude at most ``m^2 <= 2^32`` (``m``
 the dtype's largest magnitude), so every partial sum of at most
 ``2^53 / m^2`` such products is an integer below ``2^53``, which float64 holds
-exactly, whatever order the BLAS sums them in.  The Gram matrix of each block
-of at most that many rows (``1.4e11`` for 8-bit pixels, ``2^21`` for 16-bit)
-is therefore exact in float64; it is then added into an int64 total, which
-switches to Python integers (an object array) only once the bound
-``n m^2 < 2^63`` could be crossed.
+exactly, whatever order the BLAS sums them in.  So the Gram matrix is kept in
+float64, and BLAS (``dsyrk``, half of GEMM's work) adds each block into it in
+place, for as long as the row count stays within that bound: ``1.4e11`` rows
+for 8-bit pixels (in practice always), ``2^21`` for 16-bit.  Past it, the
+total moves to int64, each block's (exact) float64 Gram matrix is added to it,
+and it moves to Python integers (an object array) once ``n m^2 < 2^62`` could
+be crossed.  The row sums are int64 (exact below ``2^47`` rows).
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ _EXACT_FLOAT = 2**53
 #: Largest int64.
 _INT64_MAX = 2**63 - 1
 #: Bytes of float64 rows converted at once (a cache-friendly block for BLAS).
-_BLOCK_BYTES = 16 * 2**20
+_BLOCK_BYTES = 32 * 2**20
 
 
 def _exact_bound(dtype: np.dtype) -> int | None:
@@ -118,7 +120,8 @@ class PixelCovariance:
         d = self.n_features
         if self.exact:
             self._sum: NDArray = np.zeros(d, dtype=np.int64)
-            self._gram: NDArray = np.zeros((d, d), dtype=np.int64, order="F")
+            # float64 while exact (see the module docstring), then int64/object.
+            self._gram: NDArray = np.zeros((d, d), order="F")
         else:
             self._mean: NDArray = np.zeros(d)
             self._m2: NDArray = np.zeros((d, d), order="F")
@@ -133,7 +136,7 @@ class PixelCovariance:
     def update(self, rows: NDArray) -> PixelCovariance:
         """Add the rows of ``rows`` (shape ``(n, d)``); return self.
 
-        Rows are converted to float64 a block at a time (about 16 MiB), so
+        Rows are converted to float64 a block at a time (about 32 MiB), so
         the extra memory is one block plus one ``d x d`` matrix.
         """
         rows = np.asarray(rows)
@@ -146,6 +149,8 @@ class PixelCovariance:
             return self
         if self.exact and _exact_bound(rows.dtype) is None:
             self._to_float()
+        elif self.exact:  # e.g. uint16 rows into a uint8 accumulator
+            self._bound = max(self._bound, _exact_bound(rows.dtype))
         step = max(1, _BLOCK_BYTES // (8 * self.n_features))
         if self.exact:
             return self._update_exact(rows, step)
@@ -158,44 +163,40 @@ class PixelCovariance:
         return self
 
     def _update_exact(self, rows: NDArray, step: int) -> PixelCovariance:
-        # The float64 Gram of at most `per_sum` rows is exact (module docstring).
-        per_sum = max(1, _EXACT_FLOAT // (self._bound**2))
-        total, in_total = None, 0
+        per_float_sum = _EXACT_FLOAT // self._bound**2  # rows, module docstring
+        step = min(step, per_float_sum)
         for start in range(0, rows.shape[0], step):
             block = np.asarray(rows[start : start + step], dtype=np.float64)
-            if in_total + block.shape[0] > per_sum:
-                self._add_gram(total)
-                total, in_total = None, 0
-            total = _gram_upper(block, total)
-            in_total += block.shape[0]
-        self._add_gram(total)
-        # Row sums: at most 2^16 per value, summed in int64 (exact below 2^47
-        # rows); Python ints past the int64 bound of the Gram matrix.
+            n_block = block.shape[0]
+            if self._gram.dtype == np.float64:
+                if self.n_samples + n_block <= per_float_sum:
+                    self._gram = _gram_upper(block, self._gram)  # in place
+                    self.n_samples += n_block
+                    continue
+            self._to_integers(n_block)
+            self._gram += (
+                _gram_upper(block, None).astype(np.int64).astype(self._gram.dtype)
+            )
+            self.n_samples += n_block
         sums = rows.sum(axis=0, dtype=np.int64)
-        self._sum = self._sum.astype(self._gram.dtype) + sums.astype(self._gram.dtype)
-        self.n_samples += int(rows.shape[0])
+        self._sum = self._sum + sums.astype(self._sum.dtype)
         return self
 
-    def _add_gram(self, block_gram: NDArray | None) -> None:
-        if block_gram is None:
-            return
-        self._promote_if_needed(int(np.max(block_gram)) if block_gram.size else 0)
-        exact = block_gram.astype(np.int64)  # integer-valued floats below 2^53
-        if self._gram.dtype == object:
-            exact = exact.astype(object)
-        self._gram += exact
-
-    def _promote_if_needed(self, added: int) -> None:
-        """Switch the integer totals to Python ints before int64 could overflow."""
-        if self._gram.dtype == object:
-            return
-        largest = int(np.max(self._gram)) if self._gram.size else 0
-        if largest + added > _INT64_MAX // 2:
+    def _to_integers(self, added_rows: int) -> None:
+        """Move the Gram total to int64, or to Python ints before int64 could
+        overflow once ``added_rows`` more rows are in (entries <= n m^2)."""
+        if self._gram.dtype == np.float64:
+            self._gram = self._gram.astype(np.int64)  # integers below 2^53
+        big = (self.n_samples + added_rows) * self._bound**2 > _INT64_MAX // 2
+        if big and self._gram.dtype != object:
             self._gram = self._gram.astype(object)
             self._sum = self._sum.astype(object)
 
     def _to_float(self) -> None:
         """Switch an exact accumulator to the float representation (mixed dtypes)."""
+        if self.n_samples == 0:
+            self.__init__(self.n_features, np.float64)
+            return
         self._mean = self.mean
         self._m2 = np.asfortranarray(self.covariance() * self.n_samples)
         self.exact, self._bound = False, None
@@ -230,6 +231,10 @@ class PixelCovariance:
         Exact + exact stays exact (the integer totals add); anything else is
         merged in float64 with Chan et al.'s update.
         """
+        return self.copy().absorb(other)
+
+    def absorb(self, other: PixelCovariance) -> PixelCovariance:
+        """Add the rows of ``other`` into this accumulator, in place; return self."""
         if not isinstance(other, PixelCovariance):
             raise TypeError(
                 f"Can only merge a PixelCovariance, got {type(other).__name__}."
@@ -240,26 +245,30 @@ class PixelCovariance:
                 f"{other.n_features} values: they describe images (or patches) of "
                 "different sizes."
             )
-        merged = self.copy()
         if other.n_samples == 0:
-            return merged
-        if merged.exact and other.exact:
-            big = merged._gram.dtype == object or other._gram.dtype == object
-            merged._promote_if_needed(int(np.max(other._gram)))
-            if big and merged._gram.dtype != object:
-                merged._gram = merged._gram.astype(object)
-                merged._sum = merged._sum.astype(object)
-            merged._gram = merged._gram + other._gram.astype(merged._gram.dtype)
-            merged._sum = merged._sum + other._sum.astype(merged._sum.dtype)
-            merged.n_samples += other.n_samples
-            return merged
-        if merged.exact:
-            merged._to_float()
-        other = other.copy()
+            return self
+        if self.exact and other.exact:
+            self._bound = max(self._bound, other._bound)
+            n = self.n_samples + other.n_samples
+            both_float = self._gram.dtype == other._gram.dtype == np.float64
+            if both_float and n <= _EXACT_FLOAT // self._bound**2:
+                self._gram += other._gram
+            else:
+                self._to_integers(other.n_samples)
+                gram = other._gram
+                if gram.dtype == np.float64:
+                    gram = gram.astype(np.int64)
+                self._gram = self._gram + gram.astype(self._gram.dtype)
+            self._sum = self._sum + other._sum.astype(self._sum.dtype)
+            self.n_samples = n
+            return self
+        if self.exact:
+            self._to_float()
         if other.exact:
+            other = other.copy()
             other._to_float()
-        merged._merge_float(other.n_samples, other._mean, np.triu(other._m2))
-        return merged
+        self._merge_float(other.n_samples, other._mean, np.triu(other._m2))
+        return self
 
     __add__ = merge
 
@@ -287,7 +296,9 @@ class PixelCovariance:
         if not self.exact:
             return _symmetric(self._m2) / n
         gram = _symmetric(self._gram)
-        if self._gram.dtype != object and n * n * self._bound**2 < _INT64_MAX // 2:
+        if gram.dtype == np.float64:
+            gram = gram.astype(np.int64)  # integers below 2^53
+        if gram.dtype != object and n * n * self._bound**2 < _INT64_MAX // 2:
             comoment = n * gram - np.outer(self._sum, self._sum)
             return comoment / float(n * n)
         sums = self._sum.astype(object)

@@ -317,9 +317,10 @@ class PixelWhitener(_BasePixelTransformer):
                 self.input_dtype_ = np.dtype(input_dtype).name
                 self.max_value_ = resolve_max_value(input_dtype, self.max_value)
                 self.input_image_shape_ = tuple(int(s) for s in X.shape[1:])
-                self.cov_ = PixelCovariance(cov.n_features, cov.dtype)
                 self._check_n_components(cov.n_features)
-            self.cov_ = self.cov_ + cov
+                self.cov_ = cov
+            else:
+                self.cov_.absorb(cov)
             self.n_samples_seen_ += int(n_images)
             self._plan_cache = PlanMemo()
 

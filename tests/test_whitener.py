@@ -198,14 +198,22 @@ def test_mixed_dtypes_merge_in_float64(rng):
         assert_allclose(cov.covariance(), expected, rtol=1e-12)
 
 
-def test_gram_switches_to_python_ints_before_int64_overflows(rng, monkeypatch):
+def test_gram_moves_to_int64_then_python_ints_before_it_could_round(rng, monkeypatch):
     rows = rng.integers(0, 2**16, size=(200, 3)).astype(np.uint16)
     reference = PixelCovariance.from_rows(rows)
-    # Pretend int64 ends at 2^38: the totals must move to Python ints, unchanged.
-    monkeypatch.setattr(_covariance, "_INT64_MAX", 2**38 - 1)
-    small = PixelCovariance.from_rows(rows[:100]).update(rows[100:])
-    assert small._gram.dtype == object
-    assert_array_equal(small.covariance(), reference.covariance())
+    assert reference._gram.dtype == np.float64  # 200 rows: exact in float64
+    # Pretend float64 is exact below 2^34 (4 rows of uint16 products) and int64
+    # ends at 2^40 (128 rows): the totals must change representation, unchanged.
+    monkeypatch.setattr(_covariance, "_EXACT_FLOAT", 2**34)
+    monkeypatch.setattr(_covariance, "_INT64_MAX", 2**40 - 1)
+    for parts in ([rows], [rows[:3], rows[3:100], rows[100:]]):
+        streamed = PixelCovariance.from_rows(parts[0])
+        for part in parts[1:]:
+            streamed.update(part)
+        assert streamed._gram.dtype == object
+        assert_array_equal(streamed.covariance(), reference.covariance())
+    merged = PixelCovariance.from_rows(rows[:3]) + PixelCovariance.from_rows(rows[3:])
+    assert_array_equal(merged.covariance(), reference.covariance())
 
 
 def test_concurrent_partial_fit_equals_fit(rng):
