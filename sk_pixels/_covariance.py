@@ -45,6 +45,8 @@ from scipy.linalg.blas import dsyrk
 _EXACT_FLOAT = 2**53
 #: Largest int64.
 _INT64_MAX = 2**63 - 1
+#: Values of one strip of the finished covariance.
+_STRIP = 2**18
 #: Bytes of float64 rows converted at once (a cache-friendly block for BLAS).
 _BLOCK_BYTES = 32 * 2**20
 
@@ -69,10 +71,12 @@ def _gram_upper(rows: NDArray, c: NDArray | None) -> NDArray:
     return dsyrk(1.0, rows.T, beta=1.0, c=c, trans=0, lower=0, overwrite_c=1)
 
 
-def _symmetric(upper: NDArray) -> NDArray:
-    """The full symmetric matrix from its upper triangle."""
-    lower = np.tril(upper.T, -1)
-    return np.triu(upper) + lower
+def _symmetric_rows(upper: NDArray, rows: slice) -> NDArray:
+    """Rows ``rows`` of the symmetric matrix stored in the upper triangle."""
+    strip = upper[rows]
+    row_index = np.arange(upper.shape[0])[rows, None]
+    below = np.arange(upper.shape[1])[None, :] < row_index
+    return np.where(below, upper[:, rows].T, strip)
 
 
 class PixelCovariance:
@@ -136,8 +140,9 @@ class PixelCovariance:
     def update(self, rows: NDArray) -> PixelCovariance:
         """Add the rows of ``rows`` (shape ``(n, d)``); return self.
 
-        Rows are converted to float64 a block at a time (about 32 MiB), so
-        the extra memory is one block plus one ``d x d`` matrix.
+        Rows are converted to float64 a block at a time (about 32 MiB); the
+        extra memory is one block (exact rows are added into the sums in
+        place), plus two ``d x d`` matrices for float rows.
         """
         rows = np.asarray(rows)
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
@@ -198,7 +203,8 @@ class PixelCovariance:
             self.__init__(self.n_features, np.float64)
             return
         self._mean = self.mean
-        self._m2 = np.asfortranarray(self.covariance() * self.n_samples)
+        self._m2 = np.asfortranarray(self.covariance())
+        self._m2 *= self.n_samples
         self.exact, self._bound = False, None
         self.dtype = "float64"
         del self._sum, self._gram
@@ -286,28 +292,36 @@ class PixelCovariance:
         """Covariance ``(1/n) sum (x - mean)(x - mean)^T``, float64 ``(d, d)``.
 
         ``ddof=0``: equal to ``numpy.cov(rows, rowvar=False, bias=True)``.
-        Exact sums give the covariance rounded once from its exact rational
-        value ``(n G - S S^T) / n^2`` (in int64 when ``n^2 m^2 < 2^62``, in
-        Python integers otherwise).
+        Exact sums give the exact integer co-moment ``n G - S S^T`` (int64 when
+        ``n^2 m^2 < 2^62``, Python integers otherwise), divided by ``n^2``: the
+        exact rational value correctly rounded in the Python-integer case and
+        whenever the co-moment is below ``2^53``, within one ulp otherwise.
+        Computed a strip of rows at a time: the only ``d x d`` allocation is
+        the result.
         """
         n, d = self.n_samples, self.n_features
         if n == 0:
             return np.full((d, d), np.nan)
-        if not self.exact:
-            return _symmetric(self._m2) / n
-        gram = _symmetric(self._gram)
-        if gram.dtype == np.float64:
-            gram = gram.astype(np.int64)  # integers below 2^53
-        if gram.dtype != object and n * n * self._bound**2 < _INT64_MAX // 2:
-            comoment = n * gram - np.outer(self._sum, self._sum)
-            return comoment / float(n * n)
-        sums = self._sum.astype(object)
-        comoment = n * gram.astype(object) - np.outer(sums, sums)
-        # Python int / int is correctly rounded.
-        return np.array(
-            [[v / (n * n) for v in row] for row in comoment.tolist()],
-            dtype=np.float64,
-        )
+        out = np.empty((d, d))
+        step = max(1, _STRIP // d)
+        small = n * n * (self._bound or 0) ** 2 < _INT64_MAX // 2
+        for top in range(0, d, step):
+            rows = slice(top, min(top + step, d))
+            if not self.exact:
+                out[rows] = _symmetric_rows(self._m2, rows) / n
+                continue
+            gram = _symmetric_rows(self._gram, rows)
+            if gram.dtype == np.float64:
+                gram = gram.astype(np.int64)  # integers below 2^53
+            if gram.dtype != object and small:
+                comoment = n * gram - np.outer(self._sum[rows], self._sum)
+                out[rows] = comoment / float(n * n)
+                continue
+            sums = self._sum.astype(object)
+            comoment = n * gram.astype(object) - np.outer(sums[rows], sums)
+            # Python int / int is correctly rounded.
+            out[rows] = [[v / (n * n) for v in row] for row in comoment.tolist()]
+        return out
 
     @staticmethod
     def nbytes(n_features: int) -> int:
@@ -331,7 +345,14 @@ class WhiteningPlan:
     variances: NDArray  # (k,), eigenvalues of the covariance, descending
     components: NDArray  # (k, d), unit eigenvectors as rows
     matrix: NDArray  # (d, d) ZCA or (k, d) PCA: y = matrix @ (x - mean)
-    inverse: NDArray  # (d, d) or (d, k): x - mean = inverse @ y
+    epsilon: float
+
+    def inverse(self) -> NDArray:
+        """``(d, d)`` or ``(d, k)``: ``x - mean = inverse @ y`` (not kept: one
+        ``d x d`` matrix less while the plan lives)."""
+        u = self.components.T
+        spread = np.sqrt(self.variances + self.epsilon)
+        return (u * spread) @ self.components if self.key[0] == "zca" else u * spread
 
 
 class PlanMemo:
@@ -372,20 +393,22 @@ def whitening_plan(
     >>> plan.components.round(4), plan.variances.round(4)
     (array([[0.8817, 0.4719]]), array([3.3802]))
     """
-    sigma = cov.covariance() / max_value**2
+    sigma = cov.covariance()
+    sigma /= max_value**2
     s, u = np.linalg.eigh(sigma)
-    s, u = np.clip(s[::-1], 0.0, None), u[:, ::-1]
+    del sigma
     k = n_components or s.size
-    s, u = s[:k], u[:, :k]
+    s, u = np.clip(s[::-1][:k], 0.0, None), u[:, ::-1][:, :k]
     # Deterministic signs: the largest entry of each component is positive.
     signs = np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(k)])
-    u = u * np.where(signs == 0, 1.0, signs)
+    components = np.ascontiguousarray(u.T * np.where(signs == 0, 1.0, signs)[:, None])
+    del u
     gain = 1.0 / np.sqrt(s + epsilon)
     if method == "zca":
-        matrix, inverse = (u * gain) @ u.T, (u / gain) @ u.T
+        matrix = (components.T * gain) @ components
     else:
-        matrix, inverse = gain[:, None] * u.T, u / gain
+        matrix = gain[:, None] * components
     key = (method, n_components, float(epsilon), float(max_value))
     return WhiteningPlan(
-        key, cov.mean / max_value, s, np.ascontiguousarray(u.T), matrix, inverse
+        key, cov.mean / max_value, s, components, matrix, float(epsilon)
     )

@@ -22,8 +22,10 @@ from ._units import output_float_dtype, resolve_max_value
 
 #: The whitener's fitted attributes, on top of the base's.
 _WHITENER_FITTED = ("cov_", "input_image_shape_", "_plan_cache")
-#: d x d float64 matrices alive at once while fitting (see _required_bytes).
-_MATRICES = 4
+#: d x d float64 matrices alive at once, at most: the running sums, a batch's
+#: sums, then the covariance, its eigenvectors, the whitening matrix and one
+#: temporary while the whitening is derived.
+_MATRICES = 5
 
 
 def _never(reason: str):
@@ -511,7 +513,8 @@ class PixelWhitener(_BasePixelTransformer):
                 f"inverse_transform expects whitened data as a numeric array of "
                 f"shape (n, ...); got dtype {X.dtype} and shape {X.shape}."
             )
-        expected = plan.inverse.shape[1]
+        inverse = plan.inverse()
+        expected = inverse.shape[1]
         if self.method == "zca":
             rows = image_view(X, *self._layout()).reshape(X.shape[0], -1)
         else:
@@ -522,7 +525,7 @@ class PixelWhitener(_BasePixelTransformer):
                 f"outputs {expected}. Pass the output of transform."
             )
         out_dtype = np.dtype(self.dtype or np.float64)
-        pixels = (rows @ plan.inverse.T + plan.mean) * self.max_value_
+        pixels = (rows @ inverse.T + plan.mean) * self.max_value_
         result = np.empty((X.shape[0], *self.input_image_shape_), dtype=out_dtype)
         image_view(result, *self._layout())[...] = pixels.reshape(
             image_view(result, *self._layout()).shape

@@ -319,7 +319,7 @@ FAILURES = {
     "too big for max_memory": (
         lambda: PixelWhitener().fit(np.zeros((2, 224, 224, 3), np.uint8)),
         Raises(
-            ValueError, r"150528 x 150528 covariance: about 675\.3 GiB.*patch_size=5"
+            ValueError, r"150528 x 150528 covariance: about 844\.1 GiB.*patch_size=5"
         ),
     ),
     "even patch_size": (
@@ -383,7 +383,7 @@ def test_failures_say_problem_value_and_fix(call, outcome):
 
 
 def test_max_memory_refuses_before_allocating():
-    X = np.zeros((2, 16, 16, 3), np.uint8)  # d = 768: 4 matrices of 4.5 MiB
+    X = np.zeros((2, 16, 16, 3), np.uint8)  # d = 768: 5 matrices of 4.5 MiB
     tracemalloc.start()
     try:
         with pytest.raises(ValueError, match="more than max_memory=1000000 bytes"):
