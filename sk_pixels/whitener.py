@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -358,13 +357,18 @@ class PixelWhitener(_BasePixelTransformer):
             return
         h, w, c = image_shape
         k = min(5, min(h, w) if min(h, w) % 2 else min(h, w) - 1)
+        if self.patch_size is None:
+            what = f"whole images of {h}x{w}x{c} pixels"
+            fix = f"Whiten {k}x{k} patches instead (patch_size={k})"
+        else:
+            what = f"{self.patch_size}x{self.patch_size}x{c} patches"
+            fix = "Use a smaller patch_size (e.g. 5)"
         raise ValueError(
-            f"Whitening whole images of {h}x{w}x{c} pixels needs the {d} x {d} "
-            f"covariance: about {needed / 2**30:.1f} GiB ({_MATRICES} float64 "
-            f"matrices of {PixelCovariance.nbytes(d) / 2**30:.2f} GiB), more than "
+            f"Whitening {what} needs the {d} x {d} covariance: about "
+            f"{needed / 2**30:.1f} GiB ({_MATRICES} float64 matrices of "
+            f"{PixelCovariance.nbytes(d) / 2**30:.2f} GiB), more than "
             f"max_memory={self.max_memory} bytes ({self.max_memory / 2**30:.2f} "
-            f"GiB). Whiten {k}x{k} patches instead (patch_size={k}), or raise "
-            "max_memory."
+            f"GiB). {fix}, or raise max_memory."
         )
 
     def _check_image_size(self, image_shape: tuple) -> None:
@@ -413,7 +417,6 @@ class PixelWhitener(_BasePixelTransformer):
         plan = whitening_plan(
             self.cov_, self.max_value_, self.method, self.n_components, self.epsilon
         )
-        plan = replace(plan, key=key)
         memo.plan = plan
         return plan
 
@@ -458,9 +461,9 @@ class PixelWhitener(_BasePixelTransformer):
         Returns
         -------
         X_out : ndarray of the shape of X, or of shape (n, n_components) for PCA
-            Whitened images in ``[0, 1]``-unit-based whitened units (about
-            unit variance per component), float32 for integer input, else X's
-            float dtype (or ``dtype`` when set).
+            Whitened values, dimensionless (about unit variance per component
+            on the training data), float32 for integer input, else X's float
+            dtype (or ``dtype`` when set).
         """
         check_is_fitted(self)
         _, X, dtype = self._validate_numpy(X, reset=False)

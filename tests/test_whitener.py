@@ -322,6 +322,10 @@ FAILURES = {
             ValueError, r"150528 x 150528 covariance: about 844\.1 GiB.*patch_size=5"
         ),
     ),
+    "patches too big for max_memory": (
+        lambda: _fitted(patch_size=3, max_memory=10_000),
+        Raises(ValueError, r"3x3x3 patches needs the 27 x 27 .*smaller patch_size"),
+    ),
     "even patch_size": (
         lambda: _fitted(patch_size=4),
         Raises(ValueError, "patch_size must be odd.*Got patch_size=4"),
