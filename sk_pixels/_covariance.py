@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dsyr, dsyrk
 
 #: Largest integer below which every float64 integer is exact.
 _EXACT_FLOAT = 2**53
@@ -141,8 +141,8 @@ class PixelCovariance:
         """Add the rows of ``rows`` (shape ``(n, d)``); return self.
 
         Rows are converted to float64 a block at a time (about 32 MiB); the
-        extra memory is one block (exact rows are added into the sums in
-        place), plus two ``d x d`` matrices for float rows.
+        extra memory is that block: BLAS adds its products into the running
+        sums in place.
         """
         rows = np.asarray(rows)
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
@@ -160,11 +160,11 @@ class PixelCovariance:
         if self.exact:
             return self._update_exact(rows, step)
         for start in range(0, rows.shape[0], step):
-            block = np.asarray(rows[start : start + step], dtype=np.float64)
+            # A copy (never a view of float64 input): it is centred in place.
+            block = np.array(rows[start : start + step], dtype=np.float64)
             mean = block.mean(axis=0)
-            block = block - mean
-            m2 = _gram_upper(np.ascontiguousarray(block), None)
-            self._merge_float(block.shape[0], mean, m2)
+            block -= mean
+            self._merge_float(block.shape[0], mean, centred=block)
         return self
 
     def _update_exact(self, rows: NDArray, step: int) -> PixelCovariance:
@@ -209,14 +209,29 @@ class PixelCovariance:
         self.dtype = "float64"
         del self._sum, self._gram
 
-    def _merge_float(self, n_b: int, mean_b: NDArray, m2_b_upper: NDArray) -> None:
-        """Chan et al.'s pairwise update of ``(n, mean, M2)`` (upper triangles)."""
+    def _merge_float(
+        self,
+        n_b: int,
+        mean_b: NDArray,
+        *,
+        centred: NDArray | None = None,
+        m2_b: NDArray | None = None,
+    ) -> None:
+        """Chan et al.'s pairwise update of ``(n, mean, M2)``, in place.
+
+        The other part is given by its centred rows (their Gram matrix is
+        added by ``dsyrk``) or by its co-moment matrix ``m2_b``; the rank-one
+        correction is BLAS ``dsyr``. Only upper triangles are read or written.
+        """
         n_a = self.n_samples
         n = n_a + n_b
         delta = mean_b - self._mean
-        self._m2 += m2_b_upper
+        if centred is not None:
+            self._m2 = _gram_upper(centred, self._m2)
+        else:
+            self._m2 += m2_b
         if n_a:
-            self._m2 += np.outer(delta, delta * (n_a * n_b / n))
+            self._m2 = dsyr(n_a * n_b / n, delta, a=self._m2, overwrite_a=1)
         self._mean = self._mean + delta * (n_b / n)
         self.n_samples = n
 
@@ -273,7 +288,7 @@ class PixelCovariance:
         if other.exact:
             other = other.copy()
             other._to_float()
-        self._merge_float(other.n_samples, other._mean, np.triu(other._m2))
+        self._merge_float(other.n_samples, other._mean, m2_b=other._m2)
         return self
 
     __add__ = merge

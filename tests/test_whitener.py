@@ -233,6 +233,18 @@ def test_concurrent_partial_fit_equals_fit(rng):
     )
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("patch_size", [None, 3])
+def test_input_is_never_modified(rng, dtype, patch_size):
+    X = correlated(rng).astype(dtype)
+    before = X.copy()
+    whitener = PixelWhitener(patch_size=patch_size)
+    whitener.partial_fit(X).partial_fit(X).transform(X)
+    if patch_size is None:
+        whitener.inverse_transform(whitener.transform(X))
+    assert_array_equal(X, before)
+
+
 def test_edited_parameter_takes_effect_without_refit(rng):
     X = correlated(rng)
     whitener = PixelWhitener(dtype="float64").fit(X)
