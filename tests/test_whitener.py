@@ -150,6 +150,25 @@ def test_partial_fit_any_split_equals_fit_exactly_for_integers(X, data):
     assert_array_equal(streamed.transform(X), whole.transform(X))
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    X=hnp.arrays(
+        st.sampled_from([np.uint8, np.uint16]),
+        st.tuples(st.integers(1, 6), st.integers(3, 7), st.integers(3, 7), st.just(2)),
+    ),
+    data=st.data(),
+)
+def test_patch_partial_fit_any_split_equals_fit_exactly(X, data):
+    cuts = data.draw(splits(len(X)))
+    streamed = PixelWhitener(patch_size=3)
+    for part in np.split(X, cuts):
+        streamed.partial_fit(part)
+    whole = PixelWhitener(patch_size=3).fit(X)
+    assert streamed.cov_.n_samples == len(X) * (X.shape[1] - 2) * (X.shape[2] - 2)
+    assert_array_equal(streamed.cov_.covariance(), whole.cov_.covariance())
+    assert_array_equal(streamed.transform(X), whole.transform(X))
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     X=hnp.arrays(
