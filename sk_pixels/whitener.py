@@ -20,7 +20,7 @@ from ._patches import convolve, patch_covariance
 from ._units import output_float_dtype, resolve_max_value
 
 #: The whitener's fitted attributes, on top of the base's.
-_WHITENER_FITTED = ("cov_", "input_image_shape_", "_plan_cache")
+_WHITENER_FITTED = ("cov_", "input_image_shape_", "_plan_cache", "_fitted_patch_size")
 #: d x d float64 matrices alive at once, at most: the running sums, a batch's
 #: sums, then the covariance, its eigenvectors, the whitening matrix and one
 #: temporary while the whitening is derived.
@@ -318,6 +318,7 @@ class PixelWhitener(_BasePixelTransformer):
                 self.input_dtype_ = np.dtype(input_dtype).name
                 self.max_value_ = resolve_max_value(input_dtype, self.max_value)
                 self.input_image_shape_ = tuple(int(s) for s in X.shape[1:])
+                self._fitted_patch_size = self.patch_size
                 self._check_n_components(cov.n_features)
                 self.cov_ = cov
             else:
@@ -371,7 +372,16 @@ class PixelWhitener(_BasePixelTransformer):
             f"GiB). {fix}, or raise max_memory."
         )
 
+    def _check_mode(self) -> None:
+        if self.patch_size != self._fitted_patch_size:
+            raise ValueError(
+                f"PixelWhitener was fitted with patch_size={self._fitted_patch_size}"
+                f", but patch_size is now {self.patch_size}: the covariance "
+                "describes other rows. Call fit again after changing patch_size."
+            )
+
     def _check_image_size(self, image_shape: tuple) -> None:
+        self._check_mode()
         if self.patch_size is not None:
             return
         d = int(np.prod(image_shape))
@@ -409,6 +419,7 @@ class PixelWhitener(_BasePixelTransformer):
         objects (scikit-learn's ``check_dict_unchanged``).
         """
         check_is_fitted(self)
+        self._check_mode()
         key = (self.method, self.n_components, float(self.epsilon), self.max_value_)
         memo = self._plan_cache
         if memo.plan is not None and memo.plan.key == key:
@@ -530,9 +541,8 @@ class PixelWhitener(_BasePixelTransformer):
         out_dtype = np.dtype(self.dtype or np.float64)
         pixels = (rows @ inverse.T + plan.mean) * self.max_value_
         result = np.empty((X.shape[0], *self.input_image_shape_), dtype=out_dtype)
-        image_view(result, *self._layout())[...] = pixels.reshape(
-            image_view(result, *self._layout()).shape
-        )
+        view = image_view(result, *self._layout())
+        view[...] = pixels.reshape(view.shape)
         return result
 
     def get_feature_names_out(self, input_features=None):
@@ -556,19 +566,11 @@ class PixelWhitener(_BasePixelTransformer):
 
     # -- reporting ----------------------------------------------------------------
     def summary(self) -> str:
-        """Describe the fit: images, rows, dimension and the variance spectrum.
-
-        Returns
-        -------
-        text : str
-        """
+        """Describe the fit: images, rows, dimension and the largest variances."""
         check_is_fitted(self)
         plan = self._plan()
-        mode = (
-            "whole images"
-            if self.patch_size is None
-            else f"{self.patch_size}x{self.patch_size} patches"
-        )
+        k = self.patch_size
+        mode = "whole images" if k is None else f"{k}x{k} patches"
         top = ", ".join(f"{v:.4g}" for v in plan.variances[:5])
         return "\n".join(
             [

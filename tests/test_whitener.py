@@ -377,6 +377,26 @@ FAILURES = {
         lambda: _fitted().transform(np.zeros((1, 8, 8, 3), np.uint8)),
         Raises(ValueError, "fitted on images of shape"),
     ),
+    "patch_size edited after fit": (
+        lambda: _fitted().set_params(patch_size=3).transform(np.zeros((1, 4, 4, 3))),
+        Raises(ValueError, "fitted with patch_size=None, but patch_size is now 3"),
+    ),
+    "patch_size edited between partial_fits": (
+        lambda: (
+            _fitted(patch_size=3)
+            .set_params(patch_size=None)
+            .partial_fit(np.zeros((1, 4, 4, 3)))
+        ),
+        Raises(ValueError, "Call fit again after changing patch_size"),
+    ),
+    "patch_size edited before inverse_transform": (
+        lambda: (
+            _fitted(patch_size=3)
+            .set_params(patch_size=None)
+            .inverse_transform(np.zeros((1, 4, 4, 3)))
+        ),
+        Raises(ValueError, "fitted with patch_size=3, but patch_size is now None"),
+    ),
     "other channel count": (
         lambda: _fitted(patch_size=3).transform(np.zeros((1, 8, 8, 1), np.uint8)),
         Raises(ValueError, "expecting 3 channels"),
