@@ -12,6 +12,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
+from ._backends._common import restore_dtype as _restore
 from ._base import _COMMIT_LOCK, _BasePixelTransformer
 from ._covariance import PixelCovariance, PlanMemo, WhiteningPlan, whitening_plan
 from ._docstrings import fill_doc
@@ -499,7 +500,7 @@ class PixelWhitener(_BasePixelTransformer):
         return _wrap_data_with_container("transform", result, X, self)
 
     @available_if(_can_invert)
-    def inverse_transform(self, X):
+    def inverse_transform(self, X, *, restore_dtype: bool = False):
         """Map whitened data back to input pixel units (whole-image mode only).
 
         Exact up to float rounding with ``n_components=None``; with fewer
@@ -509,11 +510,15 @@ class PixelWhitener(_BasePixelTransformer):
         ----------
         X : ndarray of the shape returned by :meth:`transform`
             Whitened images (image-shaped for ZCA, ``(n, n_components)`` for PCA).
+        restore_dtype : bool, default=False
+            Round and clip to the range of the dtype seen in :meth:`fit` and
+            return that dtype (e.g. ``uint8``), to look at an image again.
 
         Returns
         -------
         X_original : ndarray of shape (n, *input_image_shape_)
-            Images in input pixel units, float64 (or ``dtype`` when set).
+            Images in input pixel units: float64 (or ``dtype`` when set), or
+            the fitted dtype with ``restore_dtype=True``.
         """
         if not hasattr(self, "n_samples_seen_"):
             raise NotFittedError(
@@ -543,7 +548,7 @@ class PixelWhitener(_BasePixelTransformer):
         result = np.empty((X.shape[0], *self.input_image_shape_), dtype=out_dtype)
         view = image_view(result, *self._layout())
         view[...] = pixels.reshape(view.shape)
-        return result
+        return _restore(result, self.input_dtype_) if restore_dtype else result
 
     def get_feature_names_out(self, input_features=None):
         """Output feature names: the input's for ZCA, ``pixelwhitener<i>`` for PCA.
@@ -582,7 +587,7 @@ class PixelWhitener(_BasePixelTransformer):
             ]
         )
 
-    # -- base-class methods that a whitener does not have --------------------------
+    # -- base-class methods that a whitener does not have ---------------------
     fit_stats = available_if(
         _never("{name} learns a covariance, which PixelStats do not hold; use fit.")
     )(_BasePixelTransformer.fit_stats)

@@ -111,6 +111,14 @@ def test_inverse_transform_roundtrip(rng, layout, make, method):
     assert_allclose(back, X, rtol=0, atol=1e-8)
 
 
+def test_inverse_transform_restores_uint8_exactly(rng):
+    X = correlated(rng)
+    whitener = PixelWhitener().fit(X)
+    back = whitener.inverse_transform(whitener.transform(X), restore_dtype=True)
+    assert back.dtype == np.uint8
+    assert_array_equal(back, X)
+
+
 def test_results_do_not_depend_on_layout(rng):
     X = correlated(rng)
     nhwc = PixelWhitener().fit(X).transform(X)
