@@ -18,6 +18,8 @@ _EXPORTS = {
     "PixelNormalizer": ".normalizer",
     "PixelStandardizer": ".standardizer",
     "PixelStats": "._stats",
+    "PixelWhitener": ".whitener",
+    "PixelCovariance": "._covariance",
     "load_json": ".persist",
     "save_json": ".persist",
 }
@@ -27,11 +29,13 @@ __all__ = [*_EXPORTS, "presets", "__version__"]
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     # Re-exports (listed in __all__ above), imported lazily at run time.
     from . import presets  # noqa: F401
+    from ._covariance import PixelCovariance  # noqa: F401
     from ._stats import PixelStats  # noqa: F401
     from .centerer import PixelCenterer  # noqa: F401
     from .normalizer import PixelNormalizer  # noqa: F401
     from .persist import load_json, save_json  # noqa: F401
     from .standardizer import PixelStandardizer  # noqa: F401
+    from .whitener import PixelWhitener  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -3,7 +3,12 @@
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer
+from sk_pixels import (
+    PixelCenterer,
+    PixelNormalizer,
+    PixelStandardizer,
+    PixelWhitener,
+)
 
 ESTIMATORS = [
     PixelNormalizer(),
@@ -16,6 +21,9 @@ ESTIMATORS = [
     PixelStandardizer(scope="image"),
     PixelStandardizer(scope="batch", clip=1.0, rescale=True),
     PixelStandardizer(ddof=1, adjusted_std=True, dtype="float32"),
+    PixelWhitener(),
+    PixelWhitener(method="pca", n_components=1, epsilon=1e-3),
+    PixelWhitener(patch_size=1, dtype="float64"),
 ]
 
 
