@@ -8,6 +8,7 @@ the same errors and records the same shapes (``n_features_in_``,
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -120,6 +121,7 @@ class _InputMixin:
                 "X has dtype bool, which holds no pixel intensities. Convert it "
                 "first, e.g. X.astype(np.uint8) * 255 for a 0/255 image."
             )
+        _warn_if_layout_is_ambiguous(X.shape, self.channel_axis, self.image_shape)
         view = image_view(X, *self._layout())
         if view.shape[1] * view.shape[2] == 0:
             raise ValueError(
@@ -136,9 +138,15 @@ class _InputMixin:
             self.n_channels_ = n_channels
         elif self.per_channel and hasattr(self, "n_channels_"):
             if n_channels != self.n_channels_:
+                hint = ""
+                if X.ndim == 3 and X.shape[-1] == self.n_channels_:
+                    hint = (
+                        f" X of shape {X.shape} looks like a single (H, W, C) image "
+                        "read as a batch of grayscale images: pass X[None]."
+                    )
                 raise ValueError(
                     f"X has {n_channels} channels, but {type(self).__name__} is "
-                    f"expecting {self.n_channels_} channels as input."
+                    f"expecting {self.n_channels_} channels as input.{hint}"
                 )
         if not fitting or reset:
             self._check_fixed_lengths(n_channels)
@@ -164,3 +172,32 @@ class _InputMixin:
         """``(channel_axis, image_shape)``: how to read an image batch."""
         shape = self.image_shape
         return self.channel_axis, None if shape is None else tuple(shape)
+
+
+def _warn_if_layout_is_ambiguous(shape: tuple, channel_axis, image_shape) -> None:
+    """Warn when the default layout probably misreads X (once per call).
+
+    ``channel_axis=-1`` (the default) reads 3-D input as grayscale images; a
+    last axis of 3 or 4 under a longer one is far more often one colour image
+    that lost its batch axis. 4-D input whose last axis is long while axis 1
+    holds 1, 3 or 4 values is probably channels-first. An explicit layout
+    (``channel_axis=None``, ``1``, or any value other than -1) never warns.
+    """
+    if channel_axis != -1 or image_shape is not None:
+        return
+    if len(shape) == 3 and shape[-1] in (3, 4) and shape[1] > shape[-1]:
+        warnings.warn(
+            f"X of shape {shape} is read as {shape[0]} grayscale images of "
+            f"{shape[1]}x{shape[2]} pixels. If it is one colour image, pass X[None] "
+            "(a batch of one); if it is grayscale, pass channel_axis=None to say "
+            "so.",
+            UserWarning,
+            stacklevel=4,
+        )
+    elif len(shape) == 4 and shape[-1] > 4 and shape[1] in (1, 3, 4):
+        warnings.warn(
+            f"X of shape {shape} is read as channels-last, with {shape[-1]} "
+            f"channels. If it is channels-first (n, C, H, W), pass channel_axis=1.",
+            UserWarning,
+            stacklevel=4,
+        )

@@ -8,6 +8,11 @@ Accepted inputs (the first axis is always the images):
 ``(n, H, W, C)``                  ``channel_axis=-1`` (the default)
 ``(n, C, H, W)``                  ``channel_axis=1``
 ``(n, H, W)``                     grayscale images
+``(n, *spatial, C)``              volumes ``(n, D, H, W, C)``, clips
+                                  ``(n, T, H, W, C)``: any number of spatial
+                                  axes, pooled by the statistics (and
+                                  ``(n, C, *spatial)`` with ``channel_axis=1``)
+``(n, *spatial)``                 ``channel_axis=None``: no channel axis
 ``(n, n_features)``               flattened images of ``image_shape`` when
                                   given (``(H, W, C)`` or ``(H, W)``), else
                                   ``n_features`` pixels of one channel
@@ -47,11 +52,12 @@ def image_view(
 
     Parameters
     ----------
-    X : ndarray of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
+    X : ndarray of shape (n, *spatial, C), (n, C, *spatial) or (n, n_features)
         Validated image batch.
     channel_axis : int or None, default=-1
         Axis of ``X`` (or of ``X.reshape((n, *image_shape))``) holding the channels.
-        None means that the images have no channel axis (grayscale).
+        None means that the images have no channel axis (grayscale), whatever
+        their number of dimensions.
     image_shape : tuple of int or None, default=None
         Shape of one image, for flattened 2-D input.
     xp : namespace, default=numpy
@@ -61,8 +67,9 @@ def image_view(
     Returns
     -------
     view : ndarray of shape (n, H, W, C)
-        A view of ``X`` (a reshape of 2-D input with ``image_shape`` copies only
-        when ``X``'s rows are not contiguous).
+        A view of ``X`` (a reshape of 2-D input with ``image_shape``, or the
+        folding of the spatial axes of a volume, copies only when ``X``'s
+        strides do not allow a view).
 
     Examples
     --------
@@ -73,12 +80,15 @@ def image_view(
     (2, 2, 2, 3)
     >>> image_view(np.zeros((2, 12))).shape
     (2, 1, 12, 1)
+    >>> image_view(np.zeros((2, 5, 6, 7, 3))).shape  # volumes: D and H folded
+    (2, 30, 7, 3)
+    >>> image_view(np.zeros((2, 6, 7)), channel_axis=None).shape
+    (2, 6, 7, 1)
     """
-    if X.ndim not in (2, 3, 4):
+    if X.ndim < 2:
         raise ValueError(
-            f"Expected image data with 2, 3 or 4 dimensions ((n, n_features), "
-            f"(n, H, W) or (n, H, W, C)), got {X.ndim}-D input of shape {X.shape}. "
-            "The first axis must hold the images: reshape a single image with "
+            f"Expected a batch of images (the first axis holds the images), got "
+            f"{X.ndim}-D input of shape {X.shape}. Reshape a single image with "
             "X[None] and stack a list of images with np.stack."
         )
     if image_shape is not None:
@@ -97,27 +107,27 @@ def image_view(
                     "one image, e.g. (H, W, C) or (H, W)."
                 )
             X = xp.reshape(X, (X.shape[0], *image_shape))
-        elif X.shape[1:] != image_shape:
+        elif tuple(X.shape[1:]) != image_shape:
             raise ValueError(
                 f"image_shape={image_shape} does not match the shape of the images "
-                f"in X, {X.shape[1:]}. image_shape is only needed for flattened 2-D "
-                "input; leave it as None for image-shaped input."
+                f"in X, {tuple(X.shape[1:])}. image_shape is only needed for "
+                "flattened 2-D input; leave it as None for image-shaped input."
             )
     if X.ndim == 2:
         return X[:, None, :, None]
-    if X.ndim == 3:
-        return X[..., None]
-    if channel_axis is None:
-        raise ValueError(
-            f"4-D input of shape {X.shape} needs a channel axis, but "
-            "channel_axis=None. Use channel_axis=-1 for (n, H, W, C) or "
-            "channel_axis=1 for (n, C, H, W)."
-        )
-    axis = _normalize_axis(channel_axis, X.ndim, X.shape)
-    if axis == 3:
+    if X.ndim == 3 or channel_axis is None:
+        X = X[..., None]  # no channel axis: one channel
+    else:
+        axis = _normalize_axis(channel_axis, X.ndim, X.shape)
+        if axis != X.ndim - 1:
+            permute = getattr(xp, "permute_dims", None) or xp.transpose
+            X = permute(X, tuple(a for a in range(X.ndim) if a != axis) + (axis,))
+    if X.ndim == 4:
         return X
-    permute = getattr(xp, "permute_dims", None) or xp.transpose
-    return permute(X, tuple(a for a in range(4) if a != axis) + (axis,))
+    # Volumes and clips (n, D, H, W, C), (n, T, H, W, C)...: statistics pool every
+    # spatial axis, so the leading ones are folded into the rows.
+    n, *spatial, channels = X.shape
+    return xp.reshape(X, (n, int(np.prod(spatial[:-1])), spatial[-1], channels))
 
 
 @lru_cache(maxsize=64)

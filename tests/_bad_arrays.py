@@ -145,7 +145,10 @@ ARRAYS = [
     ),
     BadArray("channel-axis-0", lambda: u8((2, 3, 3, 3)), params={"channel_axis": 0}),
     BadArray(
-        "channel-axis-none-4d", lambda: u8((2, 3, 3, 3)), params={"channel_axis": None}
+        "channel-axis-none-4d",
+        lambda: u8((2, 3, 3, 3)),
+        params={"channel_axis": None},
+        channels=1,
     ),
     BadArray(
         "wrong-channel-count",

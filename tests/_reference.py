@@ -45,10 +45,10 @@ def canon(X, params: dict) -> np.ndarray:
         A = A.reshape((n, *image_shape))
     if A.ndim == 2:
         return A[:, :, None]
-    if A.ndim == 3:
-        return A.reshape(n, -1, 1)
+    if A.ndim == 3 or params.get("channel_axis", -1) is None:
+        return A.reshape(n, -1, 1)  # no channel axis: one channel
     A = np.moveaxis(A, params.get("channel_axis", -1), -1)
-    return A.reshape(n, -1, A.shape[-1])
+    return A.reshape(n, -1, A.shape[-1])  # every spatial axis pooled
 
 
 def uncanon(R: np.ndarray, X, params: dict) -> np.ndarray:
@@ -57,10 +57,10 @@ def uncanon(R: np.ndarray, X, params: dict) -> np.ndarray:
     image_shape = params.get("image_shape")
     n = shape[0]
     full = (n, *image_shape) if len(shape) == 2 and image_shape is not None else shape
-    if len(full) <= 3:
+    if len(full) <= 3 or params.get("channel_axis", -1) is None:
         return R.reshape(shape)
-    axis = params.get("channel_axis", -1) % 4
-    moved = [full[k] for k in range(4) if k != axis] + [full[axis]]
+    axis = params.get("channel_axis", -1) % len(full)
+    moved = [full[k] for k in range(len(full)) if k != axis] + [full[axis]]
     return np.moveaxis(R.reshape(moved), -1, axis).reshape(shape)
 
 
