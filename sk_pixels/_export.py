@@ -34,13 +34,15 @@ from sklearn.utils.validation import check_is_fitted
 from ._affine import Affine
 from ._backends._common import nanmax as _nanmax
 from ._deploy import _DeployMixin
+from ._provenance import _ProvenanceMixin, describe
 from ._units import dtype_max
 from .presets import get_preset
 
 
-class _ExportMixin(_DeployMixin):
+class _ExportMixin(_DeployMixin, _ProvenanceMixin):
     """``to_torchvision()``, ``to_hf_config()`` and ``summary()``: what a fitted
-    transformer tells the outside world."""
+    transformer tells the outside world (``to_keras()``, ``to_onnx()``,
+    ``to_torch()`` and ``set_provenance()`` come from the two bases)."""
 
     def _export_affine(self, target: str) -> tuple[np.ndarray, np.ndarray, str, float]:
         """Per-channel ``(a, b)``, the input dtype, and ``max_value`` resolved."""
@@ -204,12 +206,36 @@ class _ExportMixin(_DeployMixin):
         Returns
         -------
         text : str
-            Images and pixels seen, input dtype and units, and per-channel
-            mean, std, min and max.
+            Images and pixels seen, input dtype and units, per-channel
+            mean, std, min and max, and the provenance (see
+            :meth:`set_provenance`), if any.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_pixels import PixelStandardizer
+        >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
+        >>> scaler = PixelStandardizer().fit(X).set_provenance(
+        ...     "resize 256, center-crop 224", source="photos/", n_skipped=0)
+        >>> print(scaler.summary())  # doctest: +ELLIPSIS
+        PixelStandardizer(scope='dataset', per_channel=True)
+          fitted on 1 images, 2 pixels per channel, dtype uint8, max_value 255
+          observed range [0, 255]
+          mean per channel: [ 25.5 127.5 229.5]
+          std  per channel: [25.5 25.5 25.5]
+          min  per channel: [  0. 102. 204.]
+          max  per channel: [ 51. 153. 255.]
+          preprocessing: resize 256, center-crop 224
+          computed on: source photos/, skipped files 0
+          recorded by sk_pixels ... at ...Z
         """
         name = type(self).__name__
+        provenance = describe(getattr(self, "provenance_", None))
         if not self._learns():
-            return f"{name}(scope={self.scope!r}): stateless; nothing was learned."
+            return "\n".join(
+                [f"{name}(scope={self.scope!r}): stateless; nothing was learned."]
+                + provenance
+            )
         check_is_fitted(self)
         stats = self.stats_
         lines = [
@@ -232,7 +258,7 @@ class _ExportMixin(_DeployMixin):
                     f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
                     f"std {pooled.std[0]:.4f}"
                 )
-        return "\n".join(lines)
+        return "\n".join(lines + provenance)
 
 
 def _rounded(values: np.ndarray) -> list[float]:

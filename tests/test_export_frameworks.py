@@ -228,8 +228,10 @@ def test_to_keras_gives_a_variance_not_a_std():
 @pytest.mark.filterwarnings(  # keras 3.15's convert_to_numpy under NumPy 2.4
     "ignore:__array__ implementation doesn't accept a copy:DeprecationWarning"
 )
-def test_to_keras_layer_equals_transform():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
+def test_to_keras_layer_equals_transform(monkeypatch):
+    # Keras 3 reads its backend at import: torch (installed for to_torch) unless
+    # the environment chose another.
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "torch"))
     with warnings.catch_warnings():  # third-party import-time deprecations
         warnings.simplefilter("ignore")
         keras = pytest.importorskip("keras", reason="keras is not installed")
