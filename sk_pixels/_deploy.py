@@ -52,7 +52,7 @@ _ONNX_TYPES = {
 class _DeployMixin:
     """``to_keras()``, ``to_onnx()`` and ``to_torch()``."""
 
-    def _export_layout(self, n_channels: int, target: str) -> tuple[int | None, Any]:
+    def _export_layout(self, n_channels: int) -> tuple[int | None, Any]:
         """Input rank and the shape the coefficients broadcast with, for a graph.
 
         Returns ``(rank, where)``: ``rank`` None (any rank, scalar
@@ -152,7 +152,7 @@ class _DeployMixin:
                 UserWarning,
                 stacklevel=2,
             )
-        rank, where = self._export_layout(len(std), target)
+        rank, where = self._export_layout(len(std))
         if rank is None:
             return {
                 "mean": _plain(mean[0]),
@@ -228,7 +228,7 @@ class _DeployMixin:
             ) from exc
         plan = self._graph_plan("ONNX", input_dtype)
         affine = plan["affine"]
-        rank, where = self._export_layout(len(affine.scale), "ONNX")
+        rank, where = self._export_layout(len(affine.scale))
         compute = plan["compute_dtype"]
         scale, offset = (
             _broadcast(c, rank, where).astype(compute)

@@ -53,6 +53,8 @@ CASES = [
     ("standardizer-float64", PixelStandardizer(), XF64),
     ("standardizer-output-float64", PixelStandardizer(dtype="float64"), X8),
     ("standardizer-grayscale", PixelStandardizer(channel_axis=None), GRAY),
+    ("standardizer-one-channel-nhwc", PixelStandardizer(), GRAY[..., None]),
+    ("centerer-one-channel-nchw", PixelCenterer(channel_axis=1), GRAY[:, None]),
     ("standardizer-flat", PixelStandardizer(image_shape=(5, 6, 3)), FLAT),
     ("centerer-normalize", PixelCenterer(normalize=True), X8),
     ("normalizer-domain", PixelNormalizer(), X8),
