@@ -49,10 +49,12 @@ KEYS = (*TEXT_LIMITS, "n_skipped")
 #: Keys that a file adds: the counts of the fit, recomputed at saving.
 FILE_KEYS = (*KEYS, "n_images", "n_pixels")
 
-#: Control characters (C0, DEL, C1): never in a field, but tab and newline
-#: are allowed in the note.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_NOTE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: Control characters (C0, DEL, C1) and the bidirectional overrides that
+#: reorder what a terminal shows ("Trojan Source"): never in a field, but tab
+#: and newline are allowed in the note.
+_BIDI = "\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_BIDI}]")
+_NOTE_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_BIDI}]")
 _CREATED = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 

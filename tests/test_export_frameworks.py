@@ -106,10 +106,24 @@ def test_to_torch_module_survives_torch_save():
     )
 
 
+def test_to_torch_load_state_dict_gives_the_other_transform():
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    first = fitted(PixelStandardizer(), X8)
+    second = fitted(PixelStandardizer(), X8[:1])
+    module = first.to_torch()
+    module(torch.from_numpy(X8))  # operands cached for this dtype and shape
+    module.load_state_dict(second.to_torch().state_dict())
+    assert_array_equal(module(torch.from_numpy(X8)).numpy(), second.transform(X8))
+    module.double()  # a move forgets the cached operands too
+    assert_array_equal(module(torch.from_numpy(X8)).numpy(), second.transform(X8))
+
+
 def test_to_torch_refuses_another_channel_count():
     torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
     module = fitted(PixelStandardizer(), X8).to_torch()
-    with pytest.raises(ValueError, match=r"has 4 channel\(s\).*fitted on 3"):
+    with pytest.raises(
+        ValueError, match=r"images of shape \(2, 2, 4\) has 4 channel\(s\).*fitted on 3"
+    ):
         module(torch.zeros((1, 2, 2, 4), dtype=torch.uint8))
     with pytest.raises(TypeError, match="takes a torch.Tensor, got ndarray"):
         module(X8)

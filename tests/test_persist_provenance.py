@@ -145,6 +145,7 @@ def test_summary_shows_provenance():
         ({"mode": "RGB" * 6}, ValueError, "'mode' has 18 characters, more than 16"),
         ({"note": "red\x1b[31m"}, ValueError, r"control character '\\x1b' at 3"),
         ({"source": "a\nb"}, ValueError, r"'source' holds the control character '\\n'"),
+        ({"note": "ok\u202egnp.exe"}, ValueError, r"control character '\\u202e' at 2"),
         ({"n_skipped": -1}, ValueError, "'n_skipped' must be an integer >= 0"),
         ({"n_skipped": True}, ValueError, "'n_skipped' must be an integer >= 0"),
     ],
