@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._kernels import _needs_float64
-from ._layout import _normalize_axis
+from ._layout import _normalize_axis, channel_index
 from ._units import output_float_dtype
 from ._version import __version__
 
@@ -45,7 +45,7 @@ _ONNX_TYPES = {
     "float64": 11,
     "uint32": 12,
     "uint64": 13,
-    "float32": 1,
+    "float32": 1,  # TensorProto.FLOAT
 }
 
 
@@ -63,8 +63,6 @@ class _DeployMixin:
         if n_channels == 1:
             return None, None
         if self.image_shape is not None:
-            from ._layout import channel_index
-
             shape = tuple(int(s) for s in self.image_shape)
             index = channel_index(shape, self.channel_axis, shape)
             return 2, np.broadcast_to(index, shape).ravel()
@@ -169,7 +167,8 @@ class _DeployMixin:
         """Write :meth:`transform` as a small ONNX model.
 
         The graph is ``Cast -> Mul -> Add``, then ``Clip`` when the estimator
-        clips, then ``Cast`` to the output dtype when it computes in float64:
+        clips, then ``Cast`` to the output dtype when it computes in float64
+        (``Identity`` otherwise):
         input ``"pixels"`` in the estimator's layout, output ``"scaled"`` of
         the same shape and the dtype :meth:`transform` returns. It runs in the
         precision :meth:`transform` runs in, so onnxruntime gives the same
@@ -213,7 +212,8 @@ class _DeployMixin:
         >>> [node.op_type for node in model.graph.node]
         ['Cast', 'Mul', 'Add', 'Clip', 'Identity']
         >>> import onnxruntime
-        >>> session = onnxruntime.InferenceSession(model.SerializeToString())
+        >>> session = onnxruntime.InferenceSession(
+        ...     model.SerializeToString(), providers=["CPUExecutionProvider"])
         >>> session.run(None, {"pixels": X})[0][0, :, 0]
         array([[-1., -1.,  1.],
                [ 1.,  1., -1.]], dtype=float32)
