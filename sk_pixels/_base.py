@@ -62,6 +62,7 @@ _FITTED = (
     "var_",
     "data_min_",
     "data_max_",
+    "provenance_",
 )
 
 

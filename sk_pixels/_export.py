@@ -23,6 +23,7 @@ per image, or clipping) has no such numbers, and exporting it raises a
 
 from __future__ import annotations
 
+import sys
 import warnings
 from typing import Any
 
@@ -30,17 +31,34 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ._affine import Affine
 from ._backends._common import nanmax as _nanmax
+from ._deploy import _DeployMixin
+from ._provenance import _ProvenanceMixin, describe
 from ._units import dtype_max
 from .presets import get_preset
 
 
-class _ExportMixin:
+class _ExportMixin(_DeployMixin, _ProvenanceMixin):
     """``to_torchvision()``, ``to_hf_config()`` and ``summary()``: what a fitted
-    transformer tells the outside world."""
+    transformer tells the outside world (``to_keras()``, ``to_onnx()``,
+    ``to_torch()`` and ``set_provenance()`` come from the two bases)."""
 
     def _export_affine(self, target: str) -> tuple[np.ndarray, np.ndarray, str, float]:
         """Per-channel ``(a, b)``, the input dtype, and ``max_value`` resolved."""
+        affine, dtype, max_value = self._export_map(target, clip_ok=False)
+        return affine.scale, affine.offset, dtype, max_value
+
+    def _export_map(self, target: str, *, clip_ok: bool) -> tuple[Affine, str, float]:
+        """The map :meth:`transform` applies, for the exports: the one source.
+
+        Returns the :class:`~sk_pixels._affine.Affine` with per-channel
+        ``scale`` and ``offset`` of shape ``(n_channels,)`` (float64) and its
+        ``clip`` (None, or the bounds in output units, ``rescale`` folded in),
+        the input dtype its coefficients are for, and ``max_value`` resolved.
+        ``clip_ok=False`` refuses an estimator that clips (the target has no
+        clipping).
+        """
         name = type(self).__name__
         if self.scope in ("batch", "image"):
             raise ValueError(
@@ -48,7 +66,7 @@ class _ExportMixin:
                 f"{self.scope} at transform time, so no fixed mean/std describe it for "
                 f"{target}. Use scope='dataset' (fitted statistics) to export."
             )
-        if getattr(self, "clip", None) is not None:
+        if not clip_ok and getattr(self, "clip", None) is not None:
             raise ValueError(
                 f"{name}(clip={self.clip!r}) clips the standardized values"
                 f"{' and rescales them' if getattr(self, 'rescale', False) else ''}, "
@@ -84,7 +102,7 @@ class _ExportMixin:
         coef = self._coefficients(None, max_value, np.dtype(dtype))
         a, b = (np.array(v, dtype=np.float64) for v in coef.for_view(n_channels, False))
         _warn_constant_channels(self, a, n_channels, target)
-        return a, b, dtype, max_value
+        return Affine(a, b, coef.clip), dtype, max_value
 
     def to_torchvision(self) -> dict[str, list[float]]:
         """Return ``mean`` and ``std`` for ``torchvision.transforms.Normalize``.
@@ -188,12 +206,36 @@ class _ExportMixin:
         Returns
         -------
         text : str
-            Images and pixels seen, input dtype and units, and per-channel
-            mean, std, min and max.
+            Images and pixels seen, input dtype and units, per-channel
+            mean, std, min and max, and the provenance (see
+            :meth:`set_provenance`), if any.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sk_pixels import PixelStandardizer
+        >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
+        >>> scaler = PixelStandardizer().fit(X).set_provenance(
+        ...     "resize 256, center-crop 224", source="photos/", n_skipped=0)
+        >>> print(scaler.summary())  # doctest: +ELLIPSIS
+        PixelStandardizer(scope='dataset', per_channel=True)
+          fitted on 1 images, 2 pixels per channel, dtype uint8, max_value 255
+          observed range [0, 255]
+          mean per channel: [ 25.5 127.5 229.5]
+          std  per channel: [25.5 25.5 25.5]
+          min  per channel: [  0. 102. 204.]
+          max  per channel: [ 51. 153. 255.]
+          preprocessing: resize 256, center-crop 224
+          computed on: source photos/, skipped files 0
+          recorded by sk_pixels ... at ...Z
         """
         name = type(self).__name__
+        provenance = describe(getattr(self, "provenance_", None))
         if not self._learns():
-            return f"{name}(scope={self.scope!r}): stateless; nothing was learned."
+            return "\n".join(
+                [f"{name}(scope={self.scope!r}): stateless; nothing was learned."]
+                + provenance
+            )
         check_is_fitted(self)
         stats = self.stats_
         lines = [
@@ -216,7 +258,7 @@ class _ExportMixin:
                     f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
                     f"std {pooled.std[0]:.4f}"
                 )
-        return "\n".join(lines)
+        return "\n".join(lines + provenance)
 
 
 def _rounded(values: np.ndarray) -> list[float]:
@@ -265,8 +307,22 @@ def _warn_constant_channels(
         "divide by zero. Fit on images that vary if the channels should not be "
         "constant.",
         UserWarning,
-        stacklevel=4,
+        stacklevel=_outside_stacklevel(),
     )
+
+
+def _outside_stacklevel() -> int:
+    """``stacklevel`` of the first caller outside sk_pixels (for a warning).
+
+    The exports reach the warning through helpers of different depths; the
+    warning names the user's line whichever export they called.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        "sk_pixels."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _nanmin(values) -> float:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._provenance import read_provenance
 from ._stats import PixelStats, is_exact_dtype
 from ._units import resolve_max_value
 from ._validation import InvalidStatsError
@@ -29,7 +30,7 @@ from .normalizer import PixelNormalizer
 from .standardizer import PixelStandardizer
 
 FORMAT = "sk_pixels.estimator"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: The only classes a file can name.
 _CLASSES = {
@@ -521,7 +522,8 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
             f"({doc.get('library_version')!r:.40}); this sk_pixels {__version__} reads "
             f"format version {FORMAT_VERSION}. Upgrade sk_pixels to load it."
         )
-    reader.keys(doc, "(top level)", _TOP_KEYS, _TOP_KEYS)
+    optional = {"provenance"} if version >= 2 else set()  # version 2 adds it
+    reader.keys(doc, "(top level)", _TOP_KEYS | optional, _TOP_KEYS)
     if not isinstance(doc["library_version"], str):
         raise reader.fail("field 'library_version' must be a string.")
     name = doc["class"]
@@ -569,6 +571,8 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
                 f"channels) but the estimator was fitted on {estimator.n_channels_} "
                 "channels."
             )
+    if "provenance" in doc:
+        read_provenance(estimator, doc["provenance"], reader)
     metadata = {
         "channel_order": order,
         "library_version": doc["library_version"],

@@ -19,6 +19,7 @@ One JSON object with exactly these keys::
       "class": "PixelStandardizer",     # or "PixelCenterer", "PixelNormalizer"
       "params": {...},                  # get_params(): every constructor parameter
       "channel_order": "RGB",           # RGB, BGR, RGBA, BGRA, L, LA or null
+      "provenance": {...},              # version 2 only: see below
       "fitted": null | {
         "n_samples_seen": 2,            # images seen in fit
         "n_channels": 3,
@@ -47,6 +48,14 @@ them: ``max_value`` is what the ``max_value`` parameter gives for
 be wider, after batches of several float dtypes); ``statistics.n_images`` is
 ``n_samples_seen``; ``min <= max``; and exact statistics hold integers in the
 dtype's range whose sums some pixels can have (``count * sumsq >= sum**2``).
+
+Version 2 adds the optional key ``"provenance"`` (written only when the
+estimator has ``provenance_``, see ``set_provenance``; a file without it is
+written as version 1): ``note``, ``source``, ``mode``, ``sampling`` (strings
+or null, bounded in length, no control characters), ``n_skipped``,
+``library_version``, ``created`` (UTC, ISO 8601), and the counts of the fit,
+``n_images`` (``fitted.n_samples_seen``) and ``n_pixels`` (pixels per
+channel in ``fitted.statistics``), which must match the fit.
 
 Guarantees: what :func:`save_json` writes, :func:`load_json` loads (the file
 is read back before it is written); every malformed file raises
@@ -78,6 +87,7 @@ from ._persist_read import (
     _Reader,
     read_document,
 )
+from ._provenance import counts_of
 from ._version import __version__
 from .presets import PRESETS
 
@@ -177,6 +187,13 @@ def save_json(
     (array([ 25., 125., 225.]), array([25., 25., 25.]))
     >>> bool(np.array_equal(loaded.transform(X), scaler.transform(X)))
     True
+
+    With a note of the preprocessing (file format version 2):
+
+    >>> _ = scaler.set_provenance("resize 256, center-crop 224", mode="RGB")
+    >>> save_json(scaler, path)
+    >>> load_json(path).provenance_ == scaler.provenance_
+    True
     """
     cls = type(estimator)
     if _CLASSES.get(cls.__name__) is not cls:
@@ -203,9 +220,12 @@ def save_json(
         name: _encode_param(name, value)
         for name, value in estimator.get_params(deep=False).items()
     }
+    provenance = getattr(estimator, "provenance_", None)
     doc: dict[str, Any] = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        # Version 2 only adds "provenance": a file without it stays version 1,
+        # readable by every sk_pixels release.
+        "format_version": FORMAT_VERSION if provenance is not None else 1,
         "library_version": __version__,
         "class": cls.__name__,
         "params": params,
@@ -223,6 +243,8 @@ def save_json(
                 f"channels, but the estimator was fitted on {fitted['n_channels']}."
             )
         doc["fitted"] = fitted
+    if provenance is not None:
+        doc["provenance"] = {**provenance, **counts_of(estimator)}
     text = json.dumps(doc, indent=2, allow_nan=False)
     try:  # what is saved always loads: read it back the way load_json will
         read_document(_parse(text, _Reader(os.fspath(path))), _Reader(os.fspath(path)))
@@ -288,6 +310,9 @@ def load_json(
     return_metadata : bool, default=False
         Also return a dict with ``"channel_order"``, ``"library_version"`` and
         ``"format_version"``.
+
+    The estimator's ``provenance_`` (see ``set_provenance``) is restored
+    when the file holds one.
 
     Returns
     -------

@@ -224,3 +224,11 @@ def test_fit_memory_does_not_grow_with_batch_size(rng):
     peak_small = _peak_bytes(lambda: PixelStandardizer().fit(small))
     peak_large = _peak_bytes(lambda: PixelStandardizer().fit(large))
     assert peak_large <= peak_small * 1.1 + 64 * 2**10, (peak_small, peak_large)
+
+
+def test_refit_drops_the_provenance_of_earlier_statistics(rng):
+    X = rng.integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
+    scaler = PixelStandardizer().fit(X).set_provenance("resize 256")
+    scaler.partial_fit(X)
+    assert scaler.provenance_["note"] == "resize 256"  # the same statistics, grown
+    assert not hasattr(scaler.fit(X), "provenance_")

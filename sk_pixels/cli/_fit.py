@@ -33,6 +33,7 @@ def fit_model(
     n_jobs: int = 1,
     on_error: str = "raise",
     progress: bool = False,
+    note: str | None = None,
 ) -> tuple[Any, list[tuple[str, str]]]:
     """Fit an estimator on a dataset (streamed) and save it (``sk-pixels fit``).
 
@@ -52,6 +53,10 @@ def fit_model(
         learned ones.
     mode, n_jobs, on_error, progress
         As in :func:`sk_pixels.io.dataset_stats`.
+    note : str or None, default=None
+        The preprocessing the images went through (``--note``), saved with
+        the sources, mode and skipped files as the model's provenance
+        (:meth:`~sk_pixels.PixelStandardizer.set_provenance`).
 
     Returns
     -------
@@ -59,6 +64,7 @@ def fit_model(
     skipped : list of (str, str)
     """
     from .._files import atomic_open
+    from .._provenance import TEXT_LIMITS, plain_text
     from ..io import dataset_stats
     from ..io._modes import MODE_TABLE
     from ..persist import save_json
@@ -77,6 +83,10 @@ def fit_model(
         return_skipped=True,
     )
     model.fit_stats(stats)
+    source = plain_text(", ".join(str(s) for s in sources), TEXT_LIMITS["source"])
+    model.set_provenance(
+        note, source=source, mode=mode, sampling="all", n_skipped=len(skipped)
+    )
     if suffix == ".json":
         save_json(model, output, channel_order=MODE_TABLE[mode].order)
     else:
@@ -97,6 +107,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODEL",
         help="model.json (safe to share) or model.joblib",
     )
+    parser.add_argument(
+        "--note",
+        help='preprocessing the images went through, e.g. "resize 256, '
+        'center-crop 224" (saved with the model, shown by its summary)',
+    )
     add_source_arguments(parser)
 
 
@@ -112,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             on_error=args.on_error,
             progress=show_progress(args),
+            note=args.note,
         )
         report_skipped(skipped)
     print(model.summary())

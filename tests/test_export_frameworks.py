@@ -1,0 +1,305 @@
+"""to_torch / to_onnx / to_keras: the transform inside a model equals ``transform``.
+
+Laws checked for each exportable configuration (uint8/uint16/float32/float64
+pixels, NHWC/NCHW/grayscale/flattened layouts, clip and rescale):
+
+- the torch module equals ``transform`` exactly on CPU tensors (same operations,
+  same precision) and its coefficients move with ``.to()``;
+- the ONNX graph, run by onnxruntime, equals ``transform`` exactly;
+- Keras' ``Normalization`` formula written in NumPy, and the layer itself
+  where keras is installed, equal ``transform`` to float32 rounding
+  (``rtol=1e-5, atol=1e-5``: the layer divides by ``sqrt(variance)`` where we
+  multiply by ``1 / std``).
+
+Frameworks that are not installed skip their tests with a reason.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer
+
+RNG = np.random.default_rng(12)
+X8 = RNG.integers(0, 256, size=(3, 5, 6, 3), dtype=np.uint8)
+X8_NCHW = np.ascontiguousarray(X8.transpose(0, 3, 1, 2))
+X16 = RNG.integers(0, 65536, size=(2, 4, 5, 3), dtype=np.uint16)
+XF32 = RNG.random((2, 4, 5, 3)).astype(np.float32)
+XF64 = RNG.random((2, 4, 5, 3))
+GRAY = RNG.integers(0, 256, size=(3, 5, 6), dtype=np.uint8)
+FLAT = X8.reshape(3, -1)
+# Nearly constant 16-bit data: |mean| >> std, so transform computes in float64.
+NEAR = (RNG.integers(0, 3, size=(2, 4, 5, 3)) + 60000).astype(np.uint16)
+
+#: (id, estimator, training/transformed batch)
+CASES = [
+    ("standardizer-uint8-nhwc", PixelStandardizer(), X8),
+    ("standardizer-uint8-nchw", PixelStandardizer(channel_axis=1), X8_NCHW),
+    ("standardizer-global", PixelStandardizer(per_channel=False), X8),
+    ("standardizer-clip", PixelStandardizer(clip=1.0), X8),
+    ("standardizer-clip-rescale", PixelStandardizer(clip=0.5, rescale=True), X8),
+    ("standardizer-imagenet", PixelStandardizer(mean="imagenet", std="imagenet"), X8),
+    ("standardizer-uint16", PixelStandardizer(), X16),
+    ("standardizer-uint16-float64-path", PixelStandardizer(), NEAR),
+    ("standardizer-float32", PixelStandardizer(), XF32),
+    ("standardizer-float64", PixelStandardizer(), XF64),
+    ("standardizer-output-float64", PixelStandardizer(dtype="float64"), X8),
+    ("standardizer-grayscale", PixelStandardizer(channel_axis=None), GRAY),
+    ("standardizer-one-channel-nhwc", PixelStandardizer(), GRAY[..., None]),
+    ("centerer-one-channel-nchw", PixelCenterer(channel_axis=1), GRAY[:, None]),
+    ("standardizer-flat", PixelStandardizer(image_shape=(5, 6, 3)), FLAT),
+    ("centerer-normalize", PixelCenterer(normalize=True), X8),
+    ("normalizer-domain", PixelNormalizer(), X8),
+    (
+        "normalizer-dataset-nchw",
+        PixelNormalizer(scope="dataset", channel_axis=1),
+        X8_NCHW,
+    ),
+    ("normalizer-dataset-float", PixelNormalizer(scope="dataset"), XF32),
+]
+IDS = [c[0] for c in CASES]
+# Keras' layer computes (x - mean) in float32: see test_to_keras_warns_of_cancellation.
+NO_CLIP = [c for c in CASES if "clip" not in c[0] and "float64-path" not in c[0]]
+
+
+def fitted(estimator, X):
+    return clone(estimator).fit(X)
+
+
+# -- PyTorch ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name, estimator, X", CASES, ids=IDS)
+def test_to_torch_module_equals_transform(name, estimator, X):
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    model = fitted(estimator, X)
+    expected = model.transform(X)
+    got = model.to_torch()(torch.from_numpy(X)).numpy()
+    assert got.dtype == expected.dtype
+    assert_array_equal(got, expected)  # exact: the same operations
+
+
+def test_to_torch_coefficients_are_buffers_that_move_with_to():
+    pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    module = fitted(PixelStandardizer(clip=2.0), X8).to_torch()
+    assert set(dict(module.named_buffers())) == {"scale", "offset", "clip_bounds"}
+    assert list(module.parameters()) == []  # nothing to train
+    moved = module.to("meta")  # a device without data: every buffer must follow
+    assert {b.device.type for b in moved.buffers()} == {"meta"}
+
+
+def test_to_torch_module_survives_torch_save():
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    model = fitted(PixelStandardizer(channel_axis=1), X8_NCHW)
+    buffer = io.BytesIO()
+    torch.save(model.to_torch(), buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert_array_equal(
+        loaded(torch.from_numpy(X8_NCHW)).numpy(), model.transform(X8_NCHW)
+    )
+
+
+def test_to_torch_load_state_dict_gives_the_other_transform():
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    first = fitted(PixelStandardizer(), X8)
+    second = fitted(PixelStandardizer(), X8[:1])
+    module = first.to_torch()
+    module(torch.from_numpy(X8))  # operands cached for this dtype and shape
+    module.load_state_dict(second.to_torch().state_dict())
+    assert_array_equal(module(torch.from_numpy(X8)).numpy(), second.transform(X8))
+    module.double()  # a move forgets the cached operands too
+    assert_array_equal(module(torch.from_numpy(X8)).numpy(), second.transform(X8))
+
+
+def test_to_torch_refuses_another_channel_count():
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    module = fitted(PixelStandardizer(), X8).to_torch()
+    with pytest.raises(
+        ValueError, match=r"images of shape \(2, 2, 4\) has 4 channel\(s\).*fitted on 3"
+    ):
+        module(torch.zeros((1, 2, 2, 4), dtype=torch.uint8))
+    with pytest.raises(TypeError, match="takes a torch.Tensor, got ndarray"):
+        module(X8)
+
+
+# -- ONNX ------------------------------------------------------------------------------
+def _onnxruntime():
+    pytest.importorskip("onnx", reason="to_onnx needs onnx (extra 'onnx')")
+    return pytest.importorskip(
+        "onnxruntime", reason="running the graph needs onnxruntime (extra 'onnx')"
+    )
+
+
+def _run_onnx(model, X):
+    ort = _onnxruntime()
+    session = ort.InferenceSession(
+        model.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    return session.run(None, {"pixels": X})[0]
+
+
+@pytest.mark.parametrize("name, estimator, X", CASES, ids=IDS)
+def test_to_onnx_graph_equals_transform(name, estimator, X, tmp_path):
+    _onnxruntime()
+    import onnx
+
+    model = fitted(estimator, X)
+    path = tmp_path / "scaler.onnx"
+    proto = model.to_onnx(path)
+    ops = [node.op_type for node in proto.graph.node]
+    assert ops[:3] == ["Cast", "Mul", "Add"]
+    assert ("Clip" in ops) == (
+        model.clip is not None if hasattr(model, "clip") else False
+    )
+    expected = model.transform(X)
+    got = _run_onnx(onnx.load(path), X)
+    assert got.dtype == expected.dtype
+    assert_array_equal(got, expected)  # exact: the same operations, same precision
+
+
+def test_to_onnx_float_input_of_uint8_units():
+    model = fitted(PixelStandardizer(), X8)
+    _onnxruntime()
+    got = _run_onnx(model.to_onnx(input_dtype="float32"), X8.astype(np.float32))
+    assert_array_equal(got, model.transform(X8))
+
+
+def test_to_onnx_records_the_estimator_and_provenance():
+    pytest.importorskip("onnx", reason="to_onnx needs onnx (extra 'onnx')")
+    model = fitted(PixelStandardizer(), X8)
+    model.set_provenance("resize 256, center-crop 224")
+    props = {p.key: p.value for p in model.to_onnx().metadata_props}
+    assert props == {
+        "sk_pixels.estimator": "PixelStandardizer()",
+        "sk_pixels.provenance": "resize 256, center-crop 224",
+    }
+
+
+def test_to_onnx_refuses_a_type_onnx_lacks():
+    pytest.importorskip("onnx", reason="to_onnx needs onnx (extra 'onnx')")
+    with pytest.raises(ValueError, match="input_dtype='bool' is not an ONNX pixel"):
+        fitted(PixelStandardizer(), X8).to_onnx(input_dtype=bool)
+
+
+# -- Keras -----------------------------------------------------------------------------
+def keras_formula(X, mean, variance, axis):
+    """``keras.layers.Normalization.call`` in NumPy (float32, as the layer computes):
+    ``(x - mean) / maximum(sqrt(variance), epsilon)``, ``epsilon = 1e-7``, with
+    mean and variance reshaped to broadcast along ``axis`` (scalars for None)."""
+    x = X.astype(np.float32)
+    mean = np.asarray(mean, dtype=np.float32)
+    variance = np.asarray(variance, dtype=np.float32)
+    if axis is not None:
+        shape = [1] * X.ndim
+        shape[axis] = mean.size
+        mean, variance = mean.reshape(shape), variance.reshape(shape)
+    return (x - mean) / np.maximum(np.sqrt(variance), np.float32(1e-7))
+
+
+@pytest.mark.parametrize("name, estimator, X", NO_CLIP, ids=[c[0] for c in NO_CLIP])
+def test_to_keras_formula_equals_transform(name, estimator, X):
+    model = fitted(estimator, X)
+    kwargs = model.to_keras()
+    assert set(kwargs) == {"mean", "variance", "axis"}
+    assert_allclose(
+        keras_formula(X, **kwargs), model.transform(X), rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "name, estimator, X", NO_CLIP[:6], ids=[c[0] for c in NO_CLIP[:6]]
+)
+def test_to_keras_in_0_1_units_after_rescaling(name, estimator, X):
+    model = fitted(estimator, X)
+    kwargs = model.to_keras(units="0-1")
+    rescaled = X.astype(np.float64) / model.max_value_  # keras Rescaling(1 / max)
+    assert_allclose(
+        keras_formula(rescaled, **kwargs), model.transform(X), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_to_keras_gives_a_variance_not_a_std():
+    model = fitted(PixelStandardizer(), X8)
+    kwargs = model.to_keras()
+    assert_allclose(kwargs["variance"], model.var_, rtol=1e-12)
+    assert_allclose(kwargs["mean"], model.mean_, rtol=1e-12)
+    assert kwargs["axis"] == -1
+    assert fitted(PixelStandardizer(channel_axis=1), X8_NCHW).to_keras()["axis"] == 1
+    # ImageNet in 0-1 units: torchvision's numbers, the std squared.
+    imagenet = fitted(PixelStandardizer(mean="imagenet", std="imagenet"), X8)
+    assert imagenet.to_keras(units="0-1") == {
+        "mean": [0.485, 0.456, 0.406],
+        "variance": [0.052441, 0.050176, 0.050625],  # 0.229**2 ...
+        "axis": -1,
+    }
+
+
+@pytest.mark.filterwarnings(  # keras 3.15's convert_to_numpy under NumPy 2.4
+    "ignore:__array__ implementation doesn't accept a copy:DeprecationWarning"
+)
+def test_to_keras_layer_equals_transform(monkeypatch):
+    # Keras 3 reads its backend at import: torch (installed for to_torch) unless
+    # the environment chose another.
+    monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "torch"))
+    with warnings.catch_warnings():  # third-party import-time deprecations
+        warnings.simplefilter("ignore")
+        keras = pytest.importorskip("keras", reason="keras is not installed")
+    for name, estimator, X in NO_CLIP:
+        model = fitted(estimator, X)
+        layer = keras.layers.Normalization(**model.to_keras())
+        got = keras.ops.convert_to_numpy(layer(X.astype(np.float32)))
+        assert_allclose(got, model.transform(X), rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+# -- what cannot be exported -----------------------------------------------------------
+@pytest.mark.parametrize(
+    "estimator, method, error, match",
+    [
+        (PixelStandardizer(scope="image"), "to_torch", ValueError, "scope='image'"),
+        (PixelStandardizer(scope="batch"), "to_onnx", ValueError, "scope='batch'"),
+        (PixelNormalizer(scope="image"), "to_keras", ValueError, "scope='image'"),
+        (
+            PixelStandardizer(clip=1.0),
+            "to_keras",
+            ValueError,
+            r"keras.layers.Normalization's normalization \(an affine map\) cannot",
+        ),
+        (PixelStandardizer(), "to_torch", NotFittedError, "not fitted yet"),
+        (PixelCenterer(), "to_keras", NotFittedError, "not fitted yet"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_inexpressible_or_unfitted_exports_raise(estimator, method, error, match):
+    if method == "to_torch":
+        pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    if method == "to_onnx":
+        pytest.importorskip("onnx", reason="to_onnx needs onnx (extra 'onnx')")
+    if estimator.scope in ("image", "batch"):
+        estimator = clone(estimator).fit(X8)
+    with pytest.raises(error, match=match):
+        getattr(estimator, method)()
+
+
+def test_to_keras_refuses_bad_units_and_a_std_below_its_epsilon():
+    with pytest.raises(ValueError, match="Got units='255'"):
+        fitted(PixelStandardizer(), X8).to_keras(units="255")
+    tiny = PixelStandardizer(std=1e-9, mean=0.5).fit(XF32)
+    with pytest.raises(ValueError, match="below Keras' epsilon 1e-07"):
+        tiny.to_keras()
+
+
+def test_to_keras_warns_of_cancellation():
+    # |mean| / std ~ 75,000: (x - mean) in float32 keeps ~7 of 24 bits.
+    model = fitted(PixelStandardizer(), NEAR)
+    with pytest.warns(UserWarning, match=r"\|mean\|/std up to 7\d{4}") as rec:
+        kwargs = model.to_keras()
+    assert rec[0].filename == __file__
+    error = np.abs(keras_formula(NEAR, **kwargs) - model.transform(NEAR)).max()
+    assert error > 1e-4  # the loss the warning is about is real
