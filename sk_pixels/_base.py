@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
+from ._images import as_image_list, stream
 from ._input import _InputMixin, _is_preset
 from ._stats import PixelStats
 from ._units import (
@@ -175,8 +176,14 @@ class _BasePixelTransformer(
 
         Parameters
         ----------
-        X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
-            A batch of training images.
+        X : array-like of shape (n, *spatial, C), (n, C, *spatial), (n, H, W) or \
+(n, n_features); a list of single images; a PIL image; or an iterable of batches
+            A batch of training images. A list (or tuple) of single images of
+            any sizes (arrays laid out like one row of a batch, or PIL images)
+            is pooled over every pixel; any other iterable (a generator,
+            ``iter_images(...)``, a PyTorch ``DataLoader``) is streamed, each
+            item a batch, a PIL image, an ``(images, labels)`` pair or a
+            mapping with a ``"pixel_values"``, ``"image"`` or ``"images"`` key.
         y : None
             Ignored.
 
@@ -186,21 +193,45 @@ class _BasePixelTransformer(
             Fitted transformer.
         """
         self._check_params()
+        batches = stream(X)
+        if batches is None:
+            return self._partial_fit_batch(X)
+        empty = True
+        for batch in batches:
+            self._partial_fit_batch(batch)
+            empty = False
+        if empty:
+            raise ValueError(
+                f"X is an empty iterable ({type(X).__name__}): it yielded no batch "
+                "of images to fit on."
+            )
+        return self
+
+    def _partial_fit_batch(self, X):
+        """partial_fit of one batch, or of one ragged list of single images."""
+        images = as_image_list(X)
+        parts = [X] if images is None else images
         with _COMMIT_LOCK:
             first_call = not hasattr(self, "n_samples_seen_")
-            backend, X, dtype = self._validate(X, reset=first_call, fitting=True)
-        stats, observed_max = None, None
-        if self._learns():
-            stats = backend.stats(X, self._layout())
-            n_images = stats.n_images
-        else:
-            n_images = backend.n_images(X)
+            checked = [
+                self._validate(part, reset=first_call and k == 0, fitting=True)
+                for k, part in enumerate(parts)
+            ]
+        dtype = _one_dtype(checked)
+        stats, n_images, observed_max = None, 0, None
+        for backend, data, _ in checked:
+            if self._learns():
+                part = backend.stats(data, self._layout())
+                stats = part if stats is None else stats.merge(part)
+                continue
+            n_images += backend.n_images(data)
             if dtype.kind == "f" and self._depends_on_unit_range():
-                observed_max = backend.maximum(X)
+                observed_max = np.fmax(observed_max or -np.inf, backend.maximum(data))
+        n_images = stats.n_images if stats is not None else n_images
         if n_images == 0:
             raise ValueError(
-                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum "
-                "of 1 is required."
+                f"Found array with 0 sample(s) (shape={checked[0][1].shape}) while "
+                "a minimum of 1 is required."
             )
         self._commit(
             input_dtype=dtype, n_images=n_images, stats=stats, observed_max=observed_max
@@ -432,6 +463,9 @@ class _BasePixelTransformer(
             (or ``dtype`` when set); an array of X's namespace for device input,
             a lazy Dask array for Dask input.
         """
+        images = as_image_list(X)
+        if images is not None:
+            return self._transform_images(images, out)
         backend, data, dtype = self._prepare_transform(X)
         result = self._scale(backend, data, dtype, out)
         if not backend.eager:  # set_output never materialises a lazy result
@@ -455,8 +489,31 @@ class _BasePixelTransformer(
         """
         return self.fit(X, y).transform(X)
 
-    def _scale(self, backend, X, dtype: np.dtype, out=None):
-        """The map of this estimator applied to validated X on its backend."""
+    def _transform_images(self, images: list, out=None) -> list:
+        """transform of a ragged list: a list of arrays of the images' shapes."""
+        if out is not None:
+            raise TypeError(
+                "out= is not supported for a list of images: transform returns a "
+                "list of arrays. Pass one batch array to write into out."
+            )
+        checked = [self._prepare_transform(image) for image in images]
+        dtype = _one_dtype(checked)
+        stats = None
+        if self.scope == "batch":  # the batch is the whole list
+            for backend, data, _ in checked:
+                part = backend.stats(data, self._layout())
+                stats = part if stats is None else stats.merge(part)
+        return [
+            self._scale(backend, data, dtype, stats=stats)[0]
+            for backend, data, _ in checked
+        ]
+
+    def _scale(self, backend, X, dtype: np.dtype, out=None, stats=None):
+        """The map of this estimator applied to validated X on its backend.
+
+        ``stats``: the batch statistics of ``scope="batch"``, when the batch is
+        more than X (a ragged list).
+        """
         layout = self._layout()
         out_dtype = output_float_dtype(dtype, self.dtype)
         max_value = resolve_max_value(dtype, self.max_value)
@@ -473,7 +530,9 @@ class _BasePixelTransformer(
             return backend.map_images(
                 X, partial(_transform_chunk, snapshot), out_dtype, out=out
             )
-        stats = self._pool(backend.stats(X, layout, per_image=per_image))
+        if stats is None:
+            stats = backend.stats(X, layout, per_image=per_image)
+        stats = self._pool(stats)
         self._warn_domain(dtype, _nanmax(stats.max), "transform")
         affine = self._coefficients(stats, max_value, dtype)
         return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
@@ -548,6 +607,12 @@ class _BasePixelTransformer(
         X_original : array of the same shape as X
             Images in pixel units (float, or the fitted dtype).
         """
+        images = as_image_list(X)
+        if images is not None:
+            return [
+                self.inverse_transform(image, restore_dtype=restore_dtype)[0]
+                for image in images
+            ]
         if not hasattr(self, "n_samples_seen_"):
             raise NotFittedError(
                 f"This {type(self).__name__} instance is not fitted yet: "
@@ -574,3 +639,14 @@ _COMMIT_LOCK = threading.RLock()
 def _transform_chunk(estimator, block: np.ndarray) -> np.ndarray:
     """One chunk of whole images through the NumPy path (Dask, per-image scopes)."""
     return np.asarray(estimator.transform(block))
+
+
+def _one_dtype(checked: list) -> np.dtype:
+    """The dtype shared by the images of a ragged list (refuse a mix)."""
+    dtypes = {np.dtype(dtype) for _, _, dtype in checked}
+    if len(dtypes) > 1:
+        raise ValueError(
+            f"The images of X have different dtypes {sorted(d.name for d in dtypes)}: "
+            "their units differ. Convert them to one dtype first."
+        )
+    return dtypes.pop()

@@ -137,6 +137,56 @@ class PixelStats:
         """
         return cls().update(X, channel_axis=channel_axis, image_shape=image_shape)
 
+    @classmethod
+    def from_batches(
+        cls,
+        batches: Any,
+        channel_axis: int | None = -1,
+        image_shape: tuple[int, ...] | None = None,
+    ) -> PixelStats:
+        """Return the statistics of a stream of batches, without an estimator.
+
+        Parameters
+        ----------
+        batches : iterable
+            A generator, ``sk_pixels.io.iter_images(...)``, a PyTorch
+            ``DataLoader``...: each item a batch, a PIL image, a list of single
+            images, an ``(images, labels)`` pair or a mapping with a
+            ``"pixel_values"``, ``"image"`` or ``"images"`` key (the items that
+            the estimators' ``fit`` streams). A list is a list of single images.
+        channel_axis, image_shape
+            Layout of each batch, as for :meth:`from_array`.
+
+        Returns
+        -------
+        stats : PixelStats
+            Equal to :meth:`from_array` on all the images at once (to the bit
+            for integer pixels of up to 16 bits).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> batches = (np.full((2, 3, 3, 1), v, np.uint8) for v in (10, 20))
+        >>> PixelStats.from_batches(batches).mean
+        array([15.])
+        """
+        from ._images import as_image_list, item_batch
+
+        if isinstance(batches, (list, tuple)) or not hasattr(batches, "__iter__"):
+            items = [batches]  # one batch, or one list of single images
+        else:
+            items = (item_batch(item) for item in batches)
+        stats = cls()
+        for item in items:
+            for part in as_image_list(item) or [item]:
+                stats.update(part, channel_axis=channel_axis, image_shape=image_shape)
+        if stats.input_dtype is None:
+            raise ValueError(
+                f"batches ({type(batches).__name__}) yielded no image: there is "
+                "nothing to compute statistics of."
+            )
+        return stats
+
     def update(
         self,
         X: Any,
