@@ -271,7 +271,7 @@ def _needs_float64(src_dtype, ftype, scale, offset, center=0.0) -> bool:
     True when the input does not convert exactly to the output dtype (``int32``
     or ``float64`` pixels into float32, ``uint16`` into float16), or when a
     coefficient does not fit the output dtype (a std of 1e-39 or a mean of
-    1e39 in float32 data).  Those cases run in float64 blocks.  A large offset
+    1e39 or 1e-39 in float32 data).  Those cases run in float64 blocks.  A large offset
     (``|mean| >> std``) needs nothing: the centred form subtracts the mean
     first.
     """
@@ -281,9 +281,11 @@ def _needs_float64(src_dtype, ftype, scale, offset, center=0.0) -> bool:
         return True
     info = np.finfo(ftype)
     scale = np.abs(np.asarray(scale, dtype=np.float64))
-    nonzero = scale[scale > 0]
-    if nonzero.size and nonzero.min() < info.smallest_normal:
-        return True
+    for coefficient in (scale, np.abs(np.asarray(center, dtype=np.float64))):
+        # Subnormal in the output dtype: its rounding is not relative.
+        nonzero = coefficient[coefficient > 0]
+        if nonzero.size and nonzero.min() < info.smallest_normal:
+            return True
     return any(
         np.any(np.abs(np.asarray(a, dtype=np.float64)) > info.max)
         for a in (scale, offset, center)

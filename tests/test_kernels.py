@@ -2,7 +2,9 @@
 
 Tolerance (documented in ``sk_pixels._kernels``): with output epsilon ``eps``,
 ``|y - ref| <= 4 * eps * (|x * scale| + |offset|)``, plus ``eps * |x * scale|``
-when the cast of the input to the output dtype rounds (``int32`` -> ``float32``).
+when the cast of the input to the output dtype rounds (``int32`` -> ``float32``):
+the bound of maps given as ``(scale, offset)`` (``center=None``).  Centred maps
+meet the tighter bound of ``_kernels.ERROR_BOUND``: tests/test_transform_accuracy.py.
 """
 
 from __future__ import annotations

@@ -128,9 +128,9 @@ def centred_maps(draw):
         spread = 10.0 ** draw(st.floats(-4, np.log10(float(info.max) - info.min)))
     else:
         top = 37 if dtype == np.float32 else 300
-        center = draw(st.sampled_from([-1, 1])) * 10.0 ** draw(st.floats(-30, top))
+        center = draw(st.sampled_from([-1, 1])) * 10.0 ** draw(st.floats(-45, top))
         # Spreads from far below the centre's ulp to far above the centre.
-        spread = abs(center) * 10.0 ** draw(st.floats(-12, 3)) + 1e-38
+        spread = abs(center) * 10.0 ** draw(st.floats(-12, 3)) + 1e-44
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     width = draw(st.sampled_from([0.01, 1, 30]))
