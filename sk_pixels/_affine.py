@@ -1,4 +1,4 @@
-"""The one map every transform of this library applies: ``clip(x * scale + offset)``."""
+"""The one map every transform of this library applies: ``clip((x - c) * s + o)``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ import numpy as np
 class Affine:
     """Per-channel (or per-image and channel) affine map, optionally clipped.
 
+    The map is ``y = x * scale + offset``. It also has a *centred* form,
+    ``y = (x - center) * scale + base`` with ``offset = base - center * scale``,
+    which is how the kernels evaluate it: ``x - center`` is exact where the two
+    are close, so the result is accurate relative to itself, not to ``|offset|``
+    (``(x - mean) / std`` of a nearly constant image, a constant image mapping
+    to exactly 0). :meth:`centered` builds a map from that form; a map built
+    from ``(scale, offset)`` has ``center = 0`` and ``base = offset``.
+
     Parameters
     ----------
     scale, offset : array-like of shape (), (n_channels,) or (n_images, n_channels)
@@ -15,28 +23,72 @@ class Affine:
         units (``x``) to output units (``y``).
     clip : (lo, hi) or None, default=None
         Bounds applied after the map (in output units).
+
+    Examples
+    --------
+    >>> m = Affine.centered(scale=0.5, center=249.0)
+    >>> float(m.offset), float(m.center), float(m.base)
+    (-124.5, 249.0, 0.0)
+    >>> float(m.inverse().scale), float(m.inverse().offset)
+    (2.0, 249.0)
     """
 
     def __init__(self, scale, offset, clip: tuple[float, float] | None = None):
         self.scale = np.asarray(scale, dtype=np.float64)
         self.offset = np.asarray(offset, dtype=np.float64)
         self.clip = clip
+        self.center = np.zeros((), dtype=np.float64)
+        self.base = self.offset
+
+    @classmethod
+    def centered(
+        cls, scale, center, base=0.0, clip: tuple[float, float] | None = None
+    ) -> Affine:
+        """The map ``y = (x - center) * scale + base`` (then clipped).
+
+        ``center`` is in input units (a mean, a minimum), ``base`` in output
+        units (0, ``feature_range[0]``, 0.5): an input equal to ``center`` maps
+        to exactly ``base``.
+        """
+        scale = np.asarray(scale, dtype=np.float64)
+        center = np.asarray(center, dtype=np.float64)
+        base = np.asarray(base, dtype=np.float64)
+        affine = cls(scale, base - center * scale, clip)
+        affine.center, affine.base = center, base
+        return affine
 
     def for_view(
         self, n_channels: int, per_image: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Scale and offset shaped ``(C,)``, or ``(n, 1, 1, C)`` per image."""
-        scale, offset = np.broadcast_arrays(self.scale, self.offset)
-        if per_image:
-            shape = (scale.shape[0], n_channels)
-            return tuple(
-                np.broadcast_to(a, shape).reshape(shape[0], 1, 1, n_channels)
-                for a in (scale, offset)
-            )
-        return tuple(
-            np.broadcast_to(a.reshape(-1), (n_channels,)) for a in (scale, offset)
+        return _shape_for_view((self.scale, self.offset), n_channels, per_image)
+
+    def centered_for_view(
+        self, n_channels: int, per_image: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Scale, center and base shaped as in :meth:`for_view`."""
+        return _shape_for_view(
+            (self.scale, self.center, self.base), n_channels, per_image
         )
 
     def inverse(self) -> Affine:
-        """The map ``x = (y - offset) / scale`` (clipping is not undone)."""
-        return Affine(1.0 / self.scale, -self.offset / self.scale)
+        """The map ``x = (y - base) / scale + center`` (clipping is not undone).
+
+        Evaluated as ``y / scale + (center - base / scale)``: its inputs are
+        output values (z-scores, [0, 1]), so the natural centre is 0, and its
+        offset is the input value that maps to 0 (the mean, the mid-range).
+        """
+        inverse = 1.0 / self.scale
+        return Affine(inverse, self.center - self.base * inverse)
+
+
+def _shape_for_view(arrays, n_channels: int, per_image: bool) -> tuple:
+    """Broadcast coefficient arrays to ``(C,)`` or ``(n, 1, 1, C)``."""
+    arrays = np.broadcast_arrays(*arrays)
+    if per_image:
+        shape = (arrays[0].shape[0], n_channels)
+        return tuple(
+            np.broadcast_to(a, shape).reshape(shape[0], 1, 1, n_channels)
+            for a in arrays
+        )
+    return tuple(np.broadcast_to(a.reshape(-1), (n_channels,)) for a in arrays)

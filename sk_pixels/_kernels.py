@@ -1,14 +1,15 @@
 """Blocked transform kernels: one pass over cache-sized blocks, no batch temporaries.
 
-Every transform of this library is a per-channel affine map ``y = x * scale +
-offset``, optionally clipped.  :func:`affine` writes it straight into the
+Every transform of this library is a per-channel affine map ``y = (x - center)
+* scale + base``, optionally clipped.  :func:`affine` writes it straight into the
 output, block by block (:data:`BLOCK_ELEMENTS` values, 768 KiB of float32, so
 a block stays in the L2 cache between its steps):
 
 1. ``np.copyto(y, x)`` casts the input block into the output (``uint8`` ->
    ``float32`` is exact; it is NumPy's fastest conversion loop, faster than the
    casting buffers of a mixed-type ``x * scale``);
-2. ``y *= scale`` and ``y += offset`` run in place on the cached block.
+2. ``y -= c_hi``, ``y *= scale`` and ``y += base'`` run in place on the cached
+   block (the centred form, below).
 
 No float64 copy and no temporary the size of the batch is ever made: the peak
 extra memory of a transform is its output.  How the coefficients meet the
@@ -28,16 +29,37 @@ Large batches (more than :data:`sk_pixels._threads.MIN_PARALLEL_BYTES` of
 memory traffic) are split over threads (NumPy releases the GIL inside each
 step); see :mod:`sk_pixels._threads` for the limits that are respected.
 
-Accuracy: ``scale`` and ``offset`` are rounded to the output dtype, and the
-result ``fl(fl(x * scale) + offset)`` differs from the float64 reference
-(``(x - mean) / std``, cast to the output dtype) by at most a few units in the
-last place of the largest term: the tests bound it by
-``4 * eps * (|x * scale| + |offset|)`` with ``eps`` the machine epsilon of the
-output dtype (``2**-23`` for float32), plus ``eps * |x|`` when an integer input
-wider than the output's mantissa (``int32`` -> ``float32``) is rounded by the
-cast.  Clipping is exact.  A 256-entry float32 lookup table per channel for
-``uint8`` (albucore's trick) was measured slower here: NumPy's gather needs the
-indices as ``intp``, an 8-byte copy of every pixel.
+The map is evaluated in its centred form ``(x - center) * scale + base``
+(:class:`~sk_pixels._affine.Affine`): ``center`` is split into its nearest
+output-dtype value ``c_hi`` and a remainder folded into the base
+(:func:`split_center`), and each block runs ``y -= c_hi``, ``y *= scale``,
+``y += base'`` (a step whose coefficients are all 0, or 1, is skipped).
+``x - c_hi`` is exact where the pixels are close to the centre (Sterbenz), so
+nothing large cancels: a constant image or channel maps to exactly ``base``
+(0, or ``feature_range[0]``) whenever its value is one of the output dtype's
+(every ``uint8``/``uint16``/``int16`` value, every float32 value for float32
+output).
+
+Accuracy (the bound the tests check, and the README states): with ``eps``
+the machine epsilon of the output dtype (``2**-23`` for float32) and ``y*``
+the exact value of the map with the float64 coefficients,
+
+    |y - y*| <= ERROR_BOUND * eps * (|y*| + |base|) + eps**2 * |center * scale|
+
+plus ``ERROR_BOUND * eps * tiny`` (``tiny`` the smallest normal number) for
+what underflow loses, for every input value that float64 represents exactly
+(all but 64-bit integers beyond ``2**53``).  ``base`` is the map's value at its
+centre: 0 when standardizing or centering, ``feature_range[0]`` for min-max,
+0.5 for ``clip`` with ``rescale``; ``center * scale`` is ``mean / std``.  So
+the error is a few ulp of the result (``ERROR_BOUND`` = 3 covers the rounding
+of the subtraction, the scale, the product, the base and the sum, 2 eps in
+all), and stays so for ``|mean| >> std``.  Where the output dtype would lose
+more (input that does not convert exactly, like ``int32`` into float32; a
+coefficient beyond its range or subnormal), the kernel runs float64 blocks
+(:func:`_needs_float64`), which meet the same bound.  Clipping is exact and
+monotone, so it never increases the error.  A 256-entry float32 lookup table
+per channel for ``uint8`` (albucore's trick) was measured slower here:
+NumPy's gather needs the indices as ``intp``, an 8-byte copy of every pixel.
 """
 
 from __future__ import annotations
@@ -46,6 +68,9 @@ import numpy as np
 
 from . import _threads
 from ._blocks import BLOCK_BYTES, _row_length, iter_blocks
+
+#: The accuracy guaranteed, in units of ``eps * (|y*| + |base|)`` (see above).
+ERROR_BOUND = 3
 
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
@@ -75,12 +100,34 @@ def _tile_size(shape: tuple[int, ...], images: slice, rows: slice) -> int:
 
 
 def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
-    """Whether ``a`` and ``b`` are the same elements (an in-place transform)."""
+    """Whether ``a`` and ``b`` are the same elements of the same dtype (in place)."""
     return (
-        a.shape == b.shape
+        a.dtype == b.dtype
+        and a.shape == b.shape
         and a.strides == b.strides
         and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
     )
+
+
+def split_center(
+    scale: np.ndarray, center: np.ndarray, base: np.ndarray, ftype: np.dtype
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Coefficients of the centred form in ``ftype``: ``(scale, c_hi, base')``.
+
+    ``center`` (float64) is split into ``c_hi``, its nearest ``ftype`` value, and
+    the remainder ``c_lo``, folded into the base: ``base' = base - c_lo * scale``
+    (in float64, then rounded).  ``(x - c_hi) * scale + base'`` equals the
+    float64 map up to the rounding of its own small terms (see the module
+    docstring); an ``x`` equal to ``center`` maps to exactly ``base`` whenever
+    ``center`` is an ``ftype`` value (an integer or float32 constant image).
+    """
+    ftype = np.dtype(ftype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c_hi = np.asarray(center, dtype=ftype)
+        c_lo = np.asarray(center, dtype=np.float64) - c_hi.astype(np.float64)
+        c_lo = np.where(np.isfinite(c_lo), c_lo, 0.0)
+        low = np.asarray(base, dtype=np.float64) - c_lo * scale
+    return (np.asarray(scale, dtype=ftype), c_hi, np.asarray(low, dtype=ftype))
 
 
 def affine(
@@ -92,15 +139,17 @@ def affine(
     track_max: bool = False,
     n_threads: int | None = None,
     block: int = BLOCK_ELEMENTS,
+    center: np.ndarray | None = None,
 ) -> float:
-    """Write ``src * scale + offset`` (clipped) into ``dst``, block by block.
+    """Write ``(src - center) * scale + offset`` (clipped) into ``dst``, by blocks.
 
     Parameters
     ----------
     src : ndarray of shape (n, H, W, C)
         Channels-last view of the input (any numeric dtype, any strides).
     dst : ndarray of shape (n, H, W, C)
-        Channels-last view of the float output; may be ``src`` itself.
+        Channels-last view of the float output: ``src`` itself (same memory,
+        strides and dtype), or memory that ``src`` does not overlap.
     scale, offset : ndarray of shape (C,) or (n, 1, 1, C)
         Per channel (or per image and channel) coefficients, float64.
     clip : (lo, hi) or None
@@ -113,6 +162,9 @@ def affine(
         :mod:`sk_pixels._threads`.
     block : int
         Values per block.
+    center : ndarray of shape (C,) or (n, 1, 1, C), or None
+        Subtracted before scaling (float64, in input units); None is 0, which
+        makes ``offset`` the plain offset of ``src * scale + offset``.
 
     Returns
     -------
@@ -128,12 +180,17 @@ def affine(
     255.0
     >>> y.ravel().round(4)
     array([-0.5, -0.3,  0.5], dtype=float32)
+    >>> _ = affine(x, y, np.array([1 / 102]), np.array([0.0]), center=np.array([51.0]))
+    >>> y.ravel()
+    array([-0.5,  0. ,  2. ], dtype=float32)
     """
     ftype = dst.dtype
-    if _needs_float64(src.dtype, ftype, scale, offset):
-        return _affine_float64(src, dst, scale, offset, clip, track_max, block)
-    scale = np.asarray(scale, dtype=ftype)
-    offset = np.asarray(offset, dtype=ftype)
+    if center is None:
+        center = np.zeros_like(np.asarray(scale, dtype=np.float64))
+    if _needs_float64(src.dtype, ftype, scale, offset, center):
+        return _affine_float64(src, dst, scale, center, offset, clip, track_max, block)
+    scale, center, offset = split_center(scale, center, offset, ftype)
+    scale, center, offset = np.broadcast_arrays(scale, center, offset)
     per_image = scale.ndim == 4
     layout = _layout(dst)
     in_place = _same_memory(src, dst)
@@ -141,40 +198,43 @@ def affine(
         n_threads = _threads.get_num_threads(src.nbytes + dst.nbytes)
     if clip is not None:
         clip = (ftype.type(clip[0]), ftype.type(clip[1]))
-    tiles: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    # x / 255 needs no add, a pure shift no multiply: one pass less each.
-    unit_scale = bool(np.all(scale == 1))
-    zero_offset = not np.any(offset)
+    tiles: dict[int, tuple[np.ndarray, ...]] = {}
+    # x / 255 needs no shift and no add, a pure shift no multiply: a pass less each.
+    coefficients = (center, scale, offset)
+    steps = (
+        (np.subtract, bool(np.any(center))),
+        (np.multiply, not bool(np.all(scale == 1))),
+        (np.add, bool(np.any(offset))),
+    )
 
     def operands(y: np.ndarray, images: slice, tile_buf=None):
         """``y`` reshaped for fast inner loops, with matching coefficients."""
         g, r, w, c = y.shape
-        s = scale[images].reshape(g, 1, c) if per_image else scale.reshape(1, c)
-        o = offset[images].reshape(g, 1, c) if per_image else offset.reshape(1, c)
+        coef = [
+            a[images].reshape(g, 1, c) if per_image else a.reshape(1, c)
+            for a in coefficients
+        ]
         if layout == "last":
             width = _row_length(r * w, c, w, _TILE_ROW)
             if per_image:
                 # Tile each image's coefficients along a row (one C-level copy).
-                ts = tile_buf[0, : g * width].reshape(g, 1, width // c, c)
-                to = tile_buf[1, : g * width].reshape(g, 1, width // c, c)
-                np.copyto(ts, s.reshape(g, 1, 1, c))
-                np.copyto(to, o.reshape(g, 1, 1, c))
-                return (
-                    y.reshape(g, -1, width),
-                    ts.reshape(g, 1, width),
-                    to.reshape(g, 1, width),
-                )
+                rows = []
+                for k, a in enumerate(coef):
+                    t = tile_buf[k, : g * width].reshape(g, 1, width // c, c)
+                    np.copyto(t, a.reshape(g, 1, 1, c))
+                    rows.append(t.reshape(g, 1, width))
+                return (y.reshape(g, -1, width), *rows)
             if width not in tiles:
-                tiles[width] = (np.tile(s[0], width // c), np.tile(o[0], width // c))
+                tiles[width] = tuple(np.tile(a[0], width // c) for a in coef)
             return (y.reshape(g, -1, width), *tiles[width])
         if layout == "first":
             planes = y.transpose(0, 3, 1, 2)
             if per_image:
-                return planes, s.reshape(g, c, 1, 1), o.reshape(g, c, 1, 1)
-            return planes, s.reshape(c, 1, 1), o.reshape(c, 1, 1)
+                return (planes, *(a.reshape(g, c, 1, 1) for a in coef))
+            return (planes, *(a.reshape(c, 1, 1) for a in coef))
         if per_image:
-            return y, s.reshape(g, 1, 1, c), o.reshape(g, 1, 1, c)
-        return y, s[0], o[0]
+            return (y, *(a.reshape(g, 1, 1, c) for a in coef))
+        return (y, *(a[0] for a in coef))
 
     def run(blocks) -> float:
         observed = -np.inf
@@ -182,7 +242,7 @@ def affine(
         if per_image and layout == "last":
             # Coefficient rows of the largest block (its images x one row).
             size = max(_tile_size(src.shape, im, rs) for im, rs in blocks)
-            tile_buf = np.empty((2, size), dtype=ftype)
+            tile_buf = np.empty((3, size), dtype=ftype)
         for images, rows in blocks:
             x = src[images, rows]
             y = dst[images, rows]
@@ -190,11 +250,10 @@ def affine(
                 observed = max(observed, float(np.fmax.reduce(x, axis=None)))
             if not in_place:
                 np.copyto(y, x, casting="unsafe")
-            view, s, o = operands(y, images, tile_buf if per_image else None)
-            if not unit_scale:
-                np.multiply(view, s, out=view)
-            if not zero_offset:
-                np.add(view, o, out=view)
+            view, *coef = operands(y, images, tile_buf)
+            for (ufunc, needed), a in zip(steps, coef):
+                if needed:
+                    ufunc(view, a, out=view)
             if clip is not None:
                 np.clip(view, clip[0], clip[1], out=view)
         return observed
@@ -206,44 +265,42 @@ def affine(
     return observed if track_max else np.nan
 
 
-#: Above this ratio of ``|offset|`` to ``max(1, |scale|)`` the float32 path would
-#: cancel away more than 10 of its 24 bits (``(x - mean) / std`` with
-#: ``|mean| >> std``, e.g. a nearly constant 16-bit image).
-_CANCELLATION = 2.0**10
-
-
-def _needs_float64(src_dtype, ftype, scale, offset) -> bool:
+def _needs_float64(src_dtype, ftype, scale, offset, center=0.0) -> bool:
     """Whether the output-precision path would lose accuracy for these operands.
 
     True when the input does not convert exactly to the output dtype (``int32``
-    or ``float64`` pixels into float32, ``uint16`` into float16), when a
-    coefficient does not fit the output dtype (a std of 1e-39 in float32 data),
-    or when the offset is so large against the scale that ``x * scale + offset``
-    cancels (see :data:`_CANCELLATION`).  Those cases run in float64 blocks.
+    or ``float64`` pixels into float32, ``uint16`` into float16), or when a
+    coefficient does not fit the output dtype (a std of 1e-39 or a mean of
+    1e39 or 1e-39 in float32 data).  Those cases run in float64 blocks.  A large offset
+    (``|mean| >> std``) needs nothing: the centred form subtracts the mean
+    first.
     """
-    if ftype == np.float64:
+    if np.dtype(ftype) == np.float64:
         return False
     if not np.can_cast(src_dtype, ftype, "safe"):
         return True
     info = np.finfo(ftype)
     scale = np.abs(np.asarray(scale, dtype=np.float64))
-    offset = np.abs(np.asarray(offset, dtype=np.float64))
-    nonzero = scale[scale > 0]
-    if np.any(scale > info.max) or np.any(offset > info.max):
-        return True
-    if nonzero.size and nonzero.min() < info.smallest_normal:
-        return True
-    return bool(np.max(offset, initial=0.0) > _CANCELLATION * max(1.0, scale.max()))
+    for coefficient in (scale, np.abs(np.asarray(center, dtype=np.float64))):
+        # Subnormal in the output dtype: its rounding is not relative.
+        nonzero = coefficient[coefficient > 0]
+        if nonzero.size and nonzero.min() < info.smallest_normal:
+            return True
+    return any(
+        np.any(np.abs(np.asarray(a, dtype=np.float64)) > info.max)
+        for a in (scale, offset, center)
+    )
 
 
-def _affine_float64(src, dst, scale, offset, clip, track_max, block) -> float:
+def _affine_float64(src, dst, scale, center, offset, clip, track_max, block) -> float:
     """:func:`affine` computed in float64 blocks, then cast to ``dst``'s dtype.
 
     The exact path for the cases of :func:`_needs_float64`: one float64
     temporary of one block, never of the batch.
     """
-    scale = np.asarray(scale, dtype=np.float64)
-    offset = np.asarray(offset, dtype=np.float64)
+    scale, center, offset = np.broadcast_arrays(
+        *(np.asarray(a, dtype=np.float64) for a in (scale, center, offset))
+    )
     per_image = scale.ndim == 4
     observed = -np.inf
     for images, rows in iter_blocks(src.shape, block):
@@ -251,8 +308,10 @@ def _affine_float64(src, dst, scale, offset, clip, track_max, block) -> float:
         if track_max:
             observed = max(observed, float(np.fmax.reduce(x, axis=None)))
         t = x.astype(np.float64)
-        np.multiply(t, scale[images] if per_image else scale, out=t)
-        np.add(t, offset[images] if per_image else offset, out=t)
+        s, c, o = (a[images] if per_image else a for a in (scale, center, offset))
+        np.subtract(t, c, out=t)
+        np.multiply(t, s, out=t)
+        np.add(t, o, out=t)
         if clip is not None:
             np.clip(t, clip[0], clip[1], out=t)
         # A value beyond the output's range overflows here, under the caller's
@@ -264,8 +323,12 @@ def _affine_float64(src, dst, scale, offset, clip, track_max, block) -> float:
 def check_out(out, shape: tuple[int, ...], X: np.ndarray) -> np.ndarray:
     """Validate the ``out=`` argument of ``transform``: a float array of X's shape.
 
-    ``out`` may be ``X`` itself (an in-place transform of float input), but
-    must not otherwise overlap it.
+    ``out`` may be ``X`` itself: ``out is X``, or the same memory seen the same
+    way (same data pointer, shape, strides and dtype, which is then a float
+    dtype), an in-place transform of float input.  Any other ``out`` must share
+    no element with ``X`` (``np.shares_memory``): a reinterpreting or strided
+    view of ``X`` (``X.view(np.float32)[..., ::2]``) would be overwritten while
+    it is read.
     """
     if not isinstance(out, np.ndarray):
         raise TypeError(
@@ -284,11 +347,36 @@ def check_out(out, shape: tuple[int, ...], X: np.ndarray) -> np.ndarray:
         )
     if not out.flags.writeable:
         raise ValueError("out is read-only. Pass a writeable array.")
-    if np.may_share_memory(out, X) and not (
-        out is X or _same_memory(out, np.asarray(X))
-    ):
+    if out is not X and _overlaps(out, np.asarray(X)):
         raise ValueError(
-            "out overlaps X without being X. Pass X itself (an in-place "
-            "transform of float input) or a separate array."
+            "out overlaps X without being X (it shares memory with X but has "
+            f"another dtype, shape, strides or start: out is {out.dtype} with "
+            f"strides {out.strides}, X is {X.dtype} with strides {X.strides}). "
+            "Pass X itself (an in-place transform of float input) or a separate "
+            "array."
         )
     return out
+
+
+# numpy.exceptions is NumPy >= 1.25; NumPy 1.24 has the class at the top level.
+_TooHardError = getattr(np, "exceptions", np).TooHardError
+
+#: Work allowed to ``np.shares_memory`` before an overlap is assumed.
+_OVERLAP_WORK = 100_000
+
+
+def _overlaps(out: np.ndarray, X: np.ndarray) -> bool:
+    """Whether writing ``out`` while reading ``X`` could change what is read.
+
+    False for the exact same memory seen the same way (see :func:`check_out`)
+    and for arrays that share no element; True otherwise, and also when NumPy
+    cannot decide within :data:`_OVERLAP_WORK` (never a false "no").
+    """
+    if not np.may_share_memory(out, X):
+        return False
+    if _same_memory(out, X):
+        return False
+    try:
+        return bool(np.shares_memory(out, X, max_work=_OVERLAP_WORK))
+    except _TooHardError:
+        return True

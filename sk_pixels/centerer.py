@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from numbers import Real
 
-import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
 from ._affine import Affine
@@ -126,4 +125,4 @@ class PixelCenterer(_BasePixelTransformer):
         if mean is None:
             mean = self.mean_ if stats is None else stats.mean
         scale = 1.0 / max_value if self.normalize else 1.0
-        return Affine(scale, -np.asarray(mean) * scale)
+        return Affine.centered(scale, center=mean)

@@ -131,7 +131,7 @@ class PixelNormalizer(_BasePixelTransformer):
         if self.scope == "domain":
             low = 0.0 if dtype is None else domain_min(dtype, self.max_value)
             scale = (hi - lo) / (max_value - low)
-            return Affine(scale, lo - low * scale)
+            return Affine.centered(scale, center=low, base=lo)
         if stats is None:
             data_min, data_max = self.data_min_, self.data_max_
         else:
@@ -146,4 +146,4 @@ class PixelNormalizer(_BasePixelTransformer):
         )
         constant = ~np.isfinite(half) | (half < 5 * np.finfo(np.float64).eps)
         scale = np.where(constant, 1.0, ((hi - lo) / 2) / np.where(constant, 1.0, half))
-        return Affine(scale, lo - np.nan_to_num(data_min) * scale)
+        return Affine.centered(scale, center=np.nan_to_num(data_min), base=lo)

@@ -208,15 +208,14 @@ class PixelStandardizer(_BasePixelTransformer):
                 np.asarray(std), np.asarray(source.mean), count, exact=source.exact
             )
         scale = 1.0 / np.asarray(std)
-        offset = -np.asarray(mean) * scale
         if self.clip is None:
-            return Affine(scale, offset)
+            return Affine.centered(scale, center=mean)
         k = float(self.clip)
         if not self.rescale:
-            return Affine(scale, offset, clip=(-k, k))
+            return Affine.centered(scale, center=mean, clip=(-k, k))
         # clip(z, -k, k) mapped onto [0, 1] == clip(z / 2k + 1/2, 0, 1): fold the
         # rescale into the affine map so the kernel still makes one pass.
-        return Affine(scale / (2 * k), offset / (2 * k) + 0.5, clip=(0.0, 1.0))
+        return Affine.centered(scale / (2 * k), mean, base=0.5, clip=(0.0, 1.0))
 
 
 def _handle_zero_std(

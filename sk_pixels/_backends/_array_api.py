@@ -13,12 +13,15 @@ GPU, save as JSON, transform NumPy). Each transform sends its per-channel
 coefficients to the device as two small arrays shaped to broadcast against the
 batch in its own layout (the batch is never transposed).
 
-The map is one expression per namespace: ``torch.addcmul(offset, x, scale)`` on
-PyTorch (one fused kernel that reads ``uint8`` and writes ``float32``, followed
-by an in-place clamp when clipping), ``astype(x) * scale + offset`` computed in
-place elsewhere. Where the NumPy kernel would switch to float64 blocks (inputs
-that do not convert exactly, cancelling offsets: ``_kernels.needs_float64``),
-the device computes in float64 too when it has it.
+The map is the NumPy kernel's centred form ``(x - c_hi) * scale + base'`` with
+the same coefficients (``_kernels.split_center``): on PyTorch ``torch.sub(x,
+c_hi)`` (reads ``uint8``, writes ``float32``) then ``torch.addcmul`` in place
+(and an in-place clamp when clipping); ``astype(x)``, ``-=``, ``*=``, ``+=``
+elsewhere.  Where the NumPy kernel switches to float64 blocks (inputs that do
+not convert exactly, coefficients beyond float32: ``_kernels._needs_float64``),
+the device computes in float64 too when it has it.  The result is computed
+into a new array before any ``out=`` is written, so ``out`` may overlap ``X``
+in any way.
 """
 
 from __future__ import annotations
@@ -128,25 +131,30 @@ class ArrayApiBackend:
                 "Pass dtype='float32' (or give float32 input)."
             )
         work = out_np
-        if _kernels._needs_float64(numpy_dtype(X), out_np, affine.scale, affine.offset):
+        coefficients = affine.centered_for_view(
+            image_view(proxy(X.shape, np.uint8), *layout).shape[-1], per_image
+        )
+        if _kernels._needs_float64(numpy_dtype(X), out_np, *_fused(coefficients)):
             if float_dtype(xp, device) == xp.float64:
                 work = np.dtype(np.float64)
-        n_channels = image_view(proxy(X.shape, np.uint8), *layout).shape[-1]
+        # The centred form of the NumPy kernel, with its coefficients rounded
+        # the same way: (X - c_hi) * scale + base' (see _kernels.split_center).
+        scale, center, base = _kernels.split_center(*coefficients, work)
         index = channel_index(tuple(X.shape[1:]), *_hashable(layout))
-        scale, offset = (
+        scale, center, base = (
             xp.asarray(
-                (
-                    values.reshape(values.shape[0], -1)[:, index]
-                    if per_image
-                    else values.reshape(-1)[index][None]
-                ).astype(work),
+                values.reshape(values.shape[0], -1)[:, index]
+                if per_image
+                else values.reshape(-1)[index][None],
                 device=device,
             )
-            for values in affine.for_view(n_channels, per_image)
+            for values in (scale, center, base)
         )
-        result = _affine(X, xp, scale, offset, affine.clip, out_np, work)
+        result = _affine(X, xp, scale, center, base, affine.clip, out_np, work)
         if out is None:
             return result
+        # result never shares memory with X: writing it into out cannot change
+        # what was read, whatever out overlaps.
         out[...] = result
         return out
 
@@ -194,36 +202,38 @@ def _check_out(out: Any, X: Any, xp: Any) -> np.dtype:
     return dtype
 
 
-def _affine(X, xp, scale, offset, clip, out_np: np.dtype, work_np: np.dtype):
-    """``clip(X * scale + offset)`` computed in ``work_np``, returned as ``out_np``."""
+def _fused(coefficients):
+    """``(scale, offset, center)`` of a centred ``(scale, center, base)``."""
+    scale, center, base = coefficients
+    return scale, base, center
+
+
+def _affine(X, xp, scale, center, base, clip, out_np: np.dtype, work_np: np.dtype):
+    """``clip((X - center) * scale + base)`` computed in ``work_np``, as ``out_np``.
+
+    The result is always a new array (never a view of ``X``).
+    """
     out_xp, work_xp = getattr(xp, out_np.name), getattr(xp, work_np.name)
-    if work_xp != out_xp:
-        wide = xp.astype(X, work_xp, copy=True)
-        wide *= scale
-        wide += offset
-        if clip is not None:
-            wide = xp.clip(wide, *clip)
-        return xp.astype(wide, out_xp)
-    if xp.isdtype(X.dtype, "real floating") and X.dtype != out_xp:
-        X = xp.astype(X, out_xp)
-    if "torch" in xp.__name__:
+    if xp.isdtype(X.dtype, "real floating") and X.dtype != work_xp:
+        X = xp.astype(X, work_xp)
+    if "torch" in xp.__name__ and work_xp == out_xp:
         import torch
 
-        try:
-            # One fused kernel: reads X once (uint8 or float), writes the output.
-            result = torch.addcmul(offset, X, scale)
-        except (RuntimeError, TypeError):  # pragma: no cover - dtypes torch lacks
-            result = None
-        if result is not None and result.dtype == out_xp:
+        # Two kernels: the subtraction reads X (uint8 or float) and writes the
+        # output dtype; addcmul scales and shifts it in place.
+        result = torch.sub(X, center)
+        if result.dtype == out_xp and result.data_ptr() != X.data_ptr():
+            torch.addcmul(base, result, scale, out=result)
             if clip is not None:
                 result.clamp_(*clip)
             return result
-    result = xp.astype(X, out_xp, copy=True)
+    result = xp.astype(X, work_xp, copy=True)
+    result -= center
     result *= scale
-    result += offset
+    result += base
     if clip is not None:
         result = xp.clip(result, *clip)
-    return result
+    return result if work_xp == out_xp else xp.astype(result, out_xp)
 
 
 ARRAY_API = ArrayApiBackend()

@@ -62,7 +62,7 @@ class NumpyBackend:
         out: np.ndarray | None = None,
         check_max: Callable[[float], None] | None = None,
     ) -> np.ndarray:
-        """``clip(X * scale + offset)`` in ``out_dtype`` (or into ``out``)."""
+        """``clip((X - center) * scale + base)`` in ``out_dtype`` (or into ``out``)."""
         if out is None:
             out = np.empty(X.shape, dtype=out_dtype)
         else:
@@ -77,12 +77,15 @@ class NumpyBackend:
             np.copyto(out, result)
             return out
         with raise_on_overflow(out.dtype):
+            scale, center, base = affine.centered_for_view(src.shape[-1], per_image)
             observed = _kernels.affine(
                 src,
                 dst,
-                *affine.for_view(src.shape[-1], per_image),
+                scale,
+                base,
                 affine.clip,
                 track_max=check_max is not None,
+                center=center,
             )
         if check_max is not None:
             check_max(observed)
