@@ -11,9 +11,11 @@ framework's terms:
 - ``to_onnx()``: a graph ``Cast -> Mul -> Add [-> Clip] [-> Cast]``.
 - ``to_torch()``: a ``torch.nn.Module`` with the coefficients as buffers.
 
-The ONNX graph and the module compute in the precision :meth:`transform`
-computes in (the output dtype, or float64 where ``_kernels`` would, see
-``_needs_float64``), so their results equal :meth:`transform`'s.
+The ONNX graph and the module compute ``x * scale + offset`` in the output
+dtype, or in float64 where that form would cancel (see
+``_kernels.uncentred_needs_float64``): their results equal :meth:`transform`'s
+to a few units in the last place (transform evaluates the centred form
+``(x - mean) * scale + base``, exact at the mean).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ._kernels import _needs_float64
+from ._kernels import uncentred_needs_float64
 from ._layout import _normalize_axis, channel_index
 from ._units import output_float_dtype
 from ._version import __version__
@@ -365,7 +367,7 @@ class _DeployMixin:
         out = output_float_dtype(dtype, self.dtype)
         compute = (
             np.dtype(np.float64)
-            if _needs_float64(dtype, out, affine.scale, affine.offset)
+            if uncentred_needs_float64(dtype, out, affine.scale, affine.offset)
             else out
         )
         return {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import _needs_float64
+from ._kernels import uncentred_needs_float64
 from ._layout import channel_index
 from ._units import output_float_dtype
 
@@ -73,7 +73,9 @@ if torch is not None:
             in_dtype = np.dtype(str(dtype).removeprefix("torch."))
             out = output_float_dtype(in_dtype, self.dtype)
             host = [b.detach().cpu().numpy() for b in (self.scale, self.offset)]
-            compute = np.float64 if _needs_float64(in_dtype, out, *host) else out
+            compute = (
+                np.float64 if uncentred_needs_float64(in_dtype, out, *host) else out
+            )
             compute_t = getattr(torch, np.dtype(compute).name)
             # The channel of each value of one image, reduced to a broadcast
             # shape; the layout checks of transform (channel_axis, image_shape).
