@@ -12,8 +12,9 @@ Three entry points:
 - :func:`iter_images` yields the images of a folder, a glob or a list of paths
   one at a time (never all in memory).
 - :func:`dataset_stats` computes the exact per-channel :class:`PixelStats` of
-  a whole dataset, decoding in parallel worker processes that each return
-  statistics, never pixels; memory stays bounded by a few images per worker.
+  a whole dataset, decoding in parallel workers (threads, or processes) that
+  each return statistics, never pixels; memory stays bounded by a few images
+  per worker.
 
 Modes (``mode=``), the array each gives, and its units:
 
@@ -76,6 +77,7 @@ _EXPORTS = {
     "list_images": "._sources",
     "dataset_stats": "._dataset",
     "dataset_stats_on_cluster": "._dataset",
+    "WorkerDiedError": "._executors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -83,6 +85,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._dataset import dataset_stats, dataset_stats_on_cluster  # noqa: F401
     from ._decode import DecodeWarning, UnreadableImageError, load_image  # noqa: F401
+    from ._executors import WorkerDiedError  # noqa: F401
     from ._modes import MODES  # noqa: F401
     from ._sources import (  # noqa: F401
         ImageIterator,

@@ -15,6 +15,7 @@ from ._decode import resolve_max_pixels as _resolve_max_pixels
 from ._executors import (
     MAX_PARTITION,
     PARTITIONS_PER_THREAD,
+    check_backend,
     cluster_threads,
     connect,
     map_in_order,
@@ -32,6 +33,21 @@ from ._sources import (
 )
 
 Pairs = list[tuple[str, str]]
+
+#: Bytes of image files below which one more worker is not worth its cost
+#: (starting it and handing it work): a folder of 20 thumbnails is read in
+#: this thread, whatever ``n_jobs`` says (benchmarks/README.md).
+MIN_BYTES_PER_WORKER = 1 << 20
+
+
+def _file_bytes(paths: Sequence[str]) -> int:
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            pass  # reported by the decoder, in order
+    return total
 
 
 def _stats_of_files(
@@ -129,12 +145,14 @@ def dataset_stats(
     chunk_size: int | None = None,
     return_skipped: bool = False,
     client: Any = None,
+    backend: str = "threads",
 ) -> PixelStats | tuple[PixelStats, Pairs]:
     """Exact per-channel statistics of every image of a dataset, streamed.
 
-    Images are decoded one at a time in ``n_jobs`` worker processes; each
-    worker accumulates :class:`PixelStats` over a chunk of files and sends
-    back only those statistics, which the parent merges in file order.
+    Images are decoded one at a time in ``n_jobs`` worker threads (or
+    processes, see ``backend``); each worker accumulates :class:`PixelStats`
+    over a chunk of files and sends back only those statistics, which the
+    parent merges in file order.
     Memory therefore stays bounded by a few images per worker whatever the
     size of the dataset, and images may have different sizes.
 
@@ -145,8 +163,7 @@ def dataset_stats(
     mode : {"RGB", "BGR", "RGBA", "L", "LA", "I;16"}, default="RGB"
         Mode every image is converted to; see :func:`load_image`.
     n_jobs : int or None, default=1
-        Worker processes (joblib's loky, reused between calls); -1 uses all
-        cores, None means 1.
+        Workers; -1 uses all cores, None means 1.
     progress : bool, default=False
         Draw a progress bar on stderr (images done, images/s, ETA).
     on_error : {"raise", "skip"}, default="raise"
@@ -172,6 +189,13 @@ def dataset_stats(
         shared file system) and have sk_pixels installed; ``n_jobs`` is then
         unused. The result is the same as the local one. Needs
         ``pip install "sk_pixels[dask]"``.
+    backend : {"threads", "processes"}, default="threads"
+        What the ``n_jobs`` workers are. Pillow releases the GIL while it
+        decodes and counts, so threads are as fast as processes and start at
+        once (benchmarks/README.md); processes isolate a decoder that may
+        crash. Either pool belongs to this call and is shut down after it:
+        joblib's global executor (``joblib.Parallel``, ``GridSearchCV``) is
+        never touched.
 
     Returns
     -------
@@ -188,6 +212,9 @@ def dataset_stats(
         The source does not exist or holds no image file.
     UnreadableImageError
         ``on_error="raise"`` and a file cannot be decoded.
+    WorkerDiedError
+        A worker process died (``backend="processes"``), e.g. a decoder
+        crashed; an ``OSError``.
     ValueError
         Every file was skipped.
 
@@ -215,14 +242,20 @@ def dataset_stats(
     """
     check_mode(mode)
     check_on_error(on_error)
+    check_backend(backend)
     paths = list_images(source, recursive=recursive)
     limit = _resolve_max_pixels(max_pixels)
     workers = n_workers(n_jobs, len(paths))
+    if workers > 1 and client is None:
+        worth = _file_bytes(paths) // MIN_BYTES_PER_WORKER
+        workers = max(1, min(workers, worth))
     size = _check_chunk_size(chunk_size, len(paths), workers)
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     args = (mode, on_error, limit)
     if client is None:
-        results = map_local(_stats_of_chunk, chunks, *args, workers=workers)
+        results = map_local(
+            _stats_of_chunk, chunks, *args, workers=workers, backend=backend
+        )
     else:
         results = map_in_order(client, _stats_of_chunk, chunks, *args)
 
