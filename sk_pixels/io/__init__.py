@@ -28,6 +28,9 @@ mode        array shape               dtype     units (``max_value``)
 ``"L"``     ``(H, W)``                uint8     0-255 (grayscale)
 ``"LA"``    ``(H, W, 2)``             uint8     0-255
 ``"I;16"``  ``(H, W)``                uint16    0-65535 (16-bit grayscale)
+``"RGB;16"``  ``(H, W, 3)``           uint16    0-65535 (16-bit colour; also
+                                                ``"BGR;16"``, ``"RGBA;16"``,
+                                                ``"LA;16"``)
 ==========  ========================  ========  ===========================
 
 Conversions are explicit and documented rather than left to chance:
@@ -41,8 +44,16 @@ Conversions are explicit and documented rather than left to chance:
 - **CMYK** is converted with Pillow's formula (no ICC colour management).
 - **16-bit** images requested in an 8-bit mode are rounded, ``round(x / 257)``
   (65535 -> 255), not clipped (Pillow's own conversion clips at 255); 8-bit
-  images requested as ``"I;16"`` are scaled by 257 (255 -> 65535), so a
-  folder of mixed bit depths is read in one unit.
+  images requested in a 16-bit mode are scaled by 257 (255 -> 65535), so a
+  folder of mixed bit depths is read in one unit.  16-bit colour PNGs (RGB,
+  RGBA, grayscale+alpha), which Pillow alone decodes to their high bytes,
+  are read with all 16 bits (``sk_pixels.io._wide``); their conversions
+  (luma for ``"L"``/``"I;16"``, with Pillow's weights) are computed on the
+  16-bit samples.
+- **Files** are opened only when they are regular files (a FIFO or device
+  is skipped with its reason, never waited on) in one of the raster formats
+  of ``_decode.RASTER_FORMATS``: a PostScript file named ``photo.png`` is
+  "not an image file", and no external program (Ghostscript) ever runs.
 - Float (``"F"``) images and 32-bit integer images with values outside
   0-65535 are refused, because their units are unknown.
 - Only the first frame of a multi-frame file (GIF, TIFF) is read.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import warnings
@@ -43,6 +44,10 @@ MIN_BYTES_PER_WORKER = 1 << 20
 def _file_bytes(paths: Sequence[str]) -> int:
     total = 0
     for path in paths:
+        size = getattr(path, "size", None)  # a member of a tar archive
+        if size is not None:
+            total += size
+            continue
         try:
             total += os.stat(path).st_size
         except OSError:
@@ -121,6 +126,29 @@ def _stats_of_chunk(
     return stats, skipped, warned, None
 
 
+def _chunks(paths: list[str], size: int) -> list[list[str]]:
+    """Consecutive files in chunks of ``size``; the members of one tar archive
+    in one chunk (one worker reads an archive from start to end).
+
+    Examples
+    --------
+    >>> from sk_pixels.io._archives import ArchiveMember
+    >>> shard = [ArchiveMember("s.tar", name, 0, 0) for name in "abc"]
+    >>> _chunks(["x", "y", "z", *shard, "w"], 2)
+    [['x', 'y'], ['z'], ['s.tar::a', 's.tar::b', 's.tar::c'], ['w']]
+    """
+    chunks: list[list[str]] = []
+    for archive, group in itertools.groupby(
+        paths, key=lambda p: getattr(p, "archive", None)
+    ):
+        group = list(group)
+        if archive is not None:
+            chunks.append(group)
+        else:
+            chunks.extend(group[i : i + size] for i in range(0, len(group), size))
+    return chunks
+
+
 def _check_chunk_size(chunk_size: Any, n_files: int, workers: int) -> int:
     if chunk_size is None:
         if workers == 1:
@@ -160,7 +188,8 @@ def dataset_stats(
     ----------
     source : str, path-like, or sequence of them
         Folder, glob or files; see :func:`list_images`.
-    mode : {"RGB", "BGR", "RGBA", "L", "LA", "I;16"}, default="RGB"
+    mode : str, default="RGB"
+        One of ``MODES``: "RGB", "BGR", "RGBA", "L", "LA", "I;16", "RGB;16"...
         Mode every image is converted to; see :func:`load_image`.
     n_jobs : int or None, default=1
         Workers; -1 uses all cores, None means 1.
@@ -243,14 +272,24 @@ def dataset_stats(
     check_mode(mode)
     check_on_error(on_error)
     check_backend(backend)
-    paths = list_images(source, recursive=recursive)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedImagesWarning)
+        paths = list_images(source, recursive=recursive)
+    passed: Pairs = []  # FIFOs, devices: never opened, reported as skipped
+    for record in caught:
+        if issubclass(record.category, SkippedImagesWarning):
+            passed.extend(record.message.skipped)
+        else:
+            warnings.warn_explicit(
+                record.message, record.category, record.filename, record.lineno
+            )
     limit = _resolve_max_pixels(max_pixels)
     workers = n_workers(n_jobs, len(paths))
     if workers > 1 and client is None:
         worth = _file_bytes(paths) // MIN_BYTES_PER_WORKER
         workers = max(1, min(workers, worth))
     size = _check_chunk_size(chunk_size, len(paths), workers)
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    chunks = _chunks(paths, size)
     args = (mode, on_error, limit)
     if client is None:
         results = map_local(
@@ -260,7 +299,7 @@ def dataset_stats(
         results = map_in_order(client, _stats_of_chunk, chunks, *args)
 
     total = PixelStats()
-    skipped: Pairs = []
+    skipped: Pairs = passed
     warned: Pairs = []
     try:
         with progress_bar(len(paths), enabled=progress) as bar:

@@ -30,8 +30,8 @@ class Mode:
     dtype : {"uint8", "uint16"}
         Pixel dtype; the units run from 0 to the dtype's maximum.
     pillow : str
-        Pillow mode the decoded image is converted to (BGR is read as RGB and
-        its channels reversed; 16-bit grayscale is handled in NumPy).
+        Pillow mode an 8-bit image is converted to (BGR is read as RGB and
+        its channels reversed); 16-bit pixels are converted in NumPy.
     """
 
     order: str
@@ -57,6 +57,11 @@ MODE_TABLE: dict[str, Mode] = {
     "L": Mode(order="L", dtype="uint8", pillow="L"),
     "LA": Mode(order="LA", dtype="uint8", pillow="LA"),
     "I;16": Mode(order="L", dtype="uint16", pillow="I;16"),
+    # 16-bit colour (16-bit PNGs keep all their bits; 8-bit images are x 257).
+    "RGB;16": Mode(order="RGB", dtype="uint16", pillow="RGB"),
+    "BGR;16": Mode(order="BGR", dtype="uint16", pillow="RGB"),
+    "RGBA;16": Mode(order="RGBA", dtype="uint16", pillow="RGBA"),
+    "LA;16": Mode(order="LA", dtype="uint16", pillow="LA"),
 }
 
 #: Supported modes -> number of channels.
