@@ -41,6 +41,56 @@ def one_line(exc: BaseException | str) -> str:
 
 
 # -- argument groups -----------------------------------------------------------------
+def jobs_count(text: str) -> int:
+    """``--jobs``: a non-zero integer (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a non-zero integer (1 for one worker, -1 for all cores), "
+            f"got {text!r}"
+        )
+    return value
+
+
+def check_output(
+    output: str, sources: Sequence[str] | None, option: str, recursive: bool = True
+) -> None:
+    """Refuse an output before any image is read: its folder must exist, and
+    it must not be one of the input images (``stats a.png --json a.png``)."""
+    if output == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise DataError(
+            f"cannot write {option} {output}: the folder {folder} does not exist; "
+            "create it first."
+        )
+    if os.path.isdir(output):
+        raise DataError(f"cannot write {option} {output}: it is a folder.")
+    if not sources or not os.path.exists(output):
+        return  # a file that does not exist is not an input
+    from ..io import SkippedImagesWarning, list_images
+
+    target = os.path.realpath(output)
+    inputs = [os.path.realpath(s) for s in sources]
+    if target not in inputs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImagesWarning)
+            try:
+                listed = list_images(list(sources), recursive=recursive)
+            except (OSError, ValueError):
+                listed = []  # reported when the images are read
+        inputs = [os.path.realpath(p) for p in listed]
+    if target in inputs:
+        raise UsageError(
+            f"refusing to write {option} {output}: it is one of the input images; "
+            "choose another output file."
+        )
+
+
 def add_source_arguments(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
     """--mode, --jobs (where the subcommand decodes in parallel), --on-error,
     --no-progress, --verbose: how the images of SOURCE are read and reported."""
@@ -53,10 +103,10 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, jobs: bool = True) 
     if jobs:
         parser.add_argument(
             "--jobs",
-            type=int,
+            type=jobs_count,
             default=1,
             metavar="N",
-            help="worker processes (-1: all cores; default 1)",
+            help="parallel workers (-1: all cores; default 1)",
         )
     parser.add_argument(
         "--on-error",

@@ -13,6 +13,7 @@ from ._common import (
     add_source_arguments,
     add_sources_argument,
     check_estimator_args,
+    check_output,
     decoder_report,
     make_estimator,
     report_skipped,
@@ -67,16 +68,30 @@ def fit_model(
     if suffix not in (".json", ".joblib"):
         raise UsageError(f"-o must end in .json or .joblib, got {output!r}.")
     check_estimator_args(estimator, per_channel, preset, mode)
+    check_output(output, sources, "-o")
     model = make_estimator(estimator, per_channel, preset)
-    stats, skipped = dataset_stats(
-        list(sources),
-        mode=mode,
-        n_jobs=n_jobs,
-        progress=progress,
-        on_error=on_error,
-        return_skipped=True,
-    )
-    model.fit_stats(stats)
+    if preset is not None:
+        # Published statistics: nothing to learn, so no image is decoded; the
+        # sources are still listed, so that a mistyped folder is an error.
+        import numpy as np
+
+        from ..io import list_images
+
+        list_images(list(sources))
+        entry = MODE_TABLE[mode]
+        shape = (1, 1, 1) if entry.order == "L" else (1, 1, 1, len(entry.channels))
+        model.fit(np.zeros(shape, dtype=entry.dtype))
+        skipped: list[tuple[str, str]] = []
+    else:
+        stats, skipped = dataset_stats(
+            list(sources),
+            mode=mode,
+            n_jobs=n_jobs,
+            progress=progress,
+            on_error=on_error,
+            return_skipped=True,
+        )
+        model.fit_stats(stats)
     if suffix == ".json":
         save_json(model, output, channel_order=MODE_TABLE[mode].order)
     else:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._common import (
     UsageError,
     add_source_arguments,
+    check_output,
     decoder_report,
     fmt,
     report_skipped,
@@ -202,6 +204,15 @@ def _check_scheduler(address: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_scheduler(args.scheduler)
+    if args.json is not None:
+        check_output(args.json, args.sources, "--json")
+    if not args.sources and args.json != "-":
+        photos = sample_photos()
+        names = " and ".join(os.path.basename(p) for p in photos)
+        print(
+            f"No SOURCE given: the statistics of scikit-learn's sample photos "
+            f"{names} ({os.path.dirname(photos[0])}).\n"
+        )
     with decoder_report(args.verbose):
         report = compute_stats(
             args.sources,
