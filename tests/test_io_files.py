@@ -326,3 +326,94 @@ def test_tar_shards_mixed_with_a_folder_merge_like_their_parts(shards):
     whole = dataset_stats(sources)
     assert whole.n_images == 13
     assert whole.to_dict() == merged.to_dict()
+
+
+# -- TIFFs with many channels, 16 bits or floats -------------------------------------
+def _write_tiff(path, array, **kwargs):
+    tifffile = pytest.importorskip("tifffile")
+    kwargs.setdefault("planarconfig", "contig")  # (H, W, C): one page
+    tifffile.imwrite(path, array, **kwargs)
+    return path
+
+
+_RNG = np.random.default_rng(7)
+TIFFS = {
+    "rgb-uint16": (_RNG.integers(0, 65536, (5, 6, 3), dtype=np.uint16), "rgb"),
+    "7-band-uint16": (_RNG.integers(0, 65536, (5, 6, 7), dtype=np.uint16), None),
+    "5-band-uint8": (_RNG.integers(0, 256, (5, 6, 5), dtype=np.uint8), None),
+    "rgb-float32": (_RNG.random((5, 6, 3), dtype=np.float32), "rgb"),
+    "gray-float32": (_RNG.random((5, 6), dtype=np.float32), None),
+    "4-band-int16": (_RNG.integers(-999, 999, (5, 6, 4), dtype=np.int16), None),
+}
+
+
+@pytest.mark.parametrize("case", list(TIFFS))
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_tiff_native_mode_reads_every_channel_in_its_dtype(tmp_path, case, planar):
+    array, photometric = TIFFS[case]
+    if array.ndim == 2 and planar == "separate":
+        pytest.skip("one channel has no planar configuration")
+    kwargs = {"photometric": photometric or "minisblack", "planarconfig": planar}
+    stored = np.moveaxis(array, -1, 0) if planar == "separate" else array
+    path = _write_tiff(tmp_path / "x.tif", stored, **kwargs)
+    image = load_image(path, mode="native")
+    assert image.dtype == array.dtype
+    assert_array_equal(image, array)
+
+
+@pytest.mark.parametrize("case", list(TIFFS))
+def test_tiff_dataset_stats_native_equal_numpy(tmp_path, case):
+    array, photometric = TIFFS[case]
+    for k in range(3):
+        _write_tiff(
+            tmp_path / f"{k}.tif",
+            array + k if array.dtype != np.uint16 else array // (k + 1),
+            photometric=photometric or "minisblack",
+        )
+    stacked = np.concatenate(
+        [load_image(p, mode="native")[None] for p in sorted(tmp_path.glob("*.tif"))]
+    )
+    channels = 1 if array.ndim == 2 else array.shape[-1]
+    flat = stacked.reshape(-1, channels).astype(np.float64)
+    stats = dataset_stats(tmp_path, mode="native", n_jobs=2, chunk_size=1)
+    np.testing.assert_allclose(stats.mean, flat.mean(axis=0).squeeze(), rtol=1e-6)
+    np.testing.assert_allclose(stats.std, flat.std(axis=0).squeeze(), rtol=1e-5)
+
+
+def test_16bit_rgb_tiff_is_never_truncated_to_8_bits(tmp_path):
+    array = TIFFS["rgb-uint16"][0]
+    path = _write_tiff(tmp_path / "x.tif", array, photometric="rgb")
+    assert_array_equal(load_image(path, mode="RGB;16"), array)
+    assert_array_equal(load_image(path, mode="RGB"), _round257(array))
+
+
+@pytest.mark.parametrize("case", ["7-band-uint16", "rgb-float32"])
+def test_tiff_that_no_mode_fits_names_mode_native(tmp_path, case):
+    array, photometric = TIFFS[case]
+    path = _write_tiff(
+        tmp_path / "x.tif", array, photometric=photometric or "minisblack"
+    )
+    with pytest.raises(UnreadableImageError, match="mode='native'"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("case", ["rgb-uint16", "7-band-uint16"])
+def test_tiff_without_tifffile_names_the_extra(tmp_path, monkeypatch, case):
+    from sk_pixels.io import _tiff
+
+    array, photometric = TIFFS[case]
+    path = _write_tiff(
+        tmp_path / "x.tif", array, photometric=photometric or "minisblack"
+    )
+    monkeypatch.setattr(_tiff, "_tifffile", lambda: None)
+    with pytest.raises(UnreadableImageError, match=r"sk_pixels\[tiff\]"):
+        load_image(path, mode="RGB;16")
+
+
+def test_8bit_rgb_tiff_still_goes_through_pillow(tmp_path, monkeypatch):
+    from sk_pixels.io import _tiff
+
+    array = _RNG.integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    path = save(tmp_path / "x.tif", array)
+    monkeypatch.setattr(_tiff, "_tifffile", lambda: None)
+    assert_array_equal(load_image(path), array)

@@ -55,7 +55,16 @@ Conversions are explicit and documented rather than left to chance:
   of ``_decode.RASTER_FORMATS``: a PostScript file named ``photo.png`` is
   "not an image file", and no external program (Ghostscript) ever runs.
 - Float (``"F"``) images and 32-bit integer images with values outside
-  0-65535 are refused, because their units are unknown.
+  0-65535 are refused, because their units are unknown; ``mode="native"``
+  returns any file's samples as stored (every channel, native dtype).
+- **TIFFs** that Pillow cannot read faithfully (more than 4 channels, 16-bit
+  colour, float colour) are read with ``tifffile``, the optional extra
+  ``tiff`` (``pip install "sk_pixels[tiff]"``); without it they are refused
+  with an error that names the extra, never truncated.  Files with more
+  than 4 channels or float samples are read with ``mode="native"``.
+- **Tar archives** (``.tar``, e.g. WebDataset shards) are sources like
+  folders: their image members are read in place (never extracted) and
+  named ``"shard.tar::member.jpg"``; other members are ignored.
 - Only the first frame of a multi-frame file (GIF, TIFF) is read.
 
 Warnings written by a decoder's C library (libtiff writes about unknown tags

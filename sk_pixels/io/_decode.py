@@ -18,6 +18,7 @@ from .._stats import PixelStats
 from ._archives import ArchiveMember
 from ._modes import MODE_TABLE, check_mode
 from ._stderr import captured_stderr
+from ._tiff import NATIVE, as_mode, pillow_is_faithful, read_tiff
 from ._wide import from_wide, is_wide_png, load_wide_png
 
 T = TypeVar("T")
@@ -132,8 +133,10 @@ def resolve_max_pixels(max_pixels: int | None) -> int | None:
 def _pixels(im: Image.Image | np.ndarray, mode: str) -> np.ndarray:
     """A loaded Pillow image (or the uint16 samples of a 16-bit colour PNG)
     as the array of ``mode`` (maybe read-only)."""
-    if isinstance(im, np.ndarray):
-        return from_wide(im, mode)
+    if isinstance(im, np.ndarray):  # 16-bit PNG or TIFF samples
+        return as_mode(im, mode, from_wide)
+    if mode == NATIVE:
+        return _native(im)
     entry = MODE_TABLE[mode]
     if im.mode in _WIDE_GRAY:
         wide = np.asarray(im)
@@ -157,6 +160,18 @@ def _pixels(im: Image.Image | np.ndarray, mode: str) -> np.ndarray:
     return arr.astype(np.uint16) * np.uint16(257) if entry.dtype == "uint16" else arr
 
 
+def _native(im: Image.Image) -> np.ndarray:
+    """A Pillow image's samples as stored (palette and 1-bit expanded)."""
+    if im.mode in ("P", "PA", "1"):
+        im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "L")
+    elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+    array = np.asarray(im)
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
+
+
 def _converted(im: Image.Image, mode: str) -> Image.Image:
     """An 8-bit Pillow image to the Pillow mode behind ``mode``."""
     if im.mode == "P" and "transparency" in im.info:
@@ -174,6 +189,7 @@ def image_stats(im: Image.Image | np.ndarray, mode: str) -> PixelStats:
     """
     if (
         not isinstance(im, np.ndarray)
+        and mode != NATIVE
         and MODE_TABLE[mode].dtype == "uint8"
         and im.mode in _HISTOGRAM_SOURCES
     ):
@@ -182,7 +198,11 @@ def image_stats(im: Image.Image | np.ndarray, mode: str) -> PixelStats:
         return PixelStats.from_histogram(
             hist[::-1] if MODE_TABLE[mode].reversed else hist
         )
-    return PixelStats.from_array(_pixels(im, mode)[None])
+    pixels = _pixels(im, mode)
+    # (1, H, W, C): one image, channels last, even for grayscale (H, W).
+    return PixelStats.from_array(
+        pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
+    )
 
 
 def _open_regular(path: str | os.PathLike) -> Any:
@@ -212,6 +232,16 @@ def _open_regular(path: str | os.PathLike) -> Any:
         raise
 
 
+def _check_size(path: Any, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise UnreadableImageError(
+            path,
+            f"{width}x{height} = {width * height} pixels exceeds the "
+            f"limit of {max_pixels} pixels (possible decompression bomb); "
+            "raise max_pixels if the file is trusted",
+        )
+
+
 def _open_and_convert(
     path: str | os.PathLike,
     mode: str,
@@ -219,25 +249,33 @@ def _open_and_convert(
     convert: Callable[[Image.Image, str], T],
     said: list[str],
 ) -> T:
-    with _open_regular(path) as fp, Image.open(fp, formats=raster_formats()) as im:
-        width, height = im.size
-        if max_pixels is not None and width * height > max_pixels:
-            raise UnreadableImageError(
-                path,
-                f"{width}x{height} = {width * height} pixels exceeds the "
-                f"limit of {max_pixels} pixels (possible decompression bomb); "
-                "raise max_pixels if the file is trusted",
-            )
-        if is_wide_png(im):  # 16-bit colour: Pillow alone would keep 8 bits
-            return convert(load_wide_png(im, fp), mode)
-        text: list[str] = []
+    def sized(width: int, height: int) -> None:
+        _check_size(path, width, height, max_pixels)
+
+    with _open_regular(path) as fp:
         try:
-            with captured_stderr(im.format in _STDERR_FORMATS) as text:
-                im.load()
-                ImageOps.exif_transpose(im, in_place=True)
-                return convert(im, mode)
-        finally:
-            said.extend(text)  # filled as the capture ends, even on an error
+            im = Image.open(fp, formats=raster_formats())
+        except Image.UnidentifiedImageError:
+            if os.fspath(path).lower().endswith((".tif", ".tiff")):
+                # More than 4 channels, or float colour: Pillow cannot open it.
+                why = "a TIFF that Pillow cannot open (e.g. > 4 channels or float)"
+                return convert(read_tiff(fp, why, sized), mode)
+            raise
+        with im:
+            sized(*im.size)
+            if is_wide_png(im):  # 16-bit colour: Pillow alone would keep 8 bits
+                return convert(load_wide_png(im, fp), mode)
+            if im.format == "TIFF" and (mode == NATIVE or not pillow_is_faithful(im)):
+                why = "a TIFF with more than 8 bits per sample in colour"
+                return convert(read_tiff(fp, why, sized), mode)
+            text: list[str] = []
+            try:
+                with captured_stderr(im.format in _STDERR_FORMATS) as text:
+                    im.load()
+                    ImageOps.exif_transpose(im, in_place=True)
+                    return convert(im, mode)
+            finally:
+                said.extend(text)  # filled as the capture ends, even on an error
 
 
 def decode(

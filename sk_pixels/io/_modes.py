@@ -68,13 +68,22 @@ MODE_TABLE: dict[str, Mode] = {
 MODES: dict[str, int] = {name: len(mode.channels) for name, mode in MODE_TABLE.items()}
 
 
-def check_mode(mode: str) -> Mode:
-    """The table entry of ``mode``; a ``ValueError`` naming the choices otherwise."""
+#: Not a table entry: every channel of a file in its native dtype (TIFFs with
+#: many channels or float samples); arrays of any channel count and units.
+NATIVE = "native"
+
+
+def check_mode(mode: str) -> Mode | None:
+    """The table entry of ``mode`` (None for ``"native"``); a ``ValueError``
+    naming the choices otherwise."""
+    if mode == NATIVE:
+        return None
     try:
         return MODE_TABLE[mode]
     except (KeyError, TypeError):
         raise ValueError(
-            f"Unsupported mode {mode!r}; choose one of {sorted(MODES)} (see the "
+            f"Unsupported mode {mode!r}; choose one of {sorted(MODES)} or "
+            f"'native' (see the "
             "sk_pixels.io module docstring for what each gives)."
         ) from None
 
