@@ -55,6 +55,31 @@ def jobs_count(text: str) -> int:
     return value
 
 
+def nodata_values(text: str) -> tuple[float, ...]:
+    """``--nodata V`` or ``--nodata V1,V2,V3`` (one per channel); ``nan`` allowed."""
+    values = []
+    for part in text.split(","):
+        try:
+            number = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a number or numbers separated by commas, got {text!r}"
+            ) from None
+        values.append(int(number) if number.is_integer() else number)
+    return tuple(values)
+
+
+def add_nodata_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nodata",
+        type=nodata_values,
+        default=None,
+        metavar="V",
+        help="leave pixels equal to V out of the statistics of their channel "
+        "(V1,V2,V3: one value per channel), e.g. 0 or -9999",
+    )
+
+
 def check_output(
     output: str, sources: Sequence[str] | None, option: str, recursive: bool = True
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ._common import (
     UsageError,
+    add_nodata_argument,
     add_scaler_arguments,
     add_source_arguments,
     add_sources_argument,
@@ -34,6 +35,7 @@ def fit_model(
     n_jobs: int = 1,
     on_error: str = "raise",
     progress: bool = False,
+    nodata: Any = None,
 ) -> tuple[Any, list[tuple[str, str]]]:
     """Fit an estimator on a dataset (streamed) and save it (``sk-pixels fit``).
 
@@ -51,8 +53,9 @@ def fit_model(
     preset : str or None, default=None
         Fixed statistics from :data:`sk_pixels.presets.PRESETS` instead of
         learned ones.
-    mode, n_jobs, on_error, progress
-        As in :func:`sk_pixels.io.dataset_stats`.
+    mode, n_jobs, on_error, progress, nodata
+        As in :func:`sk_pixels.io.dataset_stats` (``nodata``: values left out
+        of the statistics, per channel).
 
     Returns
     -------
@@ -90,6 +93,7 @@ def fit_model(
             progress=progress,
             on_error=on_error,
             return_skipped=True,
+            nodata=nodata,
         )
         model.fit_stats(stats)
     if suffix == ".json":
@@ -113,6 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="model.json (safe to share) or model.joblib",
     )
     add_source_arguments(parser)
+    add_nodata_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             n_jobs=args.jobs,
             on_error=args.on_error,
             progress=show_progress(args),
+            nodata=args.nodata,
         )
         report_skipped(skipped)
     print(model.summary())

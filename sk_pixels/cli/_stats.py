@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._common import (
     UsageError,
+    add_nodata_argument,
     add_source_arguments,
     check_output,
     decoder_report,
@@ -130,6 +131,7 @@ def compute_stats(
     on_error: str = "raise",
     progress: bool = False,
     client: Any = None,
+    nodata: Any = None,
 ) -> dict[str, Any]:
     """Statistics of a dataset as a report dict (the work of ``sk-pixels stats``).
 
@@ -138,7 +140,7 @@ def compute_stats(
     sources : sequence of str or None, default=None
         Folders, globs or files; None uses scikit-learn's bundled sample
         photos (``sklearn.datasets.load_sample_images``).
-    mode, n_jobs, on_error, progress, client
+    mode, n_jobs, on_error, progress, client, nodata
         As in :func:`sk_pixels.io.dataset_stats` (``client``: a Dask cluster).
 
     Returns
@@ -165,6 +167,7 @@ def compute_stats(
         on_error=on_error,
         return_skipped=True,
         client=client,
+        nodata=nodata,
     )
     return stats_report(stats, mode, skipped, files)
 
@@ -177,6 +180,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="folders, globs or image files (default: scikit-learn's sample photos)",
     )
     add_source_arguments(parser)
+    add_nodata_argument(parser)
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -221,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
             on_error=args.on_error,
             progress=show_progress(args),
             client=args.scheduler,
+            nodata=args.nodata,
         )
         report_skipped(list(report["skip_reasons"].items()))
     text = json.dumps(report, indent=2)

@@ -7,6 +7,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from .._progress import progress_bar
@@ -25,6 +26,7 @@ from ._executors import (
     partition,
 )
 from ._modes import check_mode
+from ._nodata import check_nodata
 from ._sources import (
     OnError,
     SkippedImagesWarning,
@@ -61,6 +63,7 @@ def _stats_of_files(
     mode: str = "RGB",
     on_error: OnError = "raise",
     max_pixels: int | None = None,
+    nodata: tuple | None = None,
 ) -> tuple[PixelStats, Pairs, Pairs]:
     """Statistics of some image files, decoded one at a time: the unit of parallel work.
 
@@ -92,12 +95,13 @@ def _stats_of_files(
         (:class:`DecodeWarning`); they are counted.
     """
     limit = _resolve_max_pixels(max_pixels)
+    convert = image_stats if nodata is None else partial(image_stats, nodata=nodata)
     stats = PixelStats()
     skipped: Pairs = []
     warned: Pairs = []
     for path in paths:
         try:
-            image, message = decode(path, mode, limit, convert=image_stats)
+            image, message = decode(path, mode, limit, convert=convert)
         except UnreadableImageError as exc:
             if on_error == "raise":
                 raise
@@ -110,7 +114,11 @@ def _stats_of_files(
 
 
 def _stats_of_chunk(
-    paths: list[str], mode: str, on_error: OnError, max_pixels: int | None
+    paths: list[str],
+    mode: str,
+    on_error: OnError,
+    max_pixels: int | None,
+    nodata: tuple | None = None,
 ) -> tuple[PixelStats, Pairs, Pairs, tuple[str, str] | None]:
     """:func:`_stats_of_files` returning the first error as data, not raising it.
 
@@ -119,7 +127,7 @@ def _stats_of_chunk(
     """
     try:
         stats, skipped, warned = _stats_of_files(
-            paths, mode=mode, on_error=on_error, max_pixels=max_pixels
+            paths, mode=mode, on_error=on_error, max_pixels=max_pixels, nodata=nodata
         )
     except UnreadableImageError as exc:
         return PixelStats(), [], [], (exc.path, exc.reason)
@@ -174,6 +182,7 @@ def dataset_stats(
     return_skipped: bool = False,
     client: Any = None,
     backend: str = "threads",
+    nodata: Any = None,
 ) -> PixelStats | tuple[PixelStats, Pairs]:
     """Exact per-channel statistics of every image of a dataset, streamed.
 
@@ -225,6 +234,11 @@ def dataset_stats(
         crash. Either pool belongs to this call and is shut down after it:
         joblib's global executor (``joblib.Parallel``, ``GridSearchCV``) is
         never touched.
+    nodata : float, sequence of float or None, default=None
+        A sentinel in pixel units of ``mode`` (one number for all channels, or
+        one per channel): values equal to it are left out of the statistics
+        of their channel (GDAL's per-band rule), so each channel keeps its own
+        exact count. ``float("nan")`` leaves out NaN (``mode="native"``).
 
     Returns
     -------
@@ -269,9 +283,10 @@ def dataset_stats(
     >>> PixelStandardizer().fit_stats(stats).mean_.round(3)
     array([ 99.927, 109.524,  98.959])
     """
-    check_mode(mode)
     check_on_error(on_error)
     check_backend(backend)
+    entry = check_mode(mode)
+    nodata = check_nodata(nodata, None if entry is None else len(entry.channels))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedImagesWarning)
         paths = list_images(source, recursive=recursive)
@@ -290,7 +305,7 @@ def dataset_stats(
         workers = max(1, min(workers, worth))
     size = _check_chunk_size(chunk_size, len(paths), workers)
     chunks = _chunks(paths, size)
-    args = (mode, on_error, limit)
+    args = (mode, on_error, limit, nodata)
     if client is None:
         results = map_local(
             _stats_of_chunk, chunks, *args, workers=workers, backend=backend

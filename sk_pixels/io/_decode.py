@@ -17,6 +17,7 @@ from PIL import Image, ImageOps
 from .._stats import PixelStats
 from ._archives import ArchiveMember
 from ._modes import MODE_TABLE, check_mode
+from ._nodata import masked_stats
 from ._stderr import captured_stderr
 from ._tiff import NATIVE, as_mode, pillow_is_faithful, read_tiff
 from ._wide import from_wide, is_wide_png, load_wide_png
@@ -180,13 +181,18 @@ def _converted(im: Image.Image, mode: str) -> Image.Image:
     return im if im.mode == target else im.convert(target)
 
 
-def image_stats(im: Image.Image | np.ndarray, mode: str) -> PixelStats:
+def image_stats(
+    im: Image.Image | np.ndarray, mode: str, nodata: tuple | None = None
+) -> PixelStats:
     """Exact statistics of the pixels ``_pixels(im, mode)`` would return.
 
-    8-bit targets are counted with Pillow's C histogram of the converted image,
-    without building an array (decoding then dominates); other cases go through
-    the array.
+    With ``nodata`` (one value per channel), values equal to it are left out
+    of their channel.  Otherwise 8-bit targets are counted with Pillow's C
+    histogram of the converted image, without building an array (decoding then
+    dominates); other cases go through the array.
     """
+    if nodata is not None:
+        return masked_stats(np.asarray(_pixels(im, mode)), nodata)
     if (
         not isinstance(im, np.ndarray)
         and mode != NATIVE
