@@ -1,9 +1,12 @@
 """Images in, statistics out: Pillow loading and streaming dataset statistics.
 
 The package reads as its pipeline: ``_modes`` (the mode table), ``_decode``
-(one file to pixels), ``_sources`` (folders, globs, iterators), ``_executors``
-(this process, local processes or a Dask cluster) and ``_dataset`` (the
-statistics of a whole dataset).
+(one file to pixels, with ``_wide`` for 16-bit colour PNGs and ``_tiff`` for
+the TIFFs Pillow cannot read), ``_archives`` (tar shards), ``_sources``
+(folders, globs, archives, iterators), ``_executors`` (this thread, a pool of
+threads or processes owned by the call, or a Dask cluster), ``_nodata``
+(sentinels left out per channel) and ``_dataset`` (the statistics of a whole
+dataset).
 
 Three entry points:
 
