@@ -7,6 +7,7 @@ Kept apart from :mod:`sk_pixels.persist` so that the command line's
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +20,10 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on success rename it onto ``path``.
 
     Readers never see a half-written file: ``path`` is replaced in one
-    ``os.replace`` after the data is flushed to disk, and an error leaves the
-    previous ``path`` untouched.
+    ``os.replace`` after the data is flushed to disk, and an error (or a
+    ``SystemExit`` raised by a signal handler, as the command line's for
+    SIGTERM) removes the temporary file and leaves the previous ``path``
+    untouched.  A rewritten file keeps its permission bits.
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
@@ -31,9 +34,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "w") -> Iterator[IO[Any]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 -> the usual permissions
+        try:  # a rewritten file keeps its permissions
+            permissions = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:  # a new file gets the usual ones (mkstemp's are 0600)
+            umask = os.umask(0)
+            os.umask(umask)
+            permissions = 0o666 & ~umask
+        os.chmod(tmp, permissions)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -509,6 +509,12 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
     Shared by :func:`~sk_pixels.persist.load_json` and by
     :func:`~sk_pixels.persist.save_json`, which checks that what it writes loads.
     """
+    if isinstance(doc, dict) and "format" not in doc and "statistics" in doc:
+        raise reader.fail(  # what ``sk-pixels stats --json`` writes
+            "this is a statistics report (sk-pixels stats --json), not an estimator "
+            "file: rebuild its statistics with PixelStats.from_dict(report"
+            "['statistics']) and fit with PixelStandardizer().fit_stats(stats)."
+        )
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         found = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
         raise reader.fail(

@@ -122,3 +122,80 @@ def tiffs_that_make_libtiff_write(root: Path, n: int = 2) -> tuple[list, list]:
         path.write_bytes(data[: len(data) - 300])
         truncated.append(path)
     return decodable, truncated
+
+
+# -- 16-bit PNGs, written byte by byte (Pillow cannot write 16-bit colour) -------------
+#: Adam7 passes: (first column, first row, column step, row step).
+_ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4)]
+_ADAM7 += [(1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def _filtered(rows: np.ndarray, filter_type: int, bpp: int) -> bytes:
+    """PNG scanlines ``rows`` (uint8, (H, row_bytes)) filtered with one filter type."""
+    out = []
+    prev = np.zeros(rows.shape[1], dtype=np.int32)
+    for raw in rows.astype(np.int32):
+        left = np.concatenate([np.zeros(bpp, np.int32), raw[:-bpp]])
+        up_left = np.concatenate([np.zeros(bpp, np.int32), prev[:-bpp]])
+        if filter_type == 0:
+            pred = np.zeros_like(raw)
+        elif filter_type == 1:
+            pred = left
+        elif filter_type == 2:
+            pred = prev
+        elif filter_type == 3:
+            pred = (left + prev) // 2
+        else:  # Paeth
+            p = left + prev - up_left
+            pa, pb, pc = np.abs(p - left), np.abs(p - prev), np.abs(p - up_left)
+            pred = np.where(
+                (pa <= pb) & (pa <= pc), left, np.where(pb <= pc, prev, up_left)
+            )
+        out.append(
+            bytes([filter_type]) + ((raw - pred) % 256).astype(np.uint8).tobytes()
+        )
+        prev = raw
+    return b"".join(out)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    crc = struct.pack(">I", zlib.crc32(kind + data))
+    return struct.pack(">I", len(data)) + kind + data + crc
+
+
+def png16(
+    path: Path,
+    samples: np.ndarray,
+    *,
+    filter_type: int = 4,
+    interlace: bool = False,
+    orientation: int | None = None,
+) -> Path:
+    """Write uint16 ``samples`` (H, W, C) as a 16-bit PNG (C: 1 L, 2 LA, 3 RGB, 4 RGBA).
+
+    Every scanline uses ``filter_type`` (0 None ... 4 Paeth); ``interlace``
+    writes Adam7 passes; ``orientation`` adds an EXIF orientation (eXIf chunk).
+    """
+    height, width, channels = samples.shape
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    bpp = 2 * channels
+    big = samples.astype(">u2")
+    if interlace:
+        passes = [big[y0::dy, x0::dx] for x0, y0, dx, dy in _ADAM7]
+    else:
+        passes = [big]
+    raw = b"".join(
+        _filtered(p.view(np.uint8).reshape(p.shape[0], -1), filter_type, bpp)
+        for p in passes
+        if p.size
+    )
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, int(interlace))
+    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        data += _chunk(b"eXIf", exif.tobytes()[6:])  # without the "Exif\0\0" header
+    data += _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path

@@ -64,7 +64,12 @@ def assert_one_line_error(err, *fragments):
 def test_stats_without_source_runs_on_sample_photos(capsys, sample_photos):
     code, out, err = run(capsys, "stats")
     assert code == 0 and err == ""
-    assert out.startswith(
+    first, blank, summary = out.splitlines()[:3]
+    assert first.startswith(
+        "No SOURCE given: the statistics of scikit-learn's sample photos "
+        "china.jpg and flower.jpg ("
+    )
+    assert summary.startswith(
         "2 images, 546,560 pixels per channel (uint8, RGB, max_value 255)"
     )
     expected = PixelStats.from_array(sample_photos)
@@ -283,7 +288,10 @@ def test_apply_streams_into_one_npy(capsys, same_size, tmp_path):
         "imgs",
         "m.json",
         "out.npy",
+        "out.paths.txt",
     ]  # no temp files
+    rows = (tmp_path / "out.paths.txt").read_text().splitlines()
+    assert rows == list_images(folder)  # the file of each row, in order
 
 
 def test_apply_to_a_folder_mirrors_sources_and_mixed_sizes(capsys, tmp_path):
@@ -370,7 +378,7 @@ def test_tour_prints_the_classic_walk_through(capsys):
     code, out, _ = run(capsys, "tour")
     assert code == 0 and out == tour() + "\n"
     assert out.startswith("Image china.jpg: format JPEG, mode RGB, size 640x427")
-    assert "Pixels: array (427, 640, 3) uint8, min 0, max 255" in out
+    assert "Pixels: array (427, 640, 3) uint8 (read as RGB), min 0, max 255" in out
     positive = out.split("5. Positive standardization")[1].split("\n\n")[0]
     after = positive.split("after: ")[1]
     mean = float(after.split("mean ")[1].split(",")[0])

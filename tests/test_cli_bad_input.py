@@ -48,7 +48,7 @@ ARGV = {
     ),
     "stats-jobs-zero": (
         lambda r, t: ["stats", r / "good", "--jobs", "0"],
-        Exits(DATA, "n_jobs must be a non-zero integer"),
+        Exits(USAGE, "--jobs: must be a non-zero integer"),
     ),
     "stats-jobs-not-int": (
         lambda r, t: ["stats", r / "good", "--jobs", "two"],

@@ -524,6 +524,10 @@ def test_every_public_name_of_sk_pixels_io_resolves():
         "L": 1,
         "LA": 2,
         "I;16": 1,
+        "RGB;16": 3,
+        "BGR;16": 3,
+        "RGBA;16": 4,
+        "LA;16": 2,
     }
 
 

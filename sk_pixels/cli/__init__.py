@@ -14,16 +14,20 @@ and ``--help`` answer at once; a command imports what it uses when it runs
 
 Exit codes: 0 success, 2 usage error (bad arguments, a refused ``.joblib``
 model), 1 data error (missing folder, no images, unreadable image or model
-file), 130 interrupted (Ctrl-C).  Errors are one line on stderr, never a
+file), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM; temporary files
+are removed on the way out).  Errors are one line on stderr, never a
 traceback for user mistakes.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 
 from .._version import __version__
@@ -115,7 +119,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         0 success, 1 data error, 2 usage error, 130 interrupted.
     """
     # Everything, the imports a command makes when it runs included, happens
-    # inside this try: Ctrl-C at any moment is one line and exit code 130.
+    # inside this try: Ctrl-C at any moment is one line and exit code 130, and
+    # SIGTERM unwinds like it (exit 143), so no temporary file is left behind.
+    with _terminate_as_exception():
+        return _main(argv)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that cleanup code runs."""
+
+
+@contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         parser = build_parser()
         with warnings.catch_warnings():
@@ -135,3 +165,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"{PROG}: terminated", file=sys.stderr)
+        return 143

@@ -15,6 +15,7 @@ from ._common import (
     add_source_arguments,
     add_sources_argument,
     add_trust_pickle_argument,
+    check_output,
     decoder_report,
     load_model,
     mode_for_model,
@@ -43,6 +44,7 @@ class NpyStack:
         self.shape: tuple[int, ...] | None = None
         self.dtype: np.dtype | None = None
         self.count = 0
+        self.sources: list[str] = []  # the file of each row, in order
 
     def append(self, array: np.ndarray, source: str) -> None:
         import numpy as np
@@ -78,6 +80,11 @@ class NpyStack:
 
     def discard(self) -> None:
         self._raw.close()
+
+
+def paths_file(output: str) -> str:
+    """``out.paths.txt`` next to ``out.npy``: the source file of each row."""
+    return os.path.splitext(output)[0] + ".paths.txt"
 
 
 def output_names(paths: list[str], sources: Sequence[str]) -> dict[str, str]:
@@ -120,8 +127,11 @@ def apply_model(
         Folders, globs or files.
     output : str
         ``OUT.npy``: one array ``(n, H, W[, C])`` of the transformed images
-        (all of one size); anything else: a folder of one ``.npy`` per image,
-        mirroring the source folders.
+        (all of one size), and ``OUT.paths.txt``, the source file of each row
+        in order, one per line (skipped files have no row); anything else: a
+        folder of one ``.npy`` per image, mirroring the source folders.  A
+        ``.npy`` output is checked before any image is read: its folder must
+        exist, and it must not be one of the inputs.
     mode : str or None, default=None
         Image mode; None uses the model's channel order (RGB when unknown).
     trust_pickle : bool, default=False
@@ -141,10 +151,13 @@ def apply_model(
     from .._progress import progress_bar
     from ..io import SkippedImagesWarning, iter_images
 
+    single = output.lower().endswith(".npy")
+    if single:
+        check_output(output, sources, "-o")
+        check_output(paths_file(output), sources, "-o")
     estimator, order = load_model(model, trust_pickle)
     mode = mode_for_model(estimator, order, mode)
     images = iter_images(list(sources), mode=mode, on_error=on_error, with_paths=True)
-    single = output.lower().endswith(".npy")
     stack = NpyStack(output) if single else None
     names = None if single else output_names(images.paths, sources)
     written = 0
@@ -157,6 +170,7 @@ def apply_model(
                     result = estimator.transform(image[None])[0]
                     if stack is not None:
                         stack.append(result, path)
+                        stack.sources.append(path)
                     else:
                         target = os.path.join(output, names[path])
                         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -177,6 +191,8 @@ def apply_model(
         )
     if stack is not None:
         stack.finish()
+        with atomic_open(paths_file(output), "w") as fh:
+            fh.writelines(f"{path}\n" for path in stack.sources)
     return written, images.skipped
 
 
@@ -192,7 +208,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         required=True,
         metavar="OUT",
-        help="OUT.npy (one array) or a folder (one .npy per image)",
+        help="OUT.npy (one array, plus OUT.paths.txt: the file of each row) or a "
+        "folder (one .npy per image)",
     )
     add_trust_pickle_argument(parser, "model")
     add_source_arguments(parser, jobs=False)
@@ -211,4 +228,6 @@ def run(args: argparse.Namespace) -> int:
         )
         report_skipped(skipped)
     print(f"wrote {written} transformed image(s) to {args.output}")
+    if args.output.lower().endswith(".npy"):
+        print(f"wrote the file of each row to {paths_file(args.output)}")
     return 0

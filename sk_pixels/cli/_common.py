@@ -41,6 +41,81 @@ def one_line(exc: BaseException | str) -> str:
 
 
 # -- argument groups -----------------------------------------------------------------
+def jobs_count(text: str) -> int:
+    """``--jobs``: a non-zero integer (argparse turns the error into exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a non-zero integer (1 for one worker, -1 for all cores), "
+            f"got {text!r}"
+        )
+    return value
+
+
+def nodata_values(text: str) -> tuple[float, ...]:
+    """``--nodata V`` or ``--nodata V1,V2,V3`` (one per channel); ``nan`` allowed."""
+    values = []
+    for part in text.split(","):
+        try:
+            number = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be a number or numbers separated by commas, got {text!r}"
+            ) from None
+        values.append(int(number) if number.is_integer() else number)
+    return tuple(values)
+
+
+def add_nodata_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nodata",
+        type=nodata_values,
+        default=None,
+        metavar="V",
+        help="leave pixels equal to V out of the statistics of their channel "
+        "(V1,V2,V3: one value per channel), e.g. 0 or -9999",
+    )
+
+
+def check_output(
+    output: str, sources: Sequence[str] | None, option: str, recursive: bool = True
+) -> None:
+    """Refuse an output before any image is read: its folder must exist, and
+    it must not be one of the input images (``stats a.png --json a.png``)."""
+    if output == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise DataError(
+            f"cannot write {option} {output}: the folder {folder} does not exist; "
+            "create it first."
+        )
+    if os.path.isdir(output):
+        raise DataError(f"cannot write {option} {output}: it is a folder.")
+    if not sources or not os.path.exists(output):
+        return  # a file that does not exist is not an input
+    from ..io import SkippedImagesWarning, list_images
+
+    target = os.path.realpath(output)
+    inputs = [os.path.realpath(s) for s in sources]
+    if target not in inputs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImagesWarning)
+            try:
+                listed = list_images(list(sources), recursive=recursive)
+            except (OSError, ValueError):
+                listed = []  # reported when the images are read
+        inputs = [os.path.realpath(p) for p in listed]
+    if target in inputs:
+        raise UsageError(
+            f"refusing to write {option} {output}: it is one of the input images; "
+            "choose another output file."
+        )
+
+
 def add_source_arguments(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
     """--mode, --jobs (where the subcommand decodes in parallel), --on-error,
     --no-progress, --verbose: how the images of SOURCE are read and reported."""
@@ -53,10 +128,10 @@ def add_source_arguments(parser: argparse.ArgumentParser, *, jobs: bool = True) 
     if jobs:
         parser.add_argument(
             "--jobs",
-            type=int,
+            type=jobs_count,
             default=1,
             metavar="N",
-            help="worker processes (-1: all cores; default 1)",
+            help="parallel workers (-1: all cores; default 1)",
         )
     parser.add_argument(
         "--on-error",

@@ -9,10 +9,12 @@ from typing import Any
 
 from ._common import (
     UsageError,
+    add_nodata_argument,
     add_scaler_arguments,
     add_source_arguments,
     add_sources_argument,
     check_estimator_args,
+    check_output,
     decoder_report,
     make_estimator,
     report_skipped,
@@ -34,6 +36,7 @@ def fit_model(
     on_error: str = "raise",
     progress: bool = False,
     note: str | None = None,
+    nodata: Any = None,
 ) -> tuple[Any, list[tuple[str, str]]]:
     """Fit an estimator on a dataset (streamed) and save it (``sk-pixels fit``).
 
@@ -51,8 +54,9 @@ def fit_model(
     preset : str or None, default=None
         Fixed statistics from :data:`sk_pixels.presets.PRESETS` instead of
         learned ones.
-    mode, n_jobs, on_error, progress
-        As in :func:`sk_pixels.io.dataset_stats`.
+    mode, n_jobs, on_error, progress, nodata
+        As in :func:`sk_pixels.io.dataset_stats` (``nodata``: values left out
+        of the statistics, per channel).
     note : str or None, default=None
         The preprocessing the images went through (``--note``), saved with
         the sources, mode and skipped files as the model's provenance
@@ -73,16 +77,31 @@ def fit_model(
     if suffix not in (".json", ".joblib"):
         raise UsageError(f"-o must end in .json or .joblib, got {output!r}.")
     check_estimator_args(estimator, per_channel, preset, mode)
+    check_output(output, sources, "-o")
     model = make_estimator(estimator, per_channel, preset)
-    stats, skipped = dataset_stats(
-        list(sources),
-        mode=mode,
-        n_jobs=n_jobs,
-        progress=progress,
-        on_error=on_error,
-        return_skipped=True,
-    )
-    model.fit_stats(stats)
+    if preset is not None:
+        # Published statistics: nothing to learn, so no image is decoded; the
+        # sources are still listed, so that a mistyped folder is an error.
+        import numpy as np
+
+        from ..io import list_images
+
+        list_images(list(sources))
+        entry = MODE_TABLE[mode]
+        shape = (1, 1, 1) if entry.order == "L" else (1, 1, 1, len(entry.channels))
+        model.fit(np.zeros(shape, dtype=entry.dtype))
+        skipped: list[tuple[str, str]] = []
+    else:
+        stats, skipped = dataset_stats(
+            list(sources),
+            mode=mode,
+            n_jobs=n_jobs,
+            progress=progress,
+            on_error=on_error,
+            return_skipped=True,
+            nodata=nodata,
+        )
+        model.fit_stats(stats)
     source = plain_text(", ".join(str(s) for s in sources), TEXT_LIMITS["source"])
     model.set_provenance(
         note, source=source, mode=mode, sampling="all", n_skipped=len(skipped)
@@ -113,6 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         'center-crop 224" (saved with the model, shown by its summary)',
     )
     add_source_arguments(parser)
+    add_nodata_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -128,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             on_error=args.on_error,
             progress=show_progress(args),
             note=args.note,
+            nodata=args.nodata,
         )
         report_skipped(skipped)
     print(model.summary())

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._common import (
     UsageError,
+    add_nodata_argument,
     add_source_arguments,
+    check_output,
     decoder_report,
     fmt,
     report_skipped,
@@ -130,6 +133,7 @@ def compute_stats(
     on_error: str = "raise",
     progress: bool = False,
     client: Any = None,
+    nodata: Any = None,
 ) -> dict[str, Any]:
     """Statistics of a dataset as a report dict (the work of ``sk-pixels stats``).
 
@@ -138,7 +142,7 @@ def compute_stats(
     sources : sequence of str or None, default=None
         Folders, globs or files; None uses scikit-learn's bundled sample
         photos (``sklearn.datasets.load_sample_images``).
-    mode, n_jobs, on_error, progress, client
+    mode, n_jobs, on_error, progress, client, nodata
         As in :func:`sk_pixels.io.dataset_stats` (``client``: a Dask cluster).
 
     Returns
@@ -165,6 +169,7 @@ def compute_stats(
         on_error=on_error,
         return_skipped=True,
         client=client,
+        nodata=nodata,
     )
     return stats_report(stats, mode, skipped, files)
 
@@ -177,6 +182,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="folders, globs or image files (default: scikit-learn's sample photos)",
     )
     add_source_arguments(parser)
+    add_nodata_argument(parser)
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -204,6 +210,15 @@ def _check_scheduler(address: str | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _check_scheduler(args.scheduler)
+    if args.json is not None:
+        check_output(args.json, args.sources, "--json")
+    if not args.sources and args.json != "-":
+        photos = sample_photos()
+        names = " and ".join(os.path.basename(p) for p in photos)
+        print(
+            f"No SOURCE given: the statistics of scikit-learn's sample photos "
+            f"{names} ({os.path.dirname(photos[0])}).\n"
+        )
     with decoder_report(args.verbose):
         report = compute_stats(
             args.sources,
@@ -212,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
             on_error=args.on_error,
             progress=show_progress(args),
             client=args.scheduler,
+            nodata=args.nodata,
         )
         report_skipped(list(report["skip_reasons"].items()))
     text = json.dumps(report, indent=2)

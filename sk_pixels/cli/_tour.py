@@ -39,15 +39,24 @@ def tour(image: str | None = None) -> str:
 
     from .. import PixelCenterer, PixelNormalizer, PixelStandardizer
     from ..io import UnreadableImageError, load_image
+    from ..io._decode import raster_formats
+    from ..io._wide import is_wide_png
 
     path = image if image is not None else sample_photos()[0]
     try:
-        with Image.open(path) as im:
-            pil_format, pil_mode, (width, height) = im.format, im.mode, im.size
+        with Image.open(path, formats=raster_formats()) as im:
+            pil_format, pil_mode, stored = im.format, im.mode, im.size
+            sixteen = is_wide_png(im) or pil_mode.startswith(("I;16", "I"))
     except Exception as exc:
         raise UnreadableImageError(path, str(exc) or type(exc).__name__) from exc
-    pixels = load_image(path)
+    # 16-bit images keep their 16 bits (as RGB;16), 8-bit ones are read as RGB.
+    pixels = load_image(path, mode="RGB;16" if sixteen else "RGB")
     X = pixels[None]
+    height, width = pixels.shape[:2]  # after EXIF rotation
+    size = f"size {width}x{height} (width x height"
+    if (width, height) != stored:
+        size += f", after EXIF rotation; stored {stored[0]}x{stored[1]}"
+    top = np.iinfo(pixels.dtype).max
 
     def summary(Y: np.ndarray) -> str:
         Y = Y.astype(np.float64)
@@ -60,12 +69,12 @@ def tour(image: str | None = None) -> str:
         return "[" + ", ".join(fmt(v, 3) for v in np.ravel(values)) + "]"
 
     out = [
-        f"Image {os.path.basename(path)}: format {pil_format}, mode {pil_mode}, size "
-        f"{width}x{height} (width x height)",
-        f"Pixels: array {pixels.shape} {pixels.dtype}, min {pixels.min()}, "
-        f"max {pixels.max()}",
+        f"Image {os.path.basename(path)}: format {pil_format}, mode {pil_mode}, "
+        f"{size})",
+        f"Pixels: array {pixels.shape} {pixels.dtype} (read as "
+        f"{'RGB;16' if sixteen else 'RGB'}), min {pixels.min()}, max {pixels.max()}",
         "",
-        "1. Normalize to [0, 1]: PixelNormalizer()  (x / 255)",
+        f"1. Normalize to [0, 1]: PixelNormalizer()  (x / {top})",
         f"   after: {summary(PixelNormalizer().fit_transform(X))}",
         "",
     ]

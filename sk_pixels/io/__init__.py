@@ -1,9 +1,12 @@
 """Images in, statistics out: Pillow loading and streaming dataset statistics.
 
 The package reads as its pipeline: ``_modes`` (the mode table), ``_decode``
-(one file to pixels), ``_sources`` (folders, globs, iterators), ``_executors``
-(this process, local processes or a Dask cluster) and ``_dataset`` (the
-statistics of a whole dataset).
+(one file to pixels, with ``_wide`` for 16-bit colour PNGs and ``_tiff`` for
+the TIFFs Pillow cannot read), ``_archives`` (tar shards), ``_sources``
+(folders, globs, archives, iterators), ``_executors`` (this thread, a pool of
+threads or processes owned by the call, or a Dask cluster), ``_nodata``
+(sentinels left out per channel) and ``_dataset`` (the statistics of a whole
+dataset).
 
 Three entry points:
 
@@ -12,8 +15,9 @@ Three entry points:
 - :func:`iter_images` yields the images of a folder, a glob or a list of paths
   one at a time (never all in memory).
 - :func:`dataset_stats` computes the exact per-channel :class:`PixelStats` of
-  a whole dataset, decoding in parallel worker processes that each return
-  statistics, never pixels; memory stays bounded by a few images per worker.
+  a whole dataset, decoding in parallel workers (threads, or processes) that
+  each return statistics, never pixels; memory stays bounded by a few images
+  per worker.
 
 Modes (``mode=``), the array each gives, and its units:
 
@@ -27,6 +31,9 @@ mode        array shape               dtype     units (``max_value``)
 ``"L"``     ``(H, W)``                uint8     0-255 (grayscale)
 ``"LA"``    ``(H, W, 2)``             uint8     0-255
 ``"I;16"``  ``(H, W)``                uint16    0-65535 (16-bit grayscale)
+``"RGB;16"``  ``(H, W, 3)``           uint16    0-65535 (16-bit colour; also
+                                                ``"BGR;16"``, ``"RGBA;16"``,
+                                                ``"LA;16"``)
 ==========  ========================  ========  ===========================
 
 Conversions are explicit and documented rather than left to chance:
@@ -40,10 +47,27 @@ Conversions are explicit and documented rather than left to chance:
 - **CMYK** is converted with Pillow's formula (no ICC colour management).
 - **16-bit** images requested in an 8-bit mode are rounded, ``round(x / 257)``
   (65535 -> 255), not clipped (Pillow's own conversion clips at 255); 8-bit
-  images requested as ``"I;16"`` are scaled by 257 (255 -> 65535), so a
-  folder of mixed bit depths is read in one unit.
+  images requested in a 16-bit mode are scaled by 257 (255 -> 65535), so a
+  folder of mixed bit depths is read in one unit.  16-bit colour PNGs (RGB,
+  RGBA, grayscale+alpha), which Pillow alone decodes to their high bytes,
+  are read with all 16 bits (``sk_pixels.io._wide``); their conversions
+  (luma for ``"L"``/``"I;16"``, with Pillow's weights) are computed on the
+  16-bit samples.
+- **Files** are opened only when they are regular files (a FIFO or device
+  is skipped with its reason, never waited on) in one of the raster formats
+  of ``_decode.RASTER_FORMATS``: a PostScript file named ``photo.png`` is
+  "not an image file", and no external program (Ghostscript) ever runs.
 - Float (``"F"``) images and 32-bit integer images with values outside
-  0-65535 are refused, because their units are unknown.
+  0-65535 are refused, because their units are unknown; ``mode="native"``
+  returns any file's samples as stored (every channel, native dtype).
+- **TIFFs** that Pillow cannot read faithfully (more than 4 channels, 16-bit
+  colour, float colour) are read with ``tifffile``, the optional extra
+  ``tiff`` (``pip install "sk_pixels[tiff]"``); without it they are refused
+  with an error that names the extra, never truncated.  Files with more
+  than 4 channels or float samples are read with ``mode="native"``.
+- **Tar archives** (``.tar``, e.g. WebDataset shards) are sources like
+  folders: their image members are read in place (never extracted) and
+  named ``"shard.tar::member.jpg"``; other members are ignored.
 - Only the first frame of a multi-frame file (GIF, TIFF) is read.
 
 Warnings written by a decoder's C library (libtiff writes about unknown tags
@@ -76,6 +100,7 @@ _EXPORTS = {
     "list_images": "._sources",
     "dataset_stats": "._dataset",
     "dataset_stats_on_cluster": "._dataset",
+    "WorkerDiedError": "._executors",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -83,6 +108,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._dataset import dataset_stats, dataset_stats_on_cluster  # noqa: F401
     from ._decode import DecodeWarning, UnreadableImageError, load_image  # noqa: F401
+    from ._executors import WorkerDiedError  # noqa: F401
     from ._modes import MODES  # noqa: F401
     from ._sources import (  # noqa: F401
         ImageIterator,

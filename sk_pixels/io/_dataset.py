@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from .._progress import progress_bar
@@ -15,6 +17,7 @@ from ._decode import resolve_max_pixels as _resolve_max_pixels
 from ._executors import (
     MAX_PARTITION,
     PARTITIONS_PER_THREAD,
+    check_backend,
     cluster_threads,
     connect,
     map_in_order,
@@ -23,6 +26,7 @@ from ._executors import (
     partition,
 )
 from ._modes import check_mode
+from ._nodata import check_nodata
 from ._sources import (
     OnError,
     SkippedImagesWarning,
@@ -33,6 +37,25 @@ from ._sources import (
 
 Pairs = list[tuple[str, str]]
 
+#: Bytes of image files below which one more worker is not worth its cost
+#: (starting it and handing it work): a folder of 20 thumbnails is read in
+#: this thread, whatever ``n_jobs`` says (benchmarks/README.md).
+MIN_BYTES_PER_WORKER = 1 << 20
+
+
+def _file_bytes(paths: Sequence[str]) -> int:
+    total = 0
+    for path in paths:
+        size = getattr(path, "size", None)  # a member of a tar archive
+        if size is not None:
+            total += size
+            continue
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            pass  # reported by the decoder, in order
+    return total
+
 
 def _stats_of_files(
     paths: Iterable[str | os.PathLike],
@@ -40,6 +63,7 @@ def _stats_of_files(
     mode: str = "RGB",
     on_error: OnError = "raise",
     max_pixels: int | None = None,
+    nodata: tuple | None = None,
 ) -> tuple[PixelStats, Pairs, Pairs]:
     """Statistics of some image files, decoded one at a time: the unit of parallel work.
 
@@ -71,12 +95,13 @@ def _stats_of_files(
         (:class:`DecodeWarning`); they are counted.
     """
     limit = _resolve_max_pixels(max_pixels)
+    convert = image_stats if nodata is None else partial(image_stats, nodata=nodata)
     stats = PixelStats()
     skipped: Pairs = []
     warned: Pairs = []
     for path in paths:
         try:
-            image, message = decode(path, mode, limit, convert=image_stats)
+            image, message = decode(path, mode, limit, convert=convert)
         except UnreadableImageError as exc:
             if on_error == "raise":
                 raise
@@ -89,7 +114,11 @@ def _stats_of_files(
 
 
 def _stats_of_chunk(
-    paths: list[str], mode: str, on_error: OnError, max_pixels: int | None
+    paths: list[str],
+    mode: str,
+    on_error: OnError,
+    max_pixels: int | None,
+    nodata: tuple | None = None,
 ) -> tuple[PixelStats, Pairs, Pairs, tuple[str, str] | None]:
     """:func:`_stats_of_files` returning the first error as data, not raising it.
 
@@ -98,11 +127,34 @@ def _stats_of_chunk(
     """
     try:
         stats, skipped, warned = _stats_of_files(
-            paths, mode=mode, on_error=on_error, max_pixels=max_pixels
+            paths, mode=mode, on_error=on_error, max_pixels=max_pixels, nodata=nodata
         )
     except UnreadableImageError as exc:
         return PixelStats(), [], [], (exc.path, exc.reason)
     return stats, skipped, warned, None
+
+
+def _chunks(paths: list[str], size: int) -> list[list[str]]:
+    """Consecutive files in chunks of ``size``; the members of one tar archive
+    in one chunk (one worker reads an archive from start to end).
+
+    Examples
+    --------
+    >>> from sk_pixels.io._archives import ArchiveMember
+    >>> shard = [ArchiveMember("s.tar", name, 0, 0) for name in "abc"]
+    >>> _chunks(["x", "y", "z", *shard, "w"], 2)
+    [['x', 'y'], ['z'], ['s.tar::a', 's.tar::b', 's.tar::c'], ['w']]
+    """
+    chunks: list[list[str]] = []
+    for archive, group in itertools.groupby(
+        paths, key=lambda p: getattr(p, "archive", None)
+    ):
+        group = list(group)
+        if archive is not None:
+            chunks.append(group)
+        else:
+            chunks.extend(group[i : i + size] for i in range(0, len(group), size))
+    return chunks
 
 
 def _check_chunk_size(chunk_size: Any, n_files: int, workers: int) -> int:
@@ -129,12 +181,15 @@ def dataset_stats(
     chunk_size: int | None = None,
     return_skipped: bool = False,
     client: Any = None,
+    backend: str = "threads",
+    nodata: Any = None,
 ) -> PixelStats | tuple[PixelStats, Pairs]:
     """Exact per-channel statistics of every image of a dataset, streamed.
 
-    Images are decoded one at a time in ``n_jobs`` worker processes; each
-    worker accumulates :class:`PixelStats` over a chunk of files and sends
-    back only those statistics, which the parent merges in file order.
+    Images are decoded one at a time in ``n_jobs`` worker threads (or
+    processes, see ``backend``); each worker accumulates :class:`PixelStats`
+    over a chunk of files and sends back only those statistics, which the
+    parent merges in file order.
     Memory therefore stays bounded by a few images per worker whatever the
     size of the dataset, and images may have different sizes.
 
@@ -142,11 +197,11 @@ def dataset_stats(
     ----------
     source : str, path-like, or sequence of them
         Folder, glob or files; see :func:`list_images`.
-    mode : {"RGB", "BGR", "RGBA", "L", "LA", "I;16"}, default="RGB"
+    mode : str, default="RGB"
+        One of ``MODES``: "RGB", "BGR", "RGBA", "L", "LA", "I;16", "RGB;16"...
         Mode every image is converted to; see :func:`load_image`.
     n_jobs : int or None, default=1
-        Worker processes (joblib's loky, reused between calls); -1 uses all
-        cores, None means 1.
+        Workers; -1 uses all cores, None means 1.
     progress : bool, default=False
         Draw a progress bar on stderr (images done, images/s, ETA).
     on_error : {"raise", "skip"}, default="raise"
@@ -172,6 +227,18 @@ def dataset_stats(
         shared file system) and have sk_pixels installed; ``n_jobs`` is then
         unused. The result is the same as the local one. Needs
         ``pip install "sk_pixels[dask]"``.
+    backend : {"threads", "processes"}, default="threads"
+        What the ``n_jobs`` workers are. Pillow releases the GIL while it
+        decodes and counts, so threads are as fast as processes and start at
+        once (benchmarks/README.md); processes isolate a decoder that may
+        crash. Either pool belongs to this call and is shut down after it:
+        joblib's global executor (``joblib.Parallel``, ``GridSearchCV``) is
+        never touched.
+    nodata : float, sequence of float or None, default=None
+        A sentinel in pixel units of ``mode`` (one number for all channels, or
+        one per channel): values equal to it are left out of the statistics
+        of their channel (GDAL's per-band rule), so each channel keeps its own
+        exact count. ``float("nan")`` leaves out NaN (``mode="native"``).
 
     Returns
     -------
@@ -188,6 +255,9 @@ def dataset_stats(
         The source does not exist or holds no image file.
     UnreadableImageError
         ``on_error="raise"`` and a file cannot be decoded.
+    WorkerDiedError
+        A worker process died (``backend="processes"``), e.g. a decoder
+        crashed; an ``OSError``.
     ValueError
         Every file was skipped.
 
@@ -213,21 +283,38 @@ def dataset_stats(
     >>> PixelStandardizer().fit_stats(stats).mean_.round(3)
     array([ 99.927, 109.524,  98.959])
     """
-    check_mode(mode)
     check_on_error(on_error)
-    paths = list_images(source, recursive=recursive)
+    check_backend(backend)
+    entry = check_mode(mode)
+    nodata = check_nodata(nodata, None if entry is None else len(entry.channels))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedImagesWarning)
+        paths = list_images(source, recursive=recursive)
+    passed: Pairs = []  # FIFOs, devices: never opened, reported as skipped
+    for record in caught:
+        if issubclass(record.category, SkippedImagesWarning):
+            passed.extend(record.message.skipped)
+        else:
+            warnings.warn_explicit(
+                record.message, record.category, record.filename, record.lineno
+            )
     limit = _resolve_max_pixels(max_pixels)
     workers = n_workers(n_jobs, len(paths))
+    if workers > 1 and client is None:
+        worth = _file_bytes(paths) // MIN_BYTES_PER_WORKER
+        workers = max(1, min(workers, worth))
     size = _check_chunk_size(chunk_size, len(paths), workers)
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    args = (mode, on_error, limit)
+    chunks = _chunks(paths, size)
+    args = (mode, on_error, limit, nodata)
     if client is None:
-        results = map_local(_stats_of_chunk, chunks, *args, workers=workers)
+        results = map_local(
+            _stats_of_chunk, chunks, *args, workers=workers, backend=backend
+        )
     else:
         results = map_in_order(client, _stats_of_chunk, chunks, *args)
 
     total = PixelStats()
-    skipped: Pairs = []
+    skipped: Pairs = passed
     warned: Pairs = []
     try:
         with progress_bar(len(paths), enabled=progress) as bar:

@@ -6,6 +6,7 @@ See the :mod:`sk_pixels.io` docstring for the modes and the conversions.
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -14,8 +15,12 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .._stats import PixelStats
+from ._archives import ArchiveMember
 from ._modes import MODE_TABLE, check_mode
+from ._nodata import masked_stats
 from ._stderr import captured_stderr
+from ._tiff import NATIVE, as_mode, pillow_is_faithful, read_tiff
+from ._wide import from_wide, is_wide_png, load_wide_png
 
 T = TypeVar("T")
 
@@ -32,6 +37,37 @@ _HISTOGRAM_SOURCES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "YCb
 #: PNG, GIF, WebP, JPEG 2000 and AVIF decoders report through Python
 #: exceptions and warnings only (checked with truncated and corrupted files).
 _STDERR_FORMATS = frozenset({"TIFF"})
+
+#: The formats sk_pixels lets Pillow open (``Image.open(..., formats=...)``):
+#: raster formats decoded by Pillow's own code or its bundled libraries.
+#: Left out on purpose: EPS/PS (Pillow runs Ghostscript), WMF/EMF (vector,
+#: need a system renderer), PSD and the formats no camera or dataset writes.
+#: A file in another format, whatever its name (``photo.png`` holding
+#: PostScript), is "not an image file" and never reaches another decoder.
+RASTER_FORMATS = (
+    "AVIF",
+    "BMP",
+    "DIB",
+    "GIF",
+    "ICO",
+    "JPEG",
+    "JPEG2000",
+    "MPO",
+    "PCX",
+    "PNG",
+    "PPM",
+    "QOI",
+    "SGI",
+    "TGA",
+    "TIFF",
+    "WEBP",
+)
+
+
+def raster_formats() -> tuple[str, ...]:
+    """The formats of :data:`RASTER_FORMATS` this Pillow build can open."""
+    Image.init()
+    return tuple(f for f in RASTER_FORMATS if f in Image.OPEN)
 
 
 class UnreadableImageError(OSError):
@@ -95,24 +131,14 @@ def resolve_max_pixels(max_pixels: int | None) -> int | None:
     return int(max_pixels)
 
 
-def _gray8_from16(gray16: np.ndarray) -> np.ndarray:
-    """``round(x / 257)`` for uint16 ``x``: 65535 -> 255, exact on 257-multiples."""
-    return ((gray16.astype(np.uint32) + 128) // 257).astype(np.uint8)
-
-
-def _from_gray8(gray: np.ndarray, mode: str) -> np.ndarray:
-    """Grayscale uint8 ``(H, W)`` as ``mode``."""
-    if mode == "L":
-        return gray
-    if mode == "I;16":
-        return gray.astype(np.uint16) * np.uint16(257)
-    opaque = np.full(gray.shape, 255, dtype=np.uint8)
-    planes = [gray if name != "A" else opaque for name in MODE_TABLE[mode].channels]
-    return np.stack(planes, axis=-1)
-
-
-def _pixels(im: Image.Image, mode: str) -> np.ndarray:
-    """Convert a loaded Pillow image to the array of ``mode`` (maybe read-only)."""
+def _pixels(im: Image.Image | np.ndarray, mode: str) -> np.ndarray:
+    """A loaded Pillow image (or the uint16 samples of a 16-bit colour PNG)
+    as the array of ``mode`` (maybe read-only)."""
+    if isinstance(im, np.ndarray):  # 16-bit PNG or TIFF samples
+        return as_mode(im, mode, from_wide)
+    if mode == NATIVE:
+        return _native(im)
+    entry = MODE_TABLE[mode]
     if im.mode in _WIDE_GRAY:
         wide = np.asarray(im)
         if wide.dtype != np.uint16:
@@ -125,13 +151,26 @@ def _pixels(im: Image.Image, mode: str) -> np.ndarray:
             wide = wide.astype(np.uint16)
         elif wide.dtype.byteorder not in ("=", "|"):
             wide = wide.astype(np.uint16)  # big-endian I;16B -> native
-        return wide if mode == "I;16" else _from_gray8(_gray8_from16(wide), mode)
+        return wide if mode == "I;16" else from_wide(wide, mode)
     if im.mode in ("F", "I;32", "I;32B", "I;32L"):
         raise ValueError(f"Pillow mode {im.mode!r} (float or 32-bit) has unknown units")
     if mode == "I;16":
-        return _from_gray8(np.asarray(_converted(im, "L")), "I;16")
+        return np.asarray(_converted(im, "L")).astype(np.uint16) * np.uint16(257)
     arr = np.asarray(_converted(im, mode))
-    return arr[..., ::-1] if MODE_TABLE[mode].reversed else arr
+    arr = arr[..., ::-1] if entry.reversed else arr
+    return arr.astype(np.uint16) * np.uint16(257) if entry.dtype == "uint16" else arr
+
+
+def _native(im: Image.Image) -> np.ndarray:
+    """A Pillow image's samples as stored (palette and 1-bit expanded)."""
+    if im.mode in ("P", "PA", "1"):
+        im = im.convert("RGBA" if "transparency" in im.info or im.mode == "PA" else "L")
+    elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        im = im.convert("RGB")
+    array = np.asarray(im)
+    if array.dtype.byteorder not in ("=", "|"):
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array
 
 
 def _converted(im: Image.Image, mode: str) -> Image.Image:
@@ -142,20 +181,71 @@ def _converted(im: Image.Image, mode: str) -> Image.Image:
     return im if im.mode == target else im.convert(target)
 
 
-def image_stats(im: Image.Image, mode: str) -> PixelStats:
+def image_stats(
+    im: Image.Image | np.ndarray, mode: str, nodata: tuple | None = None
+) -> PixelStats:
     """Exact statistics of the pixels ``_pixels(im, mode)`` would return.
 
-    8-bit targets are counted with Pillow's C histogram of the converted image,
-    without building an array (decoding then dominates); other cases go through
-    the array.
+    With ``nodata`` (one value per channel), values equal to it are left out
+    of their channel.  Otherwise 8-bit targets are counted with Pillow's C
+    histogram of the converted image, without building an array (decoding then
+    dominates); other cases go through the array.
     """
-    if mode != "I;16" and im.mode in _HISTOGRAM_SOURCES:
+    if nodata is not None:
+        return masked_stats(np.asarray(_pixels(im, mode)), nodata)
+    if (
+        not isinstance(im, np.ndarray)
+        and mode != NATIVE
+        and MODE_TABLE[mode].dtype == "uint8"
+        and im.mode in _HISTOGRAM_SOURCES
+    ):
         hist = np.asarray(_converted(im, mode).histogram(), dtype=np.int64)
         hist = hist.reshape(-1, 256)
         return PixelStats.from_histogram(
             hist[::-1] if MODE_TABLE[mode].reversed else hist
         )
-    return PixelStats.from_array(_pixels(im, mode)[None])
+    pixels = _pixels(im, mode)
+    # (1, H, W, C): one image, channels last, even for grayscale (H, W).
+    return PixelStats.from_array(
+        pixels[None, ..., None] if pixels.ndim == 2 else pixels[None]
+    )
+
+
+def _open_regular(path: str | os.PathLike) -> Any:
+    """A binary file object of ``path``, refused unless it is a regular file.
+
+    Opened without blocking and checked on the open descriptor: a FIFO named
+    ``photo.png`` never hangs the reader, and a file swapped for one after it
+    was listed is caught too.
+    """
+    if isinstance(path, ArchiveMember):
+        return path.read()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+            if stat.S_ISDIR(mode):
+                kind = "a folder"
+            elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                kind = "a device"
+            raise UnreadableImageError(path, f"{kind}, not a regular file; skipped")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_size(path: Any, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise UnreadableImageError(
+            path,
+            f"{width}x{height} = {width * height} pixels exceeds the "
+            f"limit of {max_pixels} pixels (possible decompression bomb); "
+            "raise max_pixels if the file is trusted",
+        )
 
 
 def _open_and_convert(
@@ -165,23 +255,33 @@ def _open_and_convert(
     convert: Callable[[Image.Image, str], T],
     said: list[str],
 ) -> T:
-    with Image.open(path) as im:
-        width, height = im.size
-        if max_pixels is not None and width * height > max_pixels:
-            raise UnreadableImageError(
-                path,
-                f"{width}x{height} = {width * height} pixels exceeds the "
-                f"limit of {max_pixels} pixels (possible decompression bomb); "
-                "raise max_pixels if the file is trusted",
-            )
-        text: list[str] = []
+    def sized(width: int, height: int) -> None:
+        _check_size(path, width, height, max_pixels)
+
+    with _open_regular(path) as fp:
         try:
-            with captured_stderr(im.format in _STDERR_FORMATS) as text:
-                im.load()
-                ImageOps.exif_transpose(im, in_place=True)
-                return convert(im, mode)
-        finally:
-            said.extend(text)  # filled as the capture ends, even on an error
+            im = Image.open(fp, formats=raster_formats())
+        except Image.UnidentifiedImageError:
+            if os.fspath(path).lower().endswith((".tif", ".tiff")):
+                # More than 4 channels, or float colour: Pillow cannot open it.
+                why = "a TIFF that Pillow cannot open (e.g. > 4 channels or float)"
+                return convert(read_tiff(fp, why, sized), mode)
+            raise
+        with im:
+            sized(*im.size)
+            if is_wide_png(im):  # 16-bit colour: Pillow alone would keep 8 bits
+                return convert(load_wide_png(im, fp), mode)
+            if im.format == "TIFF" and (mode == NATIVE or not pillow_is_faithful(im)):
+                why = "a TIFF with more than 8 bits per sample in colour"
+                return convert(read_tiff(fp, why, sized), mode)
+            text: list[str] = []
+            try:
+                with captured_stderr(im.format in _STDERR_FORMATS) as text:
+                    im.load()
+                    ImageOps.exif_transpose(im, in_place=True)
+                    return convert(im, mode)
+            finally:
+                said.extend(text)  # filled as the capture ends, even on an error
 
 
 def decode(
@@ -211,8 +311,8 @@ def decode(
         reason = str(exc) or type(exc).__name__
         if isinstance(exc, Image.UnidentifiedImageError):
             reason = (
-                "not an image file Pillow can identify (empty, corrupt or another "
-                "format)"
+                "not an image file in a raster format sk_pixels opens (empty, "
+                "corrupt, or another format such as PostScript)"
             )
         message = _one_line("".join(said))
         if message:
@@ -230,7 +330,8 @@ def load_image(
     ----------
     path : str or path-like
         Image file in any format Pillow reads (JPEG, PNG, TIFF, WebP, BMP, GIF...).
-    mode : {"RGB", "BGR", "RGBA", "L", "LA", "I;16"}, default="RGB"
+    mode : str, default="RGB"
+        One of ``MODES``: "RGB", "BGR", "RGBA", "L", "LA", "I;16", "RGB;16"...
         Mode of the result; conversions (alpha, palette, CMYK, 16-bit) are
         described in the module docstring.
     max_pixels : int or None, default=None
@@ -242,7 +343,7 @@ def load_image(
     Returns
     -------
     image : ndarray of shape (H, W, C) or (H, W)
-        ``uint8`` (0-255), or ``uint16`` (0-65535) for ``mode="I;16"``; 2-D for
+        ``uint8`` (0-255), or ``uint16`` (0-65535) for the 16-bit modes; 2-D for
         ``"L"`` and ``"I;16"``. A new, writable array.
 
     Raises

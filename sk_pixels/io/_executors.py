@@ -43,43 +43,85 @@ def n_workers(n_jobs: int | None, n_items: int) -> int:
     return max(1, min(workers, n_items))
 
 
-def process_pool(workers: int) -> Any:
-    """A reusable pool of ``workers`` processes (loky, the engine behind joblib).
+#: How :func:`map_local` runs several workers.  Threads are the default:
+#: Pillow releases the GIL while it decodes, converts and counts histograms,
+#: so threads scale like processes on this work without their start-up cost
+#: (see benchmarks/README.md, "Folder statistics").
+BACKENDS = ("threads", "processes")
 
-    loky's workers persist between calls (a second ``dataset_stats`` starts in
-    milliseconds), need no ``if __name__ == "__main__"`` guard in scripts, and
-    cancelling a queued chunk never kills them, unlike ``joblib.Parallel``'s
-    abort on an early exit.  The one import of joblib's vendored loky.
+
+class WorkerDiedError(ChildProcessError):
+    """A worker process ended abruptly (killed, or a decoder crashed it).
+
+    An ``OSError`` (the environment's fault, not the caller's): the command
+    line reports it as one line with exit code 1.
     """
-    from joblib.externals.loky import get_reusable_executor
-
-    return get_reusable_executor(max_workers=workers)
 
 
-def map_local(fn: Callable, items: Sequence, *args: Any, workers: int) -> Iterator:
-    """Yield ``fn(item, *args)`` in order, in this process or ``workers`` processes.
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}. Got backend={backend!r}.")
+    return backend
 
-    With several workers, at most two items per worker are in flight, so
-    memory stays bounded whatever the number of items.
+
+def _pool(workers: int, backend: str) -> Any:
+    """A pool of its own for one call: never joblib's global (reusable) executor.
+
+    A process pool is loky's plain ``ProcessPoolExecutor`` (no
+    ``if __name__ == "__main__"`` guard needed in scripts, and a dead worker
+    is reported instead of hanging), owned by this call and shut down after
+    it, so that ``joblib.Parallel`` and ``GridSearchCV(n_jobs=...)`` later in
+    the same process find joblib's executor as they left it.
+    """
+    if backend == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sk_pixels")
+    from joblib.externals.loky.process_executor import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers)
+
+
+def map_local(
+    fn: Callable, items: Sequence, *args: Any, workers: int, backend: str = "threads"
+) -> Iterator:
+    """Yield ``fn(item, *args)`` in order, in this thread or ``workers`` workers.
+
+    With several workers (threads or processes, see :data:`BACKENDS`), at
+    most two items per worker are in flight, so memory stays bounded whatever
+    the number of items.  A worker process that dies raises
+    :class:`WorkerDiedError`.
     """
     if workers == 1:
         for item in items:
             yield fn(item, *args)
         return
-    pool = process_pool(workers)
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = _pool(workers, check_backend(backend))
     todo = iter(items)
-    pending: deque[Future] = deque(
-        pool.submit(fn, item, *args) for item in itertools.islice(todo, 2 * workers)
-    )
+    pending: deque[Future] = deque()
     try:
+        pending.extend(
+            pool.submit(fn, item, *args) for item in itertools.islice(todo, 2 * workers)
+        )
         while pending:
-            result = pending.popleft().result()
+            try:
+                result = pending.popleft().result()
+            except BrokenProcessPool as exc:
+                raise WorkerDiedError(
+                    f"a worker process died abruptly ({type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:200]}); a decoder may have "
+                    "crashed on one of the files or the process was killed. "
+                    "Rerun with n_jobs=1 (--jobs 1) to find the file."
+                ) from None
             for item in itertools.islice(todo, 1):
                 pending.append(pool.submit(fn, item, *args))
             yield result
     finally:
         for future in pending:
             future.cancel()
+        pool.shutdown(wait=True)
 
 
 # -- a Dask cluster ------------------------------------------------------------------

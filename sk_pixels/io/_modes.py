@@ -30,8 +30,8 @@ class Mode:
     dtype : {"uint8", "uint16"}
         Pixel dtype; the units run from 0 to the dtype's maximum.
     pillow : str
-        Pillow mode the decoded image is converted to (BGR is read as RGB and
-        its channels reversed; 16-bit grayscale is handled in NumPy).
+        Pillow mode an 8-bit image is converted to (BGR is read as RGB and
+        its channels reversed); 16-bit pixels are converted in NumPy.
     """
 
     order: str
@@ -57,19 +57,33 @@ MODE_TABLE: dict[str, Mode] = {
     "L": Mode(order="L", dtype="uint8", pillow="L"),
     "LA": Mode(order="LA", dtype="uint8", pillow="LA"),
     "I;16": Mode(order="L", dtype="uint16", pillow="I;16"),
+    # 16-bit colour (16-bit PNGs keep all their bits; 8-bit images are x 257).
+    "RGB;16": Mode(order="RGB", dtype="uint16", pillow="RGB"),
+    "BGR;16": Mode(order="BGR", dtype="uint16", pillow="RGB"),
+    "RGBA;16": Mode(order="RGBA", dtype="uint16", pillow="RGBA"),
+    "LA;16": Mode(order="LA", dtype="uint16", pillow="LA"),
 }
 
 #: Supported modes -> number of channels.
 MODES: dict[str, int] = {name: len(mode.channels) for name, mode in MODE_TABLE.items()}
 
 
-def check_mode(mode: str) -> Mode:
-    """The table entry of ``mode``; a ``ValueError`` naming the choices otherwise."""
+#: Not a table entry: every channel of a file in its native dtype (TIFFs with
+#: many channels or float samples); arrays of any channel count and units.
+NATIVE = "native"
+
+
+def check_mode(mode: str) -> Mode | None:
+    """The table entry of ``mode`` (None for ``"native"``); a ``ValueError``
+    naming the choices otherwise."""
+    if mode == NATIVE:
+        return None
     try:
         return MODE_TABLE[mode]
     except (KeyError, TypeError):
         raise ValueError(
-            f"Unsupported mode {mode!r}; choose one of {sorted(MODES)} (see the "
+            f"Unsupported mode {mode!r}; choose one of {sorted(MODES)} or "
+            f"'native' (see the "
             "sk_pixels.io module docstring for what each gives)."
         ) from None
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import glob
 import os
+import stat
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,7 +11,14 @@ from typing import Literal, Union
 
 from PIL import Image
 
-from ._decode import DecodeWarning, UnreadableImageError, _listing, decode
+from ._archives import archive_members, is_archive
+from ._decode import (
+    DecodeWarning,
+    UnreadableImageError,
+    _listing,
+    decode,
+    raster_formats,
+)
 from ._decode import resolve_max_pixels as _resolve_max_pixels
 from ._modes import check_mode
 
@@ -41,11 +48,10 @@ def check_on_error(on_error: str) -> None:
 
 
 def _image_extensions() -> frozenset[str]:
-    """Lower-case file extensions of the formats Pillow can open."""
+    """Lower-case file extensions of the raster formats sk_pixels opens."""
+    allowed = raster_formats()
     extensions = Image.registered_extensions()
-    return frozenset(
-        ext.lower() for ext, fmt in extensions.items() if fmt in Image.OPEN
-    )
+    return frozenset(ext.lower() for ext, fmt in extensions.items() if fmt in allowed)
 
 
 def _is_glob(text: str) -> bool:
@@ -53,49 +59,98 @@ def _is_glob(text: str) -> bool:
     return any(char in text for char in "*?[")
 
 
-def _walk(folder: Path, recursive: bool, extensions: frozenset[str]) -> list[str]:
-    found = []
-    if recursive:
-        for root, dirs, files in os.walk(folder):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+class _Listing:
+    """The files of the sources, each once, and the entries passed over."""
+
+    def __init__(self, extensions: frozenset[str]) -> None:
+        self.extensions = extensions
+        self.paths: list[str] = []
+        self.passed: list[tuple[str, str]] = []  # (path, why): FIFOs, devices
+        self._seen: set[str] = set()  # real paths of the files listed
+
+    def add(self, path: str, *, check_suffix: bool) -> None:
+        """List ``path`` once (by real path); expand a tar archive to its images."""
+        if check_suffix and not (
+            os.path.splitext(path)[1].lower() in self.extensions or is_archive(path)
+        ):
+            return
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            mode = None  # vanished or a broken link: the decoder names it
+        if mode is not None and not stat.S_ISREG(mode):
+            self.passed.append((path, f"{_kind(mode)}, not a regular file; skipped"))
+            return
+        real = os.path.realpath(path)
+        if real in self._seen:
+            return
+        self._seen.add(real)
+        if mode is not None and is_archive(path):
+            self.paths.extend(archive_members(path, self.extensions))
+        else:
+            self.paths.append(path)
+
+    def walk(self, folder: Path, recursive: bool) -> None:
+        """Add the files of ``folder`` in sorted order; hidden entries are ignored.
+
+        Links to folders are followed, but never into a folder already walked
+        (by real path): a symlink loop is walked once.
+        """
+        if not recursive:
+            for p in sorted(folder.iterdir()):
+                if not p.name.startswith(".") and not p.is_dir():
+                    self.add(str(p), check_suffix=True)
+            return
+        walked = {os.path.realpath(folder)}
+        for root, dirs, files in os.walk(folder, followlinks=True):
+            keep = []
+            for name in sorted(dirs):
+                real = os.path.realpath(os.path.join(root, name))
+                if not name.startswith(".") and real not in walked:
+                    walked.add(real)
+                    keep.append(name)
+            dirs[:] = keep
             for name in sorted(files):
-                if (
-                    not name.startswith(".")
-                    and os.path.splitext(name)[1].lower() in extensions
-                ):
-                    found.append(os.path.join(root, name))
-        return found
-    return [
-        str(p)
-        for p in sorted(folder.iterdir())
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in extensions
-    ]
+                if not name.startswith("."):
+                    self.add(os.path.join(root, name), check_suffix=True)
+
+    def glob(self, pattern: str) -> None:
+        """Add the files matching ``pattern``; ``**`` never follows links to folders.
+
+        (``glob.glob`` does, without end in a symlink loop, so the pattern is
+        matched with ``pathlib``, from the part of it without wildcards.)
+        """
+        parts = Path(pattern).parts
+        first = next(i for i, part in enumerate(parts) if _is_glob(part))
+        base = Path(*parts[:first]) if first else Path()
+        rest = "/".join(parts[first:])
+        matches = sorted(
+            str(p)
+            for p in base.glob(rest)
+            if not any(part.startswith(".") for part in p.relative_to(base).parts)
+        )
+        if not matches:
+            raise FileNotFoundError(f"The glob {pattern!r} matches no file.")
+        for match in matches:
+            if not os.path.isdir(match):
+                self.add(match, check_suffix=True)
 
 
-def list_images(source: Source, *, recursive: bool = True) -> list[str]:
-    """List the image files of a folder, a glob or a list of paths, in a stable order.
-
-    Parameters
-    ----------
-    source : str, path-like, or sequence of them
-        A folder (its image files, by extension, in sorted order; hidden
-        files and folders are ignored), a glob pattern (``"data/**/*.jpg"``;
-        matches filtered by extension), or a file (taken as is, whatever its
-        extension). A sequence may mix all three.
-    recursive : bool, default=True
-        Descend into sub-folders of a folder.
-
-    Returns
-    -------
-    paths : list of str
-        Files in order (sorted within each folder or glob), duplicates removed.
-
-    Raises
-    ------
-    FileNotFoundError
-        A source is neither a file, a folder nor a glob with matches, or no
-        image file was found at all.
-    """
+def list_sources(source: Source, *, recursive: bool = True) -> _Listing:
+    """:func:`list_images`, with the entries passed over (FIFOs, devices) and why."""
     if isinstance(source, (str, os.PathLike)):
         sources = [source]
     elif isinstance(source, Iterable) and not isinstance(source, (bytes, dict)):
@@ -113,34 +168,73 @@ def list_images(source: Source, *, recursive: bool = True) -> list[str]:
         raise FileNotFoundError(
             "No image source given: pass a folder, a glob or files."
         )
-    extensions = _image_extensions()
-    paths: list[str] = []
+    listing = _Listing(_image_extensions())
     for item in sources:
         text = os.fspath(item)
         path = Path(text)
         if path.is_dir():
-            paths.extend(_walk(path, recursive, extensions))
-        elif path.is_file():
-            paths.append(text)
+            listing.walk(path, recursive)
+        elif os.path.exists(text):
+            listing.add(text, check_suffix=False)
         elif _is_glob(text):
-            matches = sorted(glob.glob(text, recursive=True))
-            if not matches:
-                raise FileNotFoundError(f"The glob {text!r} matches no file.")
-            paths.extend(
-                m
-                for m in matches
-                if os.path.isfile(m) and os.path.splitext(m)[1].lower() in extensions
-            )
+            listing.glob(text)
         else:
             raise FileNotFoundError(f"No such file or folder: {text!r}.")
-    unique = list(dict.fromkeys(paths))
-    if not unique:
+    if not listing.paths and not listing.passed:
         shown = ", ".join(repr(os.fspath(s)) for s in sources[:3])
         raise FileNotFoundError(
             f"No image files found in {shown}{' ...' if len(sources) > 3 else ''} "
-            f"(looked for the extensions Pillow opens, e.g. .jpg, .png, .tif)."
+            f"(looked for the extensions of the raster formats Pillow opens, e.g. "
+            ".jpg, .png, .tif, and .tar shards)."
         )
-    return unique
+    return listing
+
+
+def list_images(source: Source, *, recursive: bool = True) -> list[str]:
+    """List the image files of a folder, a glob or a list of paths, in a stable order.
+
+    Parameters
+    ----------
+    source : str, path-like, or sequence of them
+        A folder (its image files, by extension, in sorted order; hidden
+        files and folders are ignored; links to folders are followed, but a
+        folder is walked once whatever the links, so a symlink loop ends), a
+        glob pattern (``"data/**/*.jpg"``; matches filtered by extension;
+        ``**`` does not follow links to folders), a file (taken as is,
+        whatever its extension), or an uncompressed tar archive (``.tar``,
+        e.g. WebDataset shards: its image members, read in place, never
+        extracted). A sequence may mix them all.
+    recursive : bool, default=True
+        Descend into sub-folders of a folder.
+
+    Returns
+    -------
+    paths : list of str
+        Files in order (sorted within each folder or glob), each file once
+        (by real path: a file reached through a link or listed twice is
+        counted once). A member of an archive is named
+        ``"shard.tar::name.jpg"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        A source is neither a file, a folder nor a glob with matches, or no
+        image file was found at all.
+    OSError
+        A ``.tar`` source is not a readable uncompressed tar archive.
+
+    Warns
+    -----
+    SkippedImagesWarning
+        Entries that are not regular files (FIFOs, devices, sockets), which
+        are never opened, each with the reason.
+    """
+    listing = list_sources(source, recursive=recursive)
+    if listing.passed:
+        warnings.warn(SkippedImagesWarning(listing.passed), stacklevel=2)
+    if not listing.paths:
+        raise FileNotFoundError(f"No image files found: {_listing(listing.passed)}.")
+    return listing.paths
 
 
 class ImageIterator:
@@ -211,7 +305,8 @@ def iter_images(
     ----------
     source : str, path-like, or sequence of them
         Folder, glob or files; see :func:`list_images`.
-    mode : {"RGB", "BGR", "RGBA", "L", "LA", "I;16"}, default="RGB"
+    mode : str, default="RGB"
+        One of ``MODES``: "RGB", "BGR", "RGBA", "L", "LA", "I;16", "RGB;16"...
         Mode of every image; see :func:`load_image`.
     recursive : bool, default=True
         Descend into sub-folders.
@@ -242,7 +337,9 @@ def iter_images(
     """
     check_mode(mode)
     check_on_error(on_error)
-    paths = list_images(source, recursive=recursive)
-    return ImageIterator(
-        paths, mode, on_error, _resolve_max_pixels(max_pixels), with_paths
+    listing = list_sources(source, recursive=recursive)
+    images = ImageIterator(
+        listing.paths, mode, on_error, _resolve_max_pixels(max_pixels), with_paths
     )
+    images.skipped.extend(listing.passed)
+    return images
