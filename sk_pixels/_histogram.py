@@ -126,7 +126,10 @@ class PixelHistogram:
     kinds the order statistics ``x[k]`` are read exactly from the cumulative
     counts (Python integers), and the interpolation uses the same float64
     operations as NumPy, so the result equals ``numpy.quantile`` on the same
-    pixels to the bit.
+    pixels to the bit (for ``int8`` / ``int16`` pixels: on the pixels as
+    ``int64``, since NumPy subtracts neighbouring order statistics in the
+    pixel dtype, which wraps around when they are more than the dtype's
+    maximum apart, e.g. ``0 - (-128)`` in ``int8``).
 
     Examples
     --------

@@ -266,7 +266,16 @@ class PixelNormalizer(_BasePixelTransformer):
 
     def _quantiles_of(self, hist: PixelHistogram) -> np.ndarray:
         values = hist.percentile(list(self.quantile_range), self.per_channel)
-        return values if self.per_channel else values.reshape(2)
+        values = values if self.per_channel else values.reshape(2)
+        # The 0th and 100th percentiles are the exact minimum and maximum, and
+        # every percentile lies between them (the float histogram's estimates
+        # are placed inside their bins, which may reach past the data).
+        lo, hi = self.data_min_, self.data_max_
+        values = np.clip(values, lo, hi)
+        for row, percent in enumerate(self.quantile_range):
+            if float(percent) in (0.0, 100.0):
+                values[row] = lo if float(percent) == 0.0 else hi
+        return values
 
     # -- the map ----------------------------------------------------------------
     def _store_fitted(self) -> None:
