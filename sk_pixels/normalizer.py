@@ -220,6 +220,13 @@ class PixelNormalizer(_BasePixelTransformer):
             backend, data, _ = self._validate(
                 X, reset=False, fitting=True, check_names=False
             )
+            if not first_call and not hasattr(self, "histogram_"):
+                raise ValueError(
+                    "This PixelNormalizer was loaded from a file without its "
+                    "histogram, so more batches cannot be merged into its "
+                    "percentiles. Save it with save_json(..., "
+                    "include_histogram=True), or refit with fit."
+                )
             hist = histogram_of(backend, data, self._layout())
             merged = hist if first_call else self.histogram_.merge(hist)
             super().partial_fit(X, y)

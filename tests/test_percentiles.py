@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -164,3 +166,94 @@ def test_partial_fit_refuses_a_batch_of_other_bins():
     with pytest.raises(ValueError, match="the bins differ"):
         norm.partial_fit(np.zeros((1, 2, 2, 1), np.uint16))
     assert norm.n_samples_seen_ == 1  # nothing was committed
+
+
+# -- persistence ----------------------------------------------------------------------
+def _saved(tmp_path, estimator, **kwargs):
+    from sk_pixels import save_json
+
+    path = tmp_path / "norm.json"
+    save_json(estimator, path, **kwargs)
+    return path, json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("include_histogram", [False, True], ids=["values", "hist"])
+@pytest.mark.parametrize("per_channel", [True, False], ids=["channels", "global"])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int8, np.float32])
+def test_save_load_roundtrip_of_fitted_percentiles(
+    tmp_path, rng, include_histogram, per_channel, dtype
+):
+    from sk_pixels import load_json
+
+    X = (rng.normal(0, 40, (3, 6, 6, 2))).astype(dtype)
+    norm = PixelNormalizer(
+        scope="dataset", quantile_range=(1, 99.8), per_channel=per_channel, clip=True
+    ).fit(X)
+    path, _ = _saved(tmp_path, norm, include_histogram=include_histogram)
+    loaded = load_json(path, max_bytes=1 << 24)
+    assert loaded.get_params() == norm.get_params()
+    assert_array_equal(loaded.quantiles_, norm.quantiles_)
+    assert_array_equal(loaded.transform(X), norm.transform(X))
+    assert hasattr(loaded, "histogram_") == include_histogram
+    if include_histogram:  # the loaded estimator keeps learning
+        assert_array_equal(
+            loaded.partial_fit(X).quantiles_, norm.partial_fit(X).quantiles_
+        )
+    else:
+        with pytest.raises(ValueError, match="include_histogram=True"):
+            loaded.partial_fit(X)
+
+
+def test_a_file_without_the_percentile_parameters_still_loads(tmp_path):
+    from sk_pixels import load_json
+
+    norm = PixelNormalizer(scope="dataset").fit(np.zeros((1, 2, 2, 1), np.uint8))
+    path, doc = _saved(tmp_path, norm)
+    del doc["params"]["quantile_range"], doc["params"]["clip"]
+    path.write_text(json.dumps(doc))
+    assert load_json(path).quantile_range is None
+
+
+def _edit_quantiles(doc):
+    doc["fitted"]["quantiles"][1][0] += 1
+
+
+def _edit_histogram(doc):
+    doc["fitted"]["histogram"]["bins"][0][0][1] += 1
+
+
+def _swap_quantiles(doc):
+    q = doc["fitted"]["quantiles"]
+    q[0], q[1] = q[1], q[0]
+
+
+def _drop_quantiles(doc):
+    del doc["fitted"]["quantiles"]
+
+
+@pytest.mark.parametrize(
+    "include_histogram, edit, match",
+    [
+        (True, _edit_quantiles, "does not match the percentiles of"),
+        (True, _edit_histogram, "pixels per channel"),
+        (False, _swap_quantiles, "not two ordered percentiles"),
+        (False, _drop_quantiles, "'fitted.quantiles' is missing"),
+    ],
+    ids=["quantiles-vs-histogram", "histogram-vs-stats", "swapped", "missing"],
+)
+def test_load_refuses_edited_percentiles(tmp_path, rng, include_histogram, edit, match):
+    from sk_pixels import load_json
+
+    X = rng.integers(0, 256, (2, 5, 5, 2)).astype(np.uint8)
+    norm = PixelNormalizer(scope="dataset", quantile_range=(5, 95)).fit(X)
+    path, doc = _saved(tmp_path, norm, include_histogram=include_histogram)
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=match):
+        load_json(path)
+
+
+def test_save_refuses_a_histogram_the_estimator_does_not_have(tmp_path):
+    norm = PixelNormalizer(scope="dataset").fit(np.zeros((1, 2, 2, 1), np.uint8))
+    with pytest.raises(ValueError, match="learned no histogram"):
+        _saved(tmp_path, norm, include_histogram=True)
