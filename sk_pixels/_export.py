@@ -48,9 +48,11 @@ class _ExportMixin:
                 f"{self.scope} at transform time, so no fixed mean/std describe it for "
                 f"{target}. Use scope='dataset' (fitted statistics) to export."
             )
-        if getattr(self, "clip", None) is not None:
+        # None (standardizer) or False (normalizer): no clip.
+        if getattr(self, "clip", None) not in (None, False):
             raise ValueError(
-                f"{name}(clip={self.clip!r}) clips the standardized values"
+                f"{name}(clip={self.clip!r}) clips the "
+                f"{'scaled' if isinstance(self.clip, bool) else 'standardized'} values"
                 f"{' and rescales them' if getattr(self, 'rescale', False) else ''}, "
                 f"which {target}'s normalization (an affine map) cannot express. "
                 "Export an estimator without clip, and clip after normalizing."

@@ -214,12 +214,13 @@ class PixelNormalizer(_BasePixelTransformer):
             return super().partial_fit(X, y)
         self._validate_params()
         self._check_params()
+        backend, data, _ = self._validate(
+            X, reset=False, fitting=True, check_names=False
+        )
+        hist = histogram_of(backend, data, self._layout())
         # Statistics and histogram are committed together: one batch at a time.
         with _COMMIT_LOCK:
             first_call = not hasattr(self, "n_samples_seen_")
-            backend, data, _ = self._validate(
-                X, reset=False, fitting=True, check_names=False
-            )
             if not first_call and not hasattr(self, "histogram_"):
                 raise ValueError(
                     "This PixelNormalizer was loaded from a file without its "
@@ -227,7 +228,6 @@ class PixelNormalizer(_BasePixelTransformer):
                     "percentiles. Save it with save_json(..., "
                     "include_histogram=True), or refit with fit."
                 )
-            hist = histogram_of(backend, data, self._layout())
             merged = hist if first_call else self.histogram_.merge(hist)
             super().partial_fit(X, y)
             self._set_histogram(merged)

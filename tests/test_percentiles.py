@@ -257,3 +257,13 @@ def test_save_refuses_a_histogram_the_estimator_does_not_have(tmp_path):
     norm = PixelNormalizer(scope="dataset").fit(np.zeros((1, 2, 2, 1), np.uint8))
     with pytest.raises(ValueError, match="learned no histogram"):
         _saved(tmp_path, norm, include_histogram=True)
+
+
+def test_a_learned_percentile_map_exports_and_a_clipped_one_says_why(rng):
+    X = rng.integers(0, 256, (2, 6, 6, 3)).astype(np.uint8)
+    norm = PixelNormalizer(scope="dataset", quantile_range=(1, 99)).fit(X)
+    export = norm.to_torchvision()  # affine: (x / 255 - mean) / std
+    Y = (X / 255.0 - np.asarray(export["mean"])) / np.asarray(export["std"])
+    assert_allclose(Y, norm.transform(X), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match=r"clip=True\) clips the scaled values"):
+        norm.set_params(clip=True).to_torchvision()
