@@ -246,11 +246,20 @@ def _warn_constant_channels(
         name, spread = "std_", np.asarray(estimator.std_, dtype=np.float64)
     elif hasattr(estimator, "data_min_"):
         lo, hi = (float(v) for v in estimator.feature_range)
-        half = (
-            np.asarray(estimator.data_max_, dtype=np.float64) / 2
-            - np.asarray(estimator.data_min_, dtype=np.float64) / 2
+        # The map's range: the fitted percentiles (quantile_range), or min-max.
+        low, high = getattr(
+            estimator, "quantiles_", (estimator.data_min_, estimator.data_max_)
         )
-        name, spread = "data_max_ - data_min_", half * (2 / (hi - lo))
+        half = (
+            np.asarray(high, dtype=np.float64) / 2
+            - np.asarray(low, dtype=np.float64) / 2
+        )
+        name = (
+            "percentile range"
+            if hasattr(estimator, "quantiles_")
+            else ("data_max_ - data_min_")
+        )
+        spread = half * (2 / (hi - lo))
     else:
         return
     spread = np.broadcast_to(spread, (n_channels,))
