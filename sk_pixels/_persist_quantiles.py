@@ -92,6 +92,7 @@ def _quantiles(value: Any, estimator: Any, reader: Any) -> np.ndarray:
         rows is None
         or len(rows) != 2
         or nested != estimator.per_channel
+        or (nested and any(len(row) != shape[-1] for row in rows))
         or values.size != int(np.prod(shape))
     ):
         what = (
@@ -115,6 +116,13 @@ def _quantiles(value: Any, estimator: Any, reader: Any) -> np.ndarray:
 
 def _histogram(value: Any, estimator: Any, reader: Any) -> PixelHistogram:
     field = "fitted.histogram"
+    # Bound the channels before building n_channels x 65,536 counts.
+    stored = value.get("bins", value.get("counts")) if isinstance(value, dict) else None
+    if not isinstance(stored, list) or len(stored) != estimator.n_channels_:
+        raise reader.fail(
+            f"field {field!r} must hold one list of bins per channel "
+            f"({estimator.n_channels_}), got {str(stored)[:80]}."
+        )
     try:
         hist = PixelHistogram.from_dict(value)
     except ValueError as exc:

@@ -148,17 +148,20 @@ def _valid():
     "edit, match",
     [
         (lambda d: d.update(dtype="complex64"), "'dtype' must name a numeric dtype"),
+        (lambda d: d.update(dtype="int3x"), "'dtype' must name a numeric dtype"),
+        (lambda d: d.update(dtype=["uint8"]), "'dtype' must name a numeric dtype"),
         (lambda d: d.update(n_bins=65536), "'n_bins' must be 256"),
         (lambda d: d.update(counts=[[0] * 256]), "exactly one of 'bins'"),
         (lambda d: d.update(bins=[[[256, 1]]]), r"0 <= bin < 256"),
         (lambda d: d.update(bins=[[[0, -1]]]), "count >= 0"),
         (lambda d: d.update(bins=[[[0, 1], [0, 2]]]), "distinct"),
+        (lambda d: d.update(bins=[[[0, 0], [0, 2]]]), "distinct"),
         (lambda d: d.update(bins=[[[0, True]]]), r"\[bin, count\] pairs"),
         (lambda d: d.update(bins=[]), "non-empty list"),
         (lambda d: d.update(n_images=-1), "n_images must be an int >= 0"),
     ],
-    ids=["dtype", "n_bins", "both", "bin-range", "negative", "repeated", "bool",
-         "empty", "n_images"],
+    ids=["dtype", "dtype-typo", "dtype-list", "n_bins", "both", "bin-range",
+         "negative", "repeated", "repeated-zero", "bool", "empty", "n_images"],
 )  # fmt: skip
 def test_from_dict_refuses_malformed_documents(edit, match):
     data = _valid()

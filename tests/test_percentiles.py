@@ -231,6 +231,15 @@ def _drop_quantiles(doc):
     del doc["fitted"]["quantiles"]
 
 
+def _regroup_quantiles(doc):  # the same 4 numbers, grouped 3 + 1
+    (a, b), (c, d) = doc["fitted"]["quantiles"]
+    doc["fitted"]["quantiles"] = [[a, b, c], [d]]
+
+
+def _extra_channels(doc):
+    doc["fitted"]["histogram"]["bins"] += [[]] * 10_000
+
+
 @pytest.mark.parametrize(
     "include_histogram, edit, match",
     [
@@ -238,8 +247,17 @@ def _drop_quantiles(doc):
         (True, _edit_histogram, "pixels per channel"),
         (False, _swap_quantiles, "not two ordered percentiles"),
         (False, _drop_quantiles, "'fitted.quantiles' is missing"),
+        (False, _regroup_quantiles, "two lists of one value per channel"),
+        (True, _extra_channels, r"one list of bins per channel \(2\)"),
     ],
-    ids=["quantiles-vs-histogram", "histogram-vs-stats", "swapped", "missing"],
+    ids=[
+        "quantiles-vs-histogram",
+        "histogram-vs-stats",
+        "swapped",
+        "missing",
+        "regrouped",
+        "channels",
+    ],
 )
 def test_load_refuses_edited_percentiles(tmp_path, rng, include_histogram, edit, match):
     from sk_pixels import load_json
@@ -267,3 +285,18 @@ def test_a_learned_percentile_map_exports_and_a_clipped_one_says_why(rng):
     assert_allclose(Y, norm.transform(X), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match=r"clip=True\) clips the scaled values"):
         norm.set_params(clip=True).to_torchvision()
+
+
+def test_partial_fit_from_several_threads_equals_fit(rng):
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [rng.integers(0, 65536, (2, 16, 16, 2)).astype(np.uint16)
+               for _ in range(8)]  # fmt: skip
+    norm = PixelNormalizer(scope="dataset", quantile_range=(1, 99.8))
+    norm.partial_fit(batches[0])
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(norm.partial_fit, batches[1:]))
+    whole = PixelNormalizer(**norm.get_params()).fit(np.concatenate(batches))
+    assert norm.n_samples_seen_ == 16
+    assert_array_equal(norm.quantiles_, whole.quantiles_)
+    assert norm.histogram_ == whole.histogram_ and norm.stats_ == whole.stats_
