@@ -174,7 +174,7 @@ class PixelHistogram:
         # An intp key per value: keep one block of keys at a time.
         block = max(1, BLOCK_BYTES // 8)
         for images, rows in iter_blocks((n, *view.shape[1:3], channels), block):
-            values = _to_host(view[images, rows]).reshape(-1, channels)
+            values = _to_host(view[images, rows, ...]).reshape(-1, channels)
             if kind == "float":
                 finite = values == values  # NaN is not counted
                 keys = _float_keys(values)

@@ -300,3 +300,21 @@ def test_partial_fit_from_several_threads_equals_fit(rng):
     assert norm.n_samples_seen_ == 16
     assert_array_equal(norm.quantiles_, whole.quantiles_)
     assert norm.histogram_ == whole.histogram_ and norm.stats_ == whole.stats_
+
+
+@pytest.mark.parametrize("scope", ["dataset", "batch", "image"])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int8])
+def test_array_api_input_equals_numpy(rng, scope, dtype):
+    sklearn = pytest.importorskip("sklearn")
+    strict = pytest.importorskip("array_api_strict")
+    pytest.importorskip("array_api_compat")
+    info = np.iinfo(dtype)
+    X = rng.integers(info.min, info.max, (4, 6, 5, 3), endpoint=True).astype(dtype)
+    params = dict(scope=scope, quantile_range=(2, 98), clip=True)
+    want = PixelNormalizer(**params).fit_transform(X)
+    with sklearn.config_context(array_api_dispatch=True):
+        norm = PixelNormalizer(**params).fit(strict.asarray(X))
+        got = np.asarray(norm.transform(strict.asarray(X)))
+    assert_allclose(got, want, rtol=2e-7, atol=2e-7)
+    if scope == "dataset":
+        assert_array_equal(norm.quantiles_, PixelNormalizer(**params).fit(X).quantiles_)
