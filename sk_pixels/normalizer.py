@@ -96,11 +96,12 @@ class PixelNormalizer(_BasePixelTransformer):
     every scope: dataset percentiles come from a :class:`PixelHistogram`
     (256 or 65,536 exact counts per channel) merged across ``partial_fit``
     calls and Dask chunks, and equal ``numpy.percentile`` on all training
-    pixels together to the bit, whatever the split. Float pixels are exact
-    (``numpy.nanpercentile``) with ``scope="batch"`` / ``"image"`` on NumPy
-    input; dataset (and Dask batch) percentiles of float pixels come from a
-    one-pass 65,536-bin histogram of their float32 bit patterns, within
-    ``2**-7`` (0.8 %%) relative of the exact value.
+    pixels together to the bit, whatever the split. Other pixels (floats,
+    integers wider than 16 bits) are exact (``numpy.nanpercentile``) with
+    ``scope="batch"`` / ``"image"`` on NumPy input; their dataset (and Dask or
+    device batch) percentiles come from a one-pass 65,536-bin histogram of
+    their float32 bit patterns, within ``2**-7`` (0.8 %%) relative of the
+    exact value, and within ``[data_min_, data_max_]``.
 
     Examples
     --------
