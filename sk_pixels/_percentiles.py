@@ -8,6 +8,7 @@ Dask: one histogram task per chunk, merged in a tree, like the statistics);
 
 from __future__ import annotations
 
+import warnings
 from numbers import Real
 from typing import Any
 
@@ -94,7 +95,7 @@ def transform_quantiles(backend, X, layout, percents, per_image, per_channel):
     :func:`~sk_pixels._histogram.histogram_of`.
     """
     if per_image:
-        if backend.name != "numpy":  # device arrays: one image at a time on host
+        if backend.name != "numpy":  # device arrays: the batch copied to the host
             from ._xp import to_numpy
 
             X = to_numpy(X)
@@ -118,20 +119,8 @@ def _view_quantiles(view, percents, per_channel):
     pixels = view.reshape(-1, view.shape[-1]) if per_channel else view.reshape(-1, 1)
     if pixels.shape[0] * pixels.shape[1] == 0:  # pragma: no cover - refused earlier
         raise ValueError("No pixel to take percentiles of.")
-    with np.errstate(invalid="ignore"), _all_nan_ok():
+    with warnings.catch_warnings():
+        # An all-NaN channel has NaN percentiles (refused where they are applied).
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         values = np.nanpercentile(pixels, percents, axis=0)
     return values[0], values[1]
-
-
-class _all_nan_ok:
-    """Silence nanpercentile's warning for an all-NaN channel (its result is NaN)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
-        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
