@@ -18,6 +18,7 @@ _EXPORTS = {
     "PixelNormalizer": ".normalizer",
     "PixelStandardizer": ".standardizer",
     "PixelStats": "._stats",
+    "PixelHistogram": "._histogram",
     "PixelWhitener": ".whitener",
     "PixelCovariance": "._covariance",
     "load_json": ".persist",
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     # Re-exports (listed in __all__ above), imported lazily at run time.
     from . import presets  # noqa: F401
     from ._covariance import PixelCovariance  # noqa: F401
+    from ._histogram import PixelHistogram  # noqa: F401
     from ._stats import PixelStats  # noqa: F401
     from .centerer import PixelCenterer  # noqa: F401
     from .normalizer import PixelNormalizer  # noqa: F401

@@ -66,9 +66,11 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                 f"{self.scope} at transform time, so no fixed mean/std describe it for "
                 f"{target}. Use scope='dataset' (fitted statistics) to export."
             )
-        if not clip_ok and getattr(self, "clip", None) is not None:
+        # None (standardizer) or False (normalizer): no clip.
+        if not clip_ok and getattr(self, "clip", None) not in (None, False):
             raise ValueError(
-                f"{name}(clip={self.clip!r}) clips the standardized values"
+                f"{name}(clip={self.clip!r}) clips the "
+                f"{'scaled' if isinstance(self.clip, bool) else 'standardized'} values"
                 f"{' and rescales them' if getattr(self, 'rescale', False) else ''}, "
                 f"which {target}'s normalization (an affine map) cannot express. "
                 "Export an estimator without clip, and clip after normalizing."
@@ -286,11 +288,20 @@ def _warn_constant_channels(
         name, spread = "std_", np.asarray(estimator.std_, dtype=np.float64)
     elif hasattr(estimator, "data_min_"):
         lo, hi = (float(v) for v in estimator.feature_range)
-        half = (
-            np.asarray(estimator.data_max_, dtype=np.float64) / 2
-            - np.asarray(estimator.data_min_, dtype=np.float64) / 2
+        # The map's range: the fitted percentiles (quantile_range), or min-max.
+        low, high = getattr(
+            estimator, "quantiles_", (estimator.data_min_, estimator.data_max_)
         )
-        name, spread = "data_max_ - data_min_", half * (2 / (hi - lo))
+        half = (
+            np.asarray(high, dtype=np.float64) / 2
+            - np.asarray(low, dtype=np.float64) / 2
+        )
+        name = (
+            "percentile range"
+            if hasattr(estimator, "quantiles_")
+            else ("data_max_ - data_min_")
+        )
+        spread = half * (2 / (hi - lo))
     else:
         return
     spread = np.broadcast_to(spread, (n_channels,))

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ._persist_quantiles import KEYS as _QUANTILE_KEYS
+from ._persist_quantiles import restore as _restore_quantiles
 from ._provenance import read_provenance
 from ._stats import PixelStats, is_exact_dtype
 from ._units import resolve_max_value
@@ -272,9 +274,14 @@ def _parse(text: str, reader: _Reader) -> Any:
 
 
 # -- the document -> an estimator ------------------------------------------------------
+#: Parameters added after files were first written: optional (their default).
+_NEWER_PARAMS = {"PixelNormalizer": {"quantile_range", "clip"}}
+
+
 def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
     expected = set(cls().get_params(deep=False))
-    params = reader.keys(params, "params", expected, expected)
+    required = expected - _NEWER_PARAMS.get(cls.__name__, set())
+    params = reader.keys(params, "params", expected, required)
     out = {}
     for name, value in params.items():
         if isinstance(value, dict):
@@ -295,7 +302,7 @@ def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
                     f"parameter {name!r} must be a flat list of {what}, "
                     f"got {value!r:.80}."
                 )
-            if name in ("feature_range", "image_shape"):
+            if name in ("feature_range", "image_shape", "quantile_range"):
                 value = tuple(value)
         out[name] = value
     return out
@@ -370,7 +377,7 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
     ``max_value``, ``n_channels``, ``n_features_in`` and ``feature_names_in``
     (None or a list of str).  Writes nothing: :func:`_commit_fitted` does.
     """
-    allowed = _FITTED_KEYS | set(_DERIVED)
+    allowed = _FITTED_KEYS | set(_DERIVED) | _QUANTILE_KEYS
     fitted = reader.keys(fitted, "fitted", allowed, _FITTED_KEYS)
     n_seen = reader.integer(fitted["n_samples_seen"], "fitted.n_samples_seen", 0)
     n_channels = reader.integer(fitted["n_channels"], "fitted.n_channels", 1)
@@ -566,6 +573,7 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
                     "is corrupt."
                 ) from exc
             _check_derived(estimator, fitted, reader)
+            _restore_quantiles(estimator, fitted, reader)
     except InvalidModelFileError:
         raise
     except (ValueError, TypeError, ArithmeticError) as exc:

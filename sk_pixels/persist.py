@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_open
+from ._persist_quantiles import fitted_fields as quantile_fields
 from ._persist_read import (
     _CHANNEL_ORDERS,
     _CLASSES,
@@ -144,7 +145,11 @@ def _preset_channel_order(estimator: Any) -> str | None:
 
 
 def save_json(
-    estimator: Any, path: str | os.PathLike, *, channel_order: str | None = None
+    estimator: Any,
+    path: str | os.PathLike,
+    *,
+    channel_order: str | None = None,
+    include_histogram: bool = False,
 ) -> None:
     """Write an estimator (fitted or not) to a validated, pickle-free JSON file.
 
@@ -159,6 +164,12 @@ def save_json(
         Channel order of the training images, recorded so that inference can
         check it. None takes the order of a preset the estimator uses, if
         any, and otherwise records null (unknown).
+    include_histogram : bool, default=False
+        Also store the histogram of a ``PixelNormalizer`` fitted with
+        ``quantile_range`` (up to 65,536 counts per channel, stored sparsely;
+        raise ``load_json``'s ``max_bytes`` for large ones), so that the loaded
+        estimator can continue ``partial_fit``. Its fitted percentiles are
+        stored either way.
 
     Raises
     ------
@@ -234,6 +245,7 @@ def save_json(
     }
     if hasattr(estimator, "n_samples_seen_"):
         fitted = _fitted_doc(estimator)
+        fitted.update(quantile_fields(estimator, include_histogram))
         if (
             channel_order is not None
             and _CHANNEL_ORDERS[channel_order] != fitted["n_channels"]

@@ -14,6 +14,8 @@ ESTIMATORS = [
     PixelNormalizer(),
     PixelNormalizer(scope="dataset"),
     PixelNormalizer(scope="image", per_channel=False),
+    PixelNormalizer(scope="dataset", quantile_range=(1, 99)),
+    PixelNormalizer(scope="image", quantile_range=(1, 99.8), clip=True),
     PixelCenterer(),
     PixelCenterer(per_channel=False, normalize=True, max_value=255),
     PixelStandardizer(),
