@@ -232,3 +232,22 @@ def test_refit_drops_the_provenance_of_earlier_statistics(rng):
     scaler.partial_fit(X)
     assert scaler.provenance_["note"] == "resize 256"  # the same statistics, grown
     assert not hasattr(scaler.fit(X), "provenance_")
+
+
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
+)
+@pytest.mark.parametrize("out_dtype", [None, "float64"])
+def test_restore_dtype_stays_in_range_for_every_integer_dtype(dtype, out_dtype):
+    # Issue 11, item 5: iinfo.max rounds up in float32/float64 and used to wrap.
+    info = np.iinfo(dtype)
+    middle = (int(info.min) + int(info.max)) // 2
+    X = np.array([info.min, middle, info.max], dtype=dtype).reshape(1, 1, 3, 1)
+    scaler = PixelNormalizer(scope="dataset", dtype=out_dtype).fit(X)
+    back = scaler.inverse_transform(scaler.transform(X), restore_dtype=True)
+    assert back.dtype == np.dtype(dtype)
+    # No wrap-around: the order of the extremes and the middle is kept.
+    assert back[0, 0, 0, 0] < back[0, 0, 1, 0] < back[0, 0, 2, 0]
+    exact = all(int(np.float64(v)) == int(v) for v in (info.min, info.max))
+    if np.dtype(dtype).itemsize <= 2 or (out_dtype == "float64" and exact):
+        assert_array_equal(back, X)
