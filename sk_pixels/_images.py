@@ -126,3 +126,20 @@ def item_batch(item: Any) -> Any:
         # (images, masks) too: the images come first.
         return item_batch(item[0])
     return item
+
+
+def stats_of_batches(stats: Any, batches: Any, channel_axis, image_shape) -> Any:
+    """Accumulate the images of ``batches`` into the empty PixelStats ``stats``."""
+    if isinstance(batches, (list, tuple)) or not hasattr(batches, "__iter__"):
+        items = [batches]  # one batch, or one list of single images
+    else:
+        items = (item_batch(item) for item in batches)
+    for item in items:
+        for part in as_image_list(item) or [item]:
+            stats.update(part, channel_axis=channel_axis, image_shape=image_shape)
+    if stats.input_dtype is None:
+        raise ValueError(
+            f"batches ({type(batches).__name__}) yielded no image: there is "
+            "nothing to compute statistics of."
+        )
+    return stats

@@ -16,8 +16,9 @@ from sklearn.utils import check_array
 from sklearn.utils.validation import validate_data
 
 from ._backends import backend_for
+from ._backends._common import nanmax as _nanmax
 from ._layout import image_view
-from ._units import usable_max_value
+from ._units import resolve_max_value, usable_max_value, warn_if_scale_differs
 from .presets import get_preset
 
 
@@ -26,7 +27,8 @@ def _is_preset(value) -> bool:
 
 
 class _InputMixin:
-    """Parameter and input checks of the pixel transformers (``_base``)."""
+    """Parameter, input and statistics checks of the pixel transformers
+    (``_base``): everything that is refused before fitted state changes."""
 
     def _check_params(self) -> None:
         """Cross-parameter rules (sklearn's constraints check each one alone)."""
@@ -151,6 +153,60 @@ class _InputMixin:
         if not fitting or reset:
             self._check_fixed_lengths(n_channels)
         return X
+
+    def _check_same_units(self, dtype: np.dtype, stats) -> None:
+        """A batch merged into fitted statistics must be in the same units.
+
+        Other units (a different domain maximum for its dtype) are refused; the
+        same units on another scale (maxima >= 50x apart, e.g. 0-1 floats after
+        0-255 floats) warn, as transform's scale check does.
+        """
+        name = type(self).__name__
+        batch_max = resolve_max_value(dtype, self.max_value)
+        if batch_max != self.max_value_:
+            raise ValueError(
+                f"This batch holds {dtype} pixels in 0-{batch_max:g} units, but "
+                f"{name} was fitted on {self.input_dtype_} pixels in "
+                f"0-{self.max_value_:g} units: merging them would mix two scales. "
+                f"Convert the batch to {self.input_dtype_} (or pass max_value= so "
+                "that both dtypes share one domain)."
+            )
+        if dtype.kind == "f":  # integer units are fixed by the dtype
+            warn_if_scale_differs(
+                _nanmax(self.stats_.max),
+                self.input_dtype_,
+                _nanmax(stats.max),
+                dtype,
+                name,
+            )
+
+    def _check_learned_stats(self, stats) -> None:
+        """Refuse statistics that cannot be applied (subclasses add their rules)."""
+        self._check_finite_stats(stats)
+
+    def _check_finite_stats(self, stats) -> None:
+        """Refuse learned statistics that overflowed float64 (finite pixels of
+        ~1e154 and beyond: their squares, or sums, exceed float64).
+
+        Applying them would turn finite pixels into inf or NaN.  Exact
+        (integer) statistics cannot overflow.
+        """
+        learned = [name for name in self._STAT_PARAMS if getattr(self, name) is None]
+        if not learned or stats.exact:
+            return
+        with np.errstate(all="ignore"):
+            values = {"mean": stats.mean, "std": stats.var}
+        counted = stats.count > 0
+        for name in learned:
+            bad = counted & ~np.isfinite(values[name])
+            if np.any(bad):
+                largest = _nanmax(np.abs(np.concatenate([stats.min, stats.max])))
+                raise ValueError(
+                    f"The {'variance' if name == 'std' else 'mean'} of channel(s) "
+                    f"{np.flatnonzero(bad).tolist()} overflowed float64: X holds "
+                    f"values up to {largest:g}. Bring X to a smaller range (e.g. "
+                    "divide by its maximum) first."
+                )
 
     def _check_fixed_lengths(self, n_channels: int) -> None:
         for name in self._STAT_PARAMS:

@@ -149,11 +149,9 @@ class PixelStats:
         Parameters
         ----------
         batches : iterable
-            A generator, ``sk_pixels.io.iter_images(...)``, a PyTorch
-            ``DataLoader``...: each item a batch, a PIL image, a list of single
-            images, an ``(images, labels)`` pair or a mapping with a
-            ``"pixel_values"``, ``"image"`` or ``"images"`` key (the items that
-            the estimators' ``fit`` streams). A list is a list of single images.
+            A generator, ``iter_images(...)``, a PyTorch ``DataLoader``...: the
+            items that the estimators' ``fit`` streams (see ``partial_fit``).
+            A list is a list of single images.
         channel_axis, image_shape
             Layout of each batch, as for :meth:`from_array`.
 
@@ -170,22 +168,9 @@ class PixelStats:
         >>> PixelStats.from_batches(batches).mean
         array([15.])
         """
-        from ._images import as_image_list, item_batch
+        from ._images import stats_of_batches
 
-        if isinstance(batches, (list, tuple)) or not hasattr(batches, "__iter__"):
-            items = [batches]  # one batch, or one list of single images
-        else:
-            items = (item_batch(item) for item in batches)
-        stats = cls()
-        for item in items:
-            for part in as_image_list(item) or [item]:
-                stats.update(part, channel_axis=channel_axis, image_shape=image_shape)
-        if stats.input_dtype is None:
-            raise ValueError(
-                f"batches ({type(batches).__name__}) yielded no image: there is "
-                "nothing to compute statistics of."
-            )
-        return stats
+        return stats_of_batches(cls(), batches, channel_axis, image_shape)
 
     def update(
         self,

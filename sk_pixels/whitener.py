@@ -591,15 +591,23 @@ class PixelWhitener(_BasePixelTransformer):
     fit_stats = available_if(
         _never("{name} learns a covariance, which PixelStats do not hold; use fit.")
     )(_BasePixelTransformer.fit_stats)
-    to_torchvision = available_if(
-        _never(
-            "{name} is not a per-channel mean/std, so torchvision's Normalize "
-            "cannot express it."
-        )
-    )(_BasePixelTransformer.to_torchvision)
-    to_hf_config = available_if(
-        _never(
-            "{name} is not a per-channel mean/std, so an image processor's "
-            "normalize cannot express it."
-        )
-    )(_BasePixelTransformer.to_hf_config)
+
+
+# The exports write one affine map per channel; a whitener is a matrix map.
+for _method, _target in (
+    ("to_torchvision", "torchvision's Normalize"),
+    ("to_hf_config", "an image processor's normalize"),
+    ("to_keras", "Keras' Normalization"),
+    ("to_onnx", "the ONNX export (Cast, Mul, Add)"),
+    ("to_torch", "the per-channel PyTorch module"),
+):
+    _reason = (
+        f"{{name}} is a matrix map, not a per-channel one: {_target} cannot express it."
+    )
+    setattr(
+        PixelWhitener,
+        _method,
+        available_if(_never(_reason + " express it."))(
+            getattr(_BasePixelTransformer, _method)
+        ),
+    )

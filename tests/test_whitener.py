@@ -534,3 +534,14 @@ def test_summary_reports_the_fit(rng):
     assert "3x3 patches" in text
     # Each 3x4 image holds 1 x 2 patches of 3x3: the rows are patches.
     assert "fitted on 400 images, 800 rows of d=27, dtype uint8, max_value 255" in text
+
+
+@pytest.mark.parametrize(
+    "method", ["to_torchvision", "to_hf_config", "to_keras", "to_onnx", "to_torch"]
+)
+def test_per_channel_exports_are_hidden_with_the_reason(method):
+    whitener = PixelWhitener()
+    assert not hasattr(whitener, method)
+    with pytest.raises(AttributeError) as info:
+        getattr(whitener, method)()
+    assert "matrix map" in str(info.value.__cause__)
