@@ -151,8 +151,9 @@ class _BasePixelTransformer(
 
         Parameters
         ----------
-        X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
-            Training images.
+        X : array-like of shape (n, *spatial, C), (n, C, *spatial), (n, H, W) or \
+(n, n_features); a list of single images; a PIL image; or an iterable of batches
+            Training images (see :meth:`partial_fit` for lists and iterables).
         y : None
             Ignored.
 
