@@ -151,7 +151,7 @@ class _BasePixelTransformer(
 
         Parameters
         ----------
-        X : array-like of shape (n, *spatial, C), (n, C, *spatial), (n, H, W) or \
+        X : array-like of shape (n, ..., C), (n, C, ...), (n, H, W) or \
 (n, n_features); a list of single images; a PIL image; or an iterable of batches
             Training images (see :meth:`partial_fit` for lists and iterables).
         y : None
@@ -176,7 +176,7 @@ class _BasePixelTransformer(
 
         Parameters
         ----------
-        X : array-like of shape (n, *spatial, C), (n, C, *spatial), (n, H, W) or \
+        X : array-like of shape (n, ..., C), (n, C, ...), (n, H, W) or \
 (n, n_features); a list of single images; a PIL image; or an iterable of batches
             A batch of training images. A list (or tuple) of single images of
             any sizes (arrays laid out like one row of a batch, or PIL images)
