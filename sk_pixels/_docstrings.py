@@ -22,7 +22,7 @@ _SHARED = {
     dtype : {"float32", "float64"}, numpy dtype or None, default=None
         Output dtype. None keeps float32/float64 input's dtype and gives
         float32 for integer (and float16) input.""",
-    "common_attributes": """n_samples_seen_ : int
+    "seen_attributes": """n_samples_seen_ : int
         Number of images seen by ``fit`` / ``partial_fit``.
 
     n_channels_ : int
@@ -38,17 +38,23 @@ _SHARED = {
         ``max_value`` resolved for the dtype seen in ``fit``.
 
     input_dtype_ : str
-        Dtype of the training pixels (``"uint8"``...).
-
-    stats_ : PixelStats
-        Per-channel statistics of the training pixels (learning scopes
-        only); merge-able, and what ``summary()`` reports.""",
+        Dtype of the training pixels (``"uint8"``...).""",
     "layout_note": """Every layout is read through one channels-last view, so statistics
     and results do not depend on layout. The input is never modified, and no
     temporary the size of the batch is made besides the output. NaN pixels
     are ignored when learning statistics and stay NaN in the output; +/-inf
     is rejected.""",
 }
+
+
+_SHARED["common_attributes"] = (
+    _SHARED["seen_attributes"]
+    + """
+
+    stats_ : PixelStats
+        Per-channel statistics of the training pixels (learning scopes
+        only); merge-able, and what ``summary()`` reports."""
+)
 
 
 def fill_doc(cls):

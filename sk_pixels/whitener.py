@@ -134,23 +134,7 @@ class PixelWhitener(_BasePixelTransformer):
         Shape of one training image as passed (whole-image mode requires every
         batch to match it).
 
-    n_samples_seen_ : int
-        Number of images seen by ``fit`` / ``partial_fit``.
-
-    n_channels_ : int
-        Number of channels seen in ``fit``.
-
-    n_features_in_ : int
-        Number of values per sample in ``fit`` (``H * W * C`` for images).
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Column names, when ``fit`` was given a DataFrame.
-
-    max_value_ : float
-        ``max_value`` resolved for the dtype seen in ``fit``.
-
-    input_dtype_ : str
-        Dtype of the training pixels.
+    %(seen_attributes)s
 
     See Also
     --------
