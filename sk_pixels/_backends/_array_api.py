@@ -140,6 +140,9 @@ class ArrayApiBackend:
                     if per_image
                     else values.reshape(-1)[index][None]
                 ).astype(work),
+                # An explicit dtype: array-api-strict 2.6 casts an array given
+                # with a device but no dtype to the device's default float.
+                dtype=getattr(xp, work.name),
                 device=device,
             )
             for values in affine.for_view(n_channels, per_image)
