@@ -57,7 +57,11 @@ class Namespace:
     def __call__(self, X):
         if X.dtype == np.float64 and not self.has_float64:
             pytest.skip("no float64 on this device")
-        return self.lib.asarray(X, device=self.device)
+        # An explicit dtype: array-api-strict 2.6 casts an array given with a
+        # device but no dtype to the device's default (uint8 became int64).
+        return self.lib.asarray(
+            X, dtype=getattr(self.lib, X.dtype.name), device=self.device
+        )
 
     def check(self, out, dtype_name):
         """``out`` is in this namespace, on this device, of ``dtype_name``."""

@@ -510,6 +510,10 @@ def test_stats_never_imports_sklearn(tmp_path):
 _INTERRUPT_DURING_IMPORT = textwrap.dedent(
     """
     import os, signal, sys
+    # Python's own Ctrl-C handler, as at a terminal: a process started in the
+    # background by a shell (CI run with "&") inherits SIGINT ignored, and the
+    # kill below would then do nothing.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     class Interrupt:  # Ctrl-C while the command imports this module
         def find_spec(self, name, path=None, target=None):
             if name == sys.argv[1]:

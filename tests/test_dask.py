@@ -241,7 +241,11 @@ def client():
         processes=True,
         threads_per_worker=1,
         host="127.0.0.1",
-        dashboard_address=None,
+        # Port 0: the OS picks a free dashboard port. None still binds the
+        # default 8787, and a second cluster on the machine (another test run)
+        # then makes distributed's "Port 8787 is already in use" warning an
+        # error under filterwarnings = error.
+        dashboard_address="127.0.0.1:0",
     )
     with distributed.Client(cluster) as client:
         # Warm the workers up (imports), so that memory measured later is the fit's.

@@ -143,9 +143,14 @@ class ArrayApiBackend:
         index = channel_index(tuple(X.shape[1:]), *_hashable(layout))
         scale, center, base = (
             xp.asarray(
-                values.reshape(values.shape[0], -1)[:, index]
-                if per_image
-                else values.reshape(-1)[index][None],
+                (
+                    values.reshape(values.shape[0], -1)[:, index]
+                    if per_image
+                    else values.reshape(-1)[index][None]
+                ).astype(work),
+                # An explicit dtype: array-api-strict 2.6 casts an array given
+                # with a device but no dtype to the device's default float.
+                dtype=getattr(xp, work.name),
                 device=device,
             )
             for values in (scale, center, base)
