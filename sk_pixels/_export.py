@@ -104,6 +104,7 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
         coef = self._coefficients(None, max_value, np.dtype(dtype))
         a, b = (np.array(v, dtype=np.float64) for v in coef.for_view(n_channels, False))
         _warn_constant_channels(self, a, n_channels, target)
+        _warn_float_units(self, target)
         return Affine(a, b, coef.clip), dtype, max_value
 
     def to_torchvision(self) -> dict[str, list[float]]:
@@ -221,7 +222,7 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
         ...     "resize 256, center-crop 224", source="photos/", n_skipped=0)
         >>> print(scaler.summary())  # doctest: +ELLIPSIS
         PixelStandardizer(scope='dataset', per_channel=True)
-          fitted on 1 images, 2 pixels per channel, dtype uint8, max_value 255
+          fitted on 1 images, 2 pixels per channel, dtype uint8, units 0-255
           observed range [0, 255]
           mean per channel: [ 25.5 127.5 229.5]
           std  per channel: [25.5 25.5 25.5]
@@ -240,10 +241,17 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
             )
         check_is_fitted(self)
         stats = self.stats_
+        units = f"units 0-{self.max_value_:g}"  # max_value, resolved
+        largest = _nanmax(stats.max)
+        if np.dtype(stats.input_dtype).kind == "f" and largest > 1.5 * self.max_value_:
+            units = (
+                f"units: the data's own (up to {largest:g}; max_value "
+                f"{self.max_value_:g} assumed 0-{self.max_value_:g})"
+            )
         lines = [
             f"{name}(scope={self.scope!r}, per_channel={self.per_channel})",
             f"  fitted on {stats.n_images} images, {stats.n_pixels} pixels per "
-            f"channel, dtype {stats.input_dtype}, max_value {self.max_value_:g}",
+            f"channel, dtype {stats.input_dtype}, {units}",
             f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
         ]
         with np.printoptions(precision=4, suppress=True):
@@ -340,3 +348,30 @@ def _nanmin(values) -> float:
     """``nanmin`` as a float, NaN (without a RuntimeWarning) when all are NaN."""
     values = np.asarray(values)
     return float(np.fmin.reduce(values, axis=None)) if values.size else np.nan
+
+
+def _warn_float_units(estimator: Any, target: str) -> None:
+    """Warn when learned statistics are in the data's units, not the target's.
+
+    Statistics learned on float pixels beyond [0, 1] with ``max_value="auto"``
+    are in the data's units (e.g. 0-255): transform is right in those units,
+    but an export says "these are 0-1 numbers", which they are not.
+    """
+    stats = getattr(estimator, "stats_", None)
+    if (
+        stats is None
+        or not estimator._learns()
+        or not isinstance(estimator.max_value, str)
+        or np.dtype(estimator.input_dtype_).kind != "f"
+    ):
+        return
+    largest = _nanmax(stats.max)
+    if np.isfinite(largest) and largest > 1.5:
+        warnings.warn(
+            f"{type(estimator).__name__} learned its statistics on float pixels "
+            f"up to {largest:g} with max_value='auto', so they are in the data's "
+            f"units (e.g. 0-255), while {target} expects pixels in [0, 1]. Refit "
+            f"with max_value=255 (the data's maximum) to export them.",
+            UserWarning,
+            stacklevel=4,
+        )

@@ -156,7 +156,7 @@ def test_clone_keeps_parameters_and_drops_state(uint8_batch):
 def test_summary_reports_what_was_seen(uint8_batch):
     text = PixelStandardizer().fit(uint8_batch).summary()
     assert (
-        "fitted on 4 images, 140 pixels per channel, dtype uint8, max_value 255" in text
+        "fitted on 4 images, 140 pixels per channel, dtype uint8, units 0-255" in text
     )
     assert "mean per channel" in text
 

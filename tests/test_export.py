@@ -226,3 +226,16 @@ def test_constant_channel_exports_one_pixel_unit_as_std():
     with pytest.warns(UserWarning, match=r"std_ = \[0.0, 0.0, 0.0\]"):
         exported = PixelStandardizer().fit(X).to_torchvision()
     assert exported["std"] == [1 / 255] * 3  # 1 in pixel units, in 0-1 units
+
+
+@pytest.mark.parametrize("export", ["to_torchvision", "to_hf_config", "to_keras"])
+def test_export_of_statistics_learned_in_0_255_float_units_warns(export):
+    # Issue 10, item 1: the numbers are in the data's units, the target's are 0-1.
+    X = np.random.default_rng(0).uniform(0, 255, (2, 4, 4, 3)).astype(np.float32)
+    scaler = PixelStandardizer().fit(X)
+    with pytest.warns(UserWarning, match=r"data's units.*max_value=255"):
+        getattr(scaler, export)()
+    assert "units: the data's own" in scaler.summary()
+    refit = PixelStandardizer(max_value=255).fit(X)
+    getattr(refit, export)()  # no warning: the units are said
+    assert "units 0-255" in refit.summary()
