@@ -327,12 +327,15 @@ class _DeployMixin:
 
         Examples
         --------
+        (Skipped by the doctests, which run where PyTorch may be missing;
+        ``tests/test_export_frameworks.py`` checks the same where it is.)
+
         >>> import numpy as np
-        >>> import torch
+        >>> import torch  # doctest: +SKIP
         >>> from sk_pixels import PixelStandardizer
         >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
-        >>> module = PixelStandardizer().fit(X).to_torch()
-        >>> module(torch.from_numpy(X))[0, :, 0]
+        >>> module = PixelStandardizer().fit(X).to_torch()  # doctest: +SKIP
+        >>> module(torch.from_numpy(X))[0, :, 0]  # doctest: +SKIP
         tensor([[-1., -1.,  1.],
                 [ 1.,  1., -1.]])
         """
