@@ -24,6 +24,8 @@ from PIL import Image
 from sk_pixels import PixelNormalizer, PixelStandardizer, load_json, save_json
 from sk_pixels.persist import InvalidModelFileError
 
+from ._outcomes import Raises
+
 cli = pytest.importorskip("sk_pixels.cli")
 
 RNG = np.random.default_rng(0)
@@ -37,12 +39,6 @@ BASES = {
     "normalizer": (PixelNormalizer(scope="dataset"), X8),
 }
 HUGE = 10**400  # 401 digits: beyond float64, an OverflowError for float()
-
-
-@dataclass(frozen=True)
-class Raises:
-    exc: type[BaseException]
-    match: str
 
 
 @dataclass(frozen=True)
