@@ -8,14 +8,18 @@ framework's terms:
 - ``to_keras()``: the arguments of ``keras.layers.Normalization``, which
   computes ``(x - mean) / sqrt(variance)``, so ``mean = -offset / scale`` and
   ``variance = 1 / scale**2`` (a *variance*, not a std).  It has no clipping.
-- ``to_onnx()``: a graph ``Cast -> Mul -> Add [-> Clip] [-> Cast]``.
+- ``to_onnx()``: a graph ``Cast -> Sub -> Mul -> Add [-> Clip] -> Cast``.
 - ``to_torch()``: a ``torch.nn.Module`` with the coefficients as buffers.
 
-The ONNX graph and the module compute ``x * scale + offset`` in the output
-dtype, or in float64 where that form would cancel (see
-``_kernels.uncentred_needs_float64``): their results equal :meth:`transform`'s
-to a few units in the last place (transform evaluates the centred form
-``(x - mean) * scale + base``, exact at the mean).
+The ONNX graph and the module evaluate the centred form of the map,
+``(x - center) * scale + base``, with the coefficients rounded as the
+transform kernel rounds them (``_kernels.split_center``: ``center`` to the
+compute dtype, its remainder folded into ``base``), in the precision the
+kernel chooses (``_kernels._needs_float64``: the output dtype, or float64 for
+input that does not convert exactly or coefficients beyond its range).  The
+same operations in the same precision: their results equal :meth:`transform`'s
+(within ``_kernels.ERROR_BOUND`` ulp of the exact map, a constant channel
+mapping to exactly ``base``), however large the mean against the std.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._kernels import uncentred_needs_float64
+from ._kernels import _needs_float64, split_center
 from ._layout import _normalize_axis, channel_index
 from ._units import output_float_dtype
 from ._version import __version__
@@ -168,9 +172,10 @@ class _DeployMixin:
     def to_onnx(self, path: str | os.PathLike | None = None, *, input_dtype=None):
         """Write :meth:`transform` as a small ONNX model.
 
-        The graph is ``Cast -> Mul -> Add``, then ``Clip`` when the estimator
-        clips, then ``Cast`` to the output dtype when it computes in float64
-        (``Identity`` otherwise):
+        The graph is ``Cast -> Sub -> Mul -> Add`` (the centred form
+        ``(x - center) * scale + base`` of :meth:`transform`), then ``Clip``
+        when the estimator clips, then ``Cast`` to the output dtype when it
+        computes in float64 (``Identity`` otherwise):
         input ``"pixels"`` in the estimator's layout, output ``"scaled"`` of
         the same shape and the dtype :meth:`transform` returns. It runs in the
         precision :meth:`transform` runs in, so onnxruntime gives the same
@@ -212,7 +217,7 @@ class _DeployMixin:
         >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
         >>> model = PixelStandardizer(clip=1.0).fit(X).to_onnx()
         >>> [node.op_type for node in model.graph.node]
-        ['Cast', 'Mul', 'Add', 'Clip', 'Identity']
+        ['Cast', 'Sub', 'Mul', 'Add', 'Clip', 'Identity']
         >>> import onnxruntime
         >>> session = onnxruntime.InferenceSession(
         ...     model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -232,18 +237,20 @@ class _DeployMixin:
         affine = plan["affine"]
         rank, where = self._export_layout(len(affine.scale))
         compute = plan["compute_dtype"]
-        scale, offset = (
+        scale, center, base = (
             _broadcast(c, rank, where).astype(compute)
-            for c in (affine.scale, affine.offset)
+            for c in split_center(affine.scale, affine.center, affine.base, compute)
         )
         inits = [
+            numpy_helper.from_array(center, "center"),
             numpy_helper.from_array(scale, "scale"),
-            numpy_helper.from_array(offset, "offset"),
+            numpy_helper.from_array(base, "base"),
         ]
         nodes = [
             helper.make_node("Cast", ["pixels"], ["x"], to=_ONNX_TYPES[compute.name]),
-            helper.make_node("Mul", ["x", "scale"], ["xs"]),
-            helper.make_node("Add", ["xs", "offset"], ["y"]),
+            helper.make_node("Sub", ["x", "center"], ["xc"]),
+            helper.make_node("Mul", ["xc", "scale"], ["xs"]),
+            helper.make_node("Add", ["xs", "base"], ["y"]),
         ]
         last = "y"
         if affine.clip is not None:
@@ -293,13 +300,14 @@ class _DeployMixin:
     def to_torch(self):
         """Return :meth:`transform` as a ``torch.nn.Module``.
 
-        The module holds ``scale`` and ``offset`` (float64, one per channel)
-        and the clipping bounds as buffers, so ``module.to("cuda")`` moves
-        them with it; its ``forward(x)`` takes a tensor in the estimator's
-        layout and units (``uint8`` images stay ``uint8`` until they are on
-        the device) and returns ``clip(x * scale + offset)`` in the dtype and
-        precision :meth:`transform` uses (float32 for integer input): on CPU
-        tensors it equals :meth:`transform` exactly.
+        The module holds ``center``, ``scale`` and ``base`` (float64, one per
+        channel) and the clipping bounds as buffers, so ``module.to("cuda")``
+        moves them with it; its ``forward(x)`` takes a tensor in the
+        estimator's layout and units (``uint8`` images stay ``uint8`` until
+        they are on the device) and returns ``clip((x - center) * scale +
+        base)`` (the centred form) in the dtype and precision :meth:`transform`
+        uses (float32 for integer input): on CPU tensors it equals
+        :meth:`transform` exactly.
 
         Returns
         -------
@@ -351,7 +359,8 @@ class _DeployMixin:
         affine, dtype, _ = self._export_map("PyTorch", clip_ok=True)
         return PixelAffine(
             affine.scale,
-            affine.offset,
+            affine.center,
+            affine.base,
             affine.clip,
             channel_axis=self.channel_axis,
             image_shape=None if self.image_shape is None else tuple(self.image_shape),
@@ -370,7 +379,7 @@ class _DeployMixin:
         out = output_float_dtype(dtype, self.dtype)
         compute = (
             np.dtype(np.float64)
-            if uncentred_needs_float64(dtype, out, affine.scale, affine.offset)
+            if _needs_float64(dtype, out, affine.scale, affine.base, affine.center)
             else out
         )
         return {
