@@ -380,4 +380,3 @@ def _overlaps(out: np.ndarray, X: np.ndarray) -> bool:
         return bool(np.shares_memory(out, X, max_work=_OVERLAP_WORK))
     except _TooHardError:
         return True
-
