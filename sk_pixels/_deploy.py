@@ -225,14 +225,7 @@ class _DeployMixin:
         array([[-1., -1.,  1.],
                [ 1.,  1., -1.]], dtype=float32)
         """
-        try:
-            import onnx
-            from onnx import helper, numpy_helper
-        except ImportError as exc:
-            raise ImportError(
-                "to_onnx needs the onnx package: pip install 'sk_pixels[onnx]' "
-                "(onnx, and onnxruntime to run the model)."
-            ) from exc
+        _, helper, numpy_helper = import_onnx()
         plan = self._graph_plan("ONNX", input_dtype)
         affine = plan["affine"]
         rank, where = self._export_layout(len(affine.scale))
@@ -265,37 +258,8 @@ class _DeployMixin:
             else helper.make_node("Identity", [last], ["scaled"])
         )
         shape = _onnx_shape(self, rank, where, len(affine.scale))
-        graph = helper.make_graph(
-            nodes,
-            f"sk_pixels_{type(self).__name__}",
-            [
-                helper.make_tensor_value_info(
-                    "pixels", _ONNX_TYPES[plan["input_dtype"].name], shape
-                )
-            ],
-            [helper.make_tensor_value_info("scaled", _ONNX_TYPES[out.name], shape)],
-            initializer=inits,
-        )
-        model = helper.make_model(
-            graph,
-            producer_name="sk_pixels",
-            producer_version=__version__,
-            opset_imports=[helper.make_opsetid("", 17)],
-            ir_version=8,
-        )
-        model.doc_string = repr(self)
-        notes = {"sk_pixels.estimator": repr(self)}
-        provenance = getattr(self, "provenance_", None)
-        if provenance and provenance.get("note"):
-            notes["sk_pixels.provenance"] = provenance["note"]
-        helper.set_model_props(model, notes)
-        onnx.checker.check_model(model)
-        if path is not None:
-            from ._files import atomic_open
-
-            with atomic_open(path, "wb") as fh:
-                fh.write(model.SerializeToString())
-        return model
+        inputs = [("pixels", plan["input_dtype"], shape)]
+        return onnx_model(self, nodes, inits, inputs, [("scaled", out, shape)], path)
 
     def to_torch(self):
         """Return :meth:`transform` as a ``torch.nn.Module``.
@@ -388,6 +352,67 @@ class _DeployMixin:
             "output_dtype": out,
             "compute_dtype": compute,
         }
+
+
+def import_onnx(method: str = "to_onnx") -> tuple[Any, Any, Any]:
+    """``onnx``, ``onnx.helper`` and ``onnx.numpy_helper``, or an ImportError
+    that names the extra."""
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as exc:
+        raise ImportError(
+            f"{method} needs the onnx package: pip install 'sk_pixels[onnx]' "
+            "(onnx, and onnxruntime to run the model)."
+        ) from exc
+    return onnx, helper, numpy_helper
+
+
+def onnx_model(
+    estimator: Any,
+    nodes: list,
+    initializers: list,
+    inputs: list[tuple[str, np.dtype, list]],
+    outputs: list[tuple[str, np.dtype, list]],
+    path: str | os.PathLike | None,
+) -> Any:
+    """An ONNX model (opset 17, IR 8) of ``nodes``, checked, with the estimator's
+    repr and provenance note as metadata, written atomically to ``path``."""
+    onnx, helper, _ = import_onnx()
+
+    def values(specs):
+        return [
+            helper.make_tensor_value_info(name, _ONNX_TYPES[np.dtype(dt).name], shape)
+            for name, dt, shape in specs
+        ]
+
+    graph = helper.make_graph(
+        nodes,
+        f"sk_pixels_{type(estimator).__name__}",
+        values(inputs),
+        values(outputs),
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph,
+        producer_name="sk_pixels",
+        producer_version=__version__,
+        opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=8,
+    )
+    model.doc_string = repr(estimator)
+    notes = {"sk_pixels.estimator": repr(estimator)}
+    provenance = getattr(estimator, "provenance_", None)
+    if provenance and provenance.get("note"):
+        notes["sk_pixels.provenance"] = provenance["note"]
+    helper.set_model_props(model, notes)
+    onnx.checker.check_model(model)
+    if path is not None:
+        from ._files import atomic_open
+
+        with atomic_open(path, "wb") as fh:
+            fh.write(model.SerializeToString())
+    return model
 
 
 def _broadcast(values: np.ndarray, rank: int | None, where: Any) -> np.ndarray:

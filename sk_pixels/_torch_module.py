@@ -128,3 +128,91 @@ if torch is not None:
             if lo is not None:
                 y = torch.clamp(y, lo, hi)
             return y.to(out_t)
+
+    class PixelWhitening(torch.nn.Module):
+        """``PixelWhitener.transform`` as a module: a matrix on whole images, or
+        a convolution with ``reflect`` padding in patch mode.
+
+        Parameters
+        ----------
+        export : dict
+            ``PixelWhitener._whitening_export()``: the mode (``"image"`` or
+            ``"patch"``), the coefficients (kept as float64 buffers) and the
+            shapes.
+        dtype : str or None
+            The estimator's output dtype parameter.
+        """
+
+        def __init__(self, export: dict, *, dtype: str | None):
+            super().__init__()
+            self.mode = export["mode"]
+            self.zca = export["zca"]
+            self.image_shape = tuple(export["image_shape"])
+            self.dtype = dtype
+            as64 = {"dtype": torch.float64}
+            names = ("matrix", "mean") if self.mode == "image" else (
+                "weight", "bias", "channel_mean"
+            )  # fmt: skip
+            self.register_buffer("scale", torch.tensor(export["scale"], **as64))
+            for name in names:
+                self.register_buffer(name, torch.tensor(export[name], **as64))
+            self.layout = export.get("layout")
+            self.pad = (
+                0 if self.mode == "image" else int(export["weight"].shape[-1]) // 2
+            )
+            self._cast: dict = {}
+
+        def _apply(self, fn, *args, **kwargs):
+            self._cast = {}
+            return super()._apply(fn, *args, **kwargs)
+
+        def _load_from_state_dict(self, *args, **kwargs):
+            self._cast = {}
+            return super()._load_from_state_dict(*args, **kwargs)
+
+        def __getstate__(self):
+            return {**super().__getstate__(), "_cast": {}}
+
+        def extra_repr(self) -> str:
+            return f"mode={self.mode!r}, layout={self.layout!r}, pad={self.pad}"
+
+        def _buffers_as(self, dtype: torch.dtype) -> dict:
+            """The buffers in the compute dtype (cached per dtype and device)."""
+            key = (dtype, self.scale.device)
+            if key not in self._cast:
+                self._cast = {
+                    key: {name: b.to(dtype) for name, b in self.named_buffers()}
+                }
+            return self._cast[key]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(
+                    f"PixelWhitening takes a torch.Tensor, got {type(x).__name__}. "
+                    "Convert it with torch.as_tensor(x)."
+                )
+            in_dtype = np.dtype(str(x.dtype).removeprefix("torch."))
+            out = getattr(torch, output_float_dtype(in_dtype, self.dtype).name)
+            b = self._buffers_as(out)
+            if self.mode == "image":
+                if tuple(x.shape[1:]) != self.image_shape:
+                    raise ValueError(
+                        f"x holds images of shape {tuple(x.shape[1:])}, but the "
+                        f"whitener was fitted on {self.image_shape}."
+                    )
+                flat = x.to(out).reshape(x.shape[0], -1) * b["scale"] - b["mean"]
+                y = flat @ b["matrix"].T
+                return y.reshape(x.shape) if self.zca else y
+            c = b["channel_mean"].shape[0]
+            if self.layout == "nhwc":
+                unit = x.to(out) * b["scale"] - b["channel_mean"]
+                nchw = unit.permute(0, 3, 1, 2)
+            else:
+                nchw = x.to(out).unsqueeze(1) if self.layout == "gray" else x.to(out)
+                nchw = nchw * b["scale"] - b["channel_mean"].reshape(c, 1, 1)
+            p = self.pad
+            padded = torch.nn.functional.pad(nchw, (p, p, p, p), mode="reflect")
+            y = torch.nn.functional.conv2d(padded, b["weight"], b["bias"])
+            if self.layout == "nhwc":
+                return y.permute(0, 2, 3, 1).contiguous()
+            return y.squeeze(1) if self.layout == "gray" else y
