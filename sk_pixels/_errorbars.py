@@ -93,7 +93,7 @@ def t_quantile_975(dof: int) -> float:
     return z + g1 / dof + g2 / dof**2 + g3 / dof**3 + g4 / dof**4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SampledStats:
     """Dataset statistics with error bars from the variability between images.
 
@@ -136,7 +136,8 @@ class SampledStats:
     the std's by the delta method.  With ``n`` images the intervals use
     Student's t with ``n - 1`` degrees of freedom.  Standard errors shrink
     about as ``1 / sqrt(n)``: with ``k`` times more images, divide them by
-    ``sqrt(k)``.
+    ``sqrt(k)``.  Two results compare by identity (``==`` of arrays has no
+    single truth value): compare their ``stats`` or their arrays.
     """
 
     stats: PixelStats
