@@ -8,14 +8,18 @@ framework's terms:
 - ``to_keras()``: the arguments of ``keras.layers.Normalization``, which
   computes ``(x - mean) / sqrt(variance)``, so ``mean = -offset / scale`` and
   ``variance = 1 / scale**2`` (a *variance*, not a std).  It has no clipping.
-- ``to_onnx()``: a graph ``Cast -> Mul -> Add [-> Clip] [-> Cast]``.
+- ``to_onnx()``: a graph ``Cast -> Sub -> Mul -> Add [-> Clip] -> Cast``.
 - ``to_torch()``: a ``torch.nn.Module`` with the coefficients as buffers.
 
-The ONNX graph and the module compute ``x * scale + offset`` in the output
-dtype, or in float64 where that form would cancel (see
-``_kernels.uncentred_needs_float64``): their results equal :meth:`transform`'s
-to a few units in the last place (transform evaluates the centred form
-``(x - mean) * scale + base``, exact at the mean).
+The ONNX graph and the module evaluate the centred form of the map,
+``(x - center) * scale + base``, with the coefficients rounded as the
+transform kernel rounds them (``_kernels.split_center``: ``center`` to the
+compute dtype, its remainder folded into ``base``), in the precision the
+kernel chooses (``_kernels._needs_float64``: the output dtype, or float64 for
+input that does not convert exactly or coefficients beyond its range).  The
+same operations in the same precision: their results equal :meth:`transform`'s
+(within ``_kernels.ERROR_BOUND`` ulp of the exact map, a constant channel
+mapping to exactly ``base``), however large the mean against the std.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._kernels import uncentred_needs_float64
+from ._kernels import _needs_float64, split_center
 from ._layout import _normalize_axis, channel_index
 from ._units import output_float_dtype
 from ._version import __version__
@@ -168,9 +172,10 @@ class _DeployMixin:
     def to_onnx(self, path: str | os.PathLike | None = None, *, input_dtype=None):
         """Write :meth:`transform` as a small ONNX model.
 
-        The graph is ``Cast -> Mul -> Add``, then ``Clip`` when the estimator
-        clips, then ``Cast`` to the output dtype when it computes in float64
-        (``Identity`` otherwise):
+        The graph is ``Cast -> Sub -> Mul -> Add`` (the centred form
+        ``(x - center) * scale + base`` of :meth:`transform`), then ``Clip``
+        when the estimator clips, then ``Cast`` to the output dtype when it
+        computes in float64 (``Identity`` otherwise):
         input ``"pixels"`` in the estimator's layout, output ``"scaled"`` of
         the same shape and the dtype :meth:`transform` returns. It runs in the
         precision :meth:`transform` runs in, so onnxruntime gives the same
@@ -212,7 +217,7 @@ class _DeployMixin:
         >>> X = np.array([[[[0, 102, 255]], [[51, 153, 204]]]], dtype=np.uint8)
         >>> model = PixelStandardizer(clip=1.0).fit(X).to_onnx()
         >>> [node.op_type for node in model.graph.node]
-        ['Cast', 'Mul', 'Add', 'Clip', 'Identity']
+        ['Cast', 'Sub', 'Mul', 'Add', 'Clip', 'Identity']
         >>> import onnxruntime
         >>> session = onnxruntime.InferenceSession(
         ...     model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -220,30 +225,25 @@ class _DeployMixin:
         array([[-1., -1.,  1.],
                [ 1.,  1., -1.]], dtype=float32)
         """
-        try:
-            import onnx
-            from onnx import helper, numpy_helper
-        except ImportError as exc:
-            raise ImportError(
-                "to_onnx needs the onnx package: pip install 'sk_pixels[onnx]' "
-                "(onnx, and onnxruntime to run the model)."
-            ) from exc
+        _, helper, numpy_helper = import_onnx()
         plan = self._graph_plan("ONNX", input_dtype)
         affine = plan["affine"]
         rank, where = self._export_layout(len(affine.scale))
         compute = plan["compute_dtype"]
-        scale, offset = (
+        scale, center, base = (
             _broadcast(c, rank, where).astype(compute)
-            for c in (affine.scale, affine.offset)
+            for c in split_center(affine.scale, affine.center, affine.base, compute)
         )
         inits = [
+            numpy_helper.from_array(center, "center"),
             numpy_helper.from_array(scale, "scale"),
-            numpy_helper.from_array(offset, "offset"),
+            numpy_helper.from_array(base, "base"),
         ]
         nodes = [
             helper.make_node("Cast", ["pixels"], ["x"], to=_ONNX_TYPES[compute.name]),
-            helper.make_node("Mul", ["x", "scale"], ["xs"]),
-            helper.make_node("Add", ["xs", "offset"], ["y"]),
+            helper.make_node("Sub", ["x", "center"], ["xc"]),
+            helper.make_node("Mul", ["xc", "scale"], ["xs"]),
+            helper.make_node("Add", ["xs", "base"], ["y"]),
         ]
         last = "y"
         if affine.clip is not None:
@@ -258,48 +258,20 @@ class _DeployMixin:
             else helper.make_node("Identity", [last], ["scaled"])
         )
         shape = _onnx_shape(self, rank, where, len(affine.scale))
-        graph = helper.make_graph(
-            nodes,
-            f"sk_pixels_{type(self).__name__}",
-            [
-                helper.make_tensor_value_info(
-                    "pixels", _ONNX_TYPES[plan["input_dtype"].name], shape
-                )
-            ],
-            [helper.make_tensor_value_info("scaled", _ONNX_TYPES[out.name], shape)],
-            initializer=inits,
-        )
-        model = helper.make_model(
-            graph,
-            producer_name="sk_pixels",
-            producer_version=__version__,
-            opset_imports=[helper.make_opsetid("", 17)],
-            ir_version=8,
-        )
-        model.doc_string = repr(self)
-        notes = {"sk_pixels.estimator": repr(self)}
-        provenance = getattr(self, "provenance_", None)
-        if provenance and provenance.get("note"):
-            notes["sk_pixels.provenance"] = provenance["note"]
-        helper.set_model_props(model, notes)
-        onnx.checker.check_model(model)
-        if path is not None:
-            from ._files import atomic_open
-
-            with atomic_open(path, "wb") as fh:
-                fh.write(model.SerializeToString())
-        return model
+        inputs = [("pixels", plan["input_dtype"], shape)]
+        return onnx_model(self, nodes, inits, inputs, [("scaled", out, shape)], path)
 
     def to_torch(self):
         """Return :meth:`transform` as a ``torch.nn.Module``.
 
-        The module holds ``scale`` and ``offset`` (float64, one per channel)
-        and the clipping bounds as buffers, so ``module.to("cuda")`` moves
-        them with it; its ``forward(x)`` takes a tensor in the estimator's
-        layout and units (``uint8`` images stay ``uint8`` until they are on
-        the device) and returns ``clip(x * scale + offset)`` in the dtype and
-        precision :meth:`transform` uses (float32 for integer input): on CPU
-        tensors it equals :meth:`transform` exactly.
+        The module holds ``center``, ``scale`` and ``base`` (float64, one per
+        channel) and the clipping bounds as buffers, so ``module.to("cuda")``
+        moves them with it; its ``forward(x)`` takes a tensor in the
+        estimator's layout and units (``uint8`` images stay ``uint8`` until
+        they are on the device) and returns ``clip((x - center) * scale +
+        base)`` (the centred form) in the dtype and precision :meth:`transform`
+        uses (float32 for integer input): on CPU tensors it equals
+        :meth:`transform` exactly.
 
         Returns
         -------
@@ -351,7 +323,8 @@ class _DeployMixin:
         affine, dtype, _ = self._export_map("PyTorch", clip_ok=True)
         return PixelAffine(
             affine.scale,
-            affine.offset,
+            affine.center,
+            affine.base,
             affine.clip,
             channel_axis=self.channel_axis,
             image_shape=None if self.image_shape is None else tuple(self.image_shape),
@@ -370,7 +343,7 @@ class _DeployMixin:
         out = output_float_dtype(dtype, self.dtype)
         compute = (
             np.dtype(np.float64)
-            if uncentred_needs_float64(dtype, out, affine.scale, affine.offset)
+            if _needs_float64(dtype, out, affine.scale, affine.base, affine.center)
             else out
         )
         return {
@@ -379,6 +352,67 @@ class _DeployMixin:
             "output_dtype": out,
             "compute_dtype": compute,
         }
+
+
+def import_onnx(method: str = "to_onnx") -> tuple[Any, Any, Any]:
+    """``onnx``, ``onnx.helper`` and ``onnx.numpy_helper``, or an ImportError
+    that names the extra."""
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as exc:
+        raise ImportError(
+            f"{method} needs the onnx package: pip install 'sk_pixels[onnx]' "
+            "(onnx, and onnxruntime to run the model)."
+        ) from exc
+    return onnx, helper, numpy_helper
+
+
+def onnx_model(
+    estimator: Any,
+    nodes: list,
+    initializers: list,
+    inputs: list[tuple[str, np.dtype, list]],
+    outputs: list[tuple[str, np.dtype, list]],
+    path: str | os.PathLike | None,
+) -> Any:
+    """An ONNX model (opset 17, IR 8) of ``nodes``, checked, with the estimator's
+    repr and provenance note as metadata, written atomically to ``path``."""
+    onnx, helper, _ = import_onnx()
+
+    def values(specs):
+        return [
+            helper.make_tensor_value_info(name, _ONNX_TYPES[np.dtype(dt).name], shape)
+            for name, dt, shape in specs
+        ]
+
+    graph = helper.make_graph(
+        nodes,
+        f"sk_pixels_{type(estimator).__name__}",
+        values(inputs),
+        values(outputs),
+        initializer=initializers,
+    )
+    model = helper.make_model(
+        graph,
+        producer_name="sk_pixels",
+        producer_version=__version__,
+        opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=8,
+    )
+    model.doc_string = repr(estimator)
+    notes = {"sk_pixels.estimator": repr(estimator)}
+    provenance = getattr(estimator, "provenance_", None)
+    if provenance and provenance.get("note"):
+        notes["sk_pixels.provenance"] = provenance["note"]
+    helper.set_model_props(model, notes)
+    onnx.checker.check_model(model)
+    if path is not None:
+        from ._files import atomic_open
+
+        with atomic_open(path, "wb") as fh:
+            fh.write(model.SerializeToString())
+    return model
 
 
 def _broadcast(values: np.ndarray, rank: int | None, where: Any) -> np.ndarray:

@@ -53,7 +53,8 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
         """The map :meth:`transform` applies, for the exports: the one source.
 
         Returns the :class:`~sk_pixels._affine.Affine` with per-channel
-        ``scale`` and ``offset`` of shape ``(n_channels,)`` (float64) and its
+        ``scale`` and ``offset`` of shape ``(n_channels,)`` (float64), its
+        centred form (``center``, ``base``: what ONNX and PyTorch evaluate), its
         ``clip`` (None, or the bounds in output units, ``rescale`` folded in),
         the input dtype its coefficients are for, and ``max_value`` resolved.
         ``clip_ok=False`` refuses an estimator that clips (the target has no
@@ -102,10 +103,13 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                 1.0 if isinstance(self.max_value, str) else float(self.max_value)
             )
         coef = self._coefficients(None, max_value, np.dtype(dtype))
-        a, b = (np.array(v, dtype=np.float64) for v in coef.for_view(n_channels, False))
+        a, c, base = (
+            np.array(v, dtype=np.float64)
+            for v in coef.centered_for_view(n_channels, False)
+        )
         _warn_constant_channels(self, a, n_channels, target)
         _warn_float_units(self, target)
-        return Affine(a, b, coef.clip), dtype, max_value
+        return Affine.centered(a, c, base, coef.clip), dtype, max_value
 
     def to_torchvision(self) -> dict[str, list[float]]:
         """Return ``mean`` and ``std`` for ``torchvision.transforms.Normalize``.

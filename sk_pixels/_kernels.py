@@ -380,23 +380,3 @@ def _overlaps(out: np.ndarray, X: np.ndarray) -> bool:
         return bool(np.shares_memory(out, X, max_work=_OVERLAP_WORK))
     except _TooHardError:
         return True
-
-
-#: Above this ratio of ``|offset|`` to ``max(1, |scale|)``, ``x * scale + offset``
-#: in the output precision cancels away more than 10 of float32's 24 bits.
-_CANCELLATION = 2.0**10
-
-
-def uncentred_needs_float64(src_dtype, ftype, scale, offset) -> bool:
-    """:func:`_needs_float64` for the uncentred form ``x * scale + offset``.
-
-    The exports (ONNX graphs, ``to_torch`` modules) evaluate the map without its
-    centre, so a large offset against the scale (``|mean| >> std``) cancels
-    there: they compute in float64 then, as transform once did.
-    """
-    if _needs_float64(src_dtype, ftype, scale, offset):
-        return True
-    scale = np.abs(np.asarray(scale, dtype=np.float64))
-    offset = np.abs(np.asarray(offset, dtype=np.float64))
-    largest = max(1.0, float(np.max(scale, initial=0.0)))
-    return bool(np.max(offset, initial=0.0) > _CANCELLATION * largest)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels import uncentred_needs_float64
+from ._kernels import _needs_float64, split_center
 from ._layout import channel_index
 from ._units import output_float_dtype
 
@@ -20,24 +20,28 @@ except ImportError:  # pragma: no cover - to_torch says how to install PyTorch
 if torch is not None:
 
     class PixelAffine(torch.nn.Module):
-        """``clip(x * scale + offset)`` per channel, as ``transform`` computes it.
+        """``clip((x - center) * scale + base)`` per channel, as ``transform``
+        computes it (the centred form, see ``sk_pixels._kernels``).
 
         Parameters
         ----------
-        scale, offset : array-like of shape (n_channels,)
-            Coefficients, input pixel units to output units (kept as float64
-            buffers).
+        scale, center, base : array-like of shape (n_channels,)
+            Coefficients (kept as float64 buffers): ``center`` in input pixel
+            units (a mean, a minimum), ``scale`` from input to output units,
+            ``base`` in output units (the value ``center`` maps to).
         clip : (lo, hi) or None
             Bounds applied after the map (buffers too).
         channel_axis, image_shape, dtype
             The estimator's layout and output dtype parameters.
         """
 
-        def __init__(self, scale, offset, clip, *, channel_axis, image_shape, dtype):
+        def __init__(
+            self, scale, center, base, clip, *, channel_axis, image_shape, dtype
+        ):
             super().__init__()
             as64 = {"dtype": torch.float64}
-            self.register_buffer("scale", torch.tensor(np.asarray(scale), **as64))
-            self.register_buffer("offset", torch.tensor(np.asarray(offset), **as64))
+            for name, values in (("center", center), ("scale", scale), ("base", base)):
+                self.register_buffer(name, torch.tensor(np.asarray(values), **as64))
             self.register_buffer(
                 "clip_bounds", None if clip is None else torch.tensor(clip, **as64)
             )
@@ -68,15 +72,20 @@ if torch is not None:
             )
 
         def _plan(self, dtype: torch.dtype, image_shape: tuple[int, ...]) -> tuple:
-            """Output dtype, then scale, offset and bounds in the compute dtype,
-            shaped to broadcast against a batch of ``image_shape`` images."""
+            """Output dtype, then center, scale, base and bounds in the compute
+            dtype, shaped to broadcast against a batch of ``image_shape`` images:
+            the kernel's precision rule and rounding of the coefficients."""
             in_dtype = np.dtype(str(dtype).removeprefix("torch."))
             out = output_float_dtype(in_dtype, self.dtype)
-            host = [b.detach().cpu().numpy() for b in (self.scale, self.offset)]
-            compute = (
-                np.float64 if uncentred_needs_float64(in_dtype, out, *host) else out
+            scale, center, base = (
+                b.detach().cpu().numpy() for b in (self.scale, self.center, self.base)
             )
-            compute_t = getattr(torch, np.dtype(compute).name)
+            compute = np.dtype(
+                np.float64
+                if _needs_float64(in_dtype, out, scale, base, center)
+                else out
+            )
+            compute_t = getattr(torch, compute.name)
             # The channel of each value of one image, reduced to a broadcast
             # shape; the layout checks of transform (channel_axis, image_shape).
             index = channel_index(image_shape, self.channel_axis, self.image_shape)
@@ -87,18 +96,19 @@ if torch is not None:
                     f"but the module was exported from an estimator fitted on "
                     f"{self.scale.numel()}."
                 )
-            where = torch.tensor(np.array(index), device=self.scale.device)
+            device = self.scale.device
+            where = torch.tensor(np.array(index), device=device)
             bounds = (
                 (None, None)
                 if self.clip_bounds is None
                 else tuple(self.clip_bounds.to(compute_t))
             )
-            return (
-                getattr(torch, out.name),
-                self.scale.to(compute_t)[where],
-                self.offset.to(compute_t)[where],
-                *bounds,
+            operands = (
+                torch.tensor(values.astype(compute), device=device)[where]
+                for values in split_center(scale, center, base, compute)
             )
+            scale_t, center_t, base_t = operands
+            return (getattr(torch, out.name), center_t, scale_t, base_t, *bounds)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             if not isinstance(x, torch.Tensor):
@@ -112,8 +122,97 @@ if torch is not None:
                 if len(self._plans) >= 64:  # many shapes: keep the cache small
                     self._plans.clear()
                 plan = self._plans[key] = self._plan(x.dtype, key[1])
-            out_t, scale, offset, lo, hi = plan
-            y = x.to(scale.dtype) * scale + offset
+            out_t, center, scale, base, lo, hi = plan
+            # Three rounded steps, as the kernel runs them (no fused multiply-add).
+            y = (x.to(scale.dtype) - center) * scale + base
             if lo is not None:
                 y = torch.clamp(y, lo, hi)
             return y.to(out_t)
+
+    class PixelWhitening(torch.nn.Module):
+        """``PixelWhitener.transform`` as a module: a matrix on whole images, or
+        a convolution with ``reflect`` padding in patch mode.
+
+        Parameters
+        ----------
+        export : dict
+            ``PixelWhitener._whitening_export()``: the mode (``"image"`` or
+            ``"patch"``), the coefficients (kept as float64 buffers) and the
+            shapes.
+        dtype : str or None
+            The estimator's output dtype parameter.
+        """
+
+        def __init__(self, export: dict, *, dtype: str | None):
+            super().__init__()
+            self.mode = export["mode"]
+            self.zca = export["zca"]
+            self.image_shape = tuple(export["image_shape"])
+            self.dtype = dtype
+            as64 = {"dtype": torch.float64}
+            names = ("matrix", "mean") if self.mode == "image" else (
+                "weight", "bias", "channel_mean"
+            )  # fmt: skip
+            self.register_buffer("scale", torch.tensor(export["scale"], **as64))
+            for name in names:
+                self.register_buffer(name, torch.tensor(export[name], **as64))
+            self.layout = export.get("layout")
+            self.pad = (
+                0 if self.mode == "image" else int(export["weight"].shape[-1]) // 2
+            )
+            self._cast: dict = {}
+
+        def _apply(self, fn, *args, **kwargs):
+            self._cast = {}
+            return super()._apply(fn, *args, **kwargs)
+
+        def _load_from_state_dict(self, *args, **kwargs):
+            self._cast = {}
+            return super()._load_from_state_dict(*args, **kwargs)
+
+        def __getstate__(self):
+            return {**super().__getstate__(), "_cast": {}}
+
+        def extra_repr(self) -> str:
+            return f"mode={self.mode!r}, layout={self.layout!r}, pad={self.pad}"
+
+        def _buffers_as(self, dtype: torch.dtype) -> dict:
+            """The buffers in the compute dtype (cached per dtype and device)."""
+            key = (dtype, self.scale.device)
+            if key not in self._cast:
+                self._cast = {
+                    key: {name: b.to(dtype) for name, b in self.named_buffers()}
+                }
+            return self._cast[key]
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if not isinstance(x, torch.Tensor):
+                raise TypeError(
+                    f"PixelWhitening takes a torch.Tensor, got {type(x).__name__}. "
+                    "Convert it with torch.as_tensor(x)."
+                )
+            in_dtype = np.dtype(str(x.dtype).removeprefix("torch."))
+            out = getattr(torch, output_float_dtype(in_dtype, self.dtype).name)
+            b = self._buffers_as(out)
+            if self.mode == "image":
+                if tuple(x.shape[1:]) != self.image_shape:
+                    raise ValueError(
+                        f"x holds images of shape {tuple(x.shape[1:])}, but the "
+                        f"whitener was fitted on {self.image_shape}."
+                    )
+                flat = x.to(out).reshape(x.shape[0], -1) * b["scale"] - b["mean"]
+                y = flat @ b["matrix"].T
+                return y.reshape(x.shape) if self.zca else y
+            c = b["channel_mean"].shape[0]
+            if self.layout == "nhwc":
+                unit = x.to(out) * b["scale"] - b["channel_mean"]
+                nchw = unit.permute(0, 3, 1, 2)
+            else:
+                nchw = x.to(out).unsqueeze(1) if self.layout == "gray" else x.to(out)
+                nchw = nchw * b["scale"] - b["channel_mean"].reshape(c, 1, 1)
+            p = self.pad
+            padded = torch.nn.functional.pad(nchw, (p, p, p, p), mode="reflect")
+            y = torch.nn.functional.conv2d(padded, b["weight"], b["bias"])
+            if self.layout == "nhwc":
+                return y.permute(0, 2, 3, 1).contiguous()
+            return y.squeeze(1) if self.layout == "gray" else y

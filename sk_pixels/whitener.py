@@ -19,6 +19,7 @@ from ._docstrings import fill_doc
 from ._layout import image_view
 from ._patches import convolve, patch_covariance
 from ._units import output_float_dtype, resolve_max_value
+from ._whiten_export import _WhitenerExportMixin
 
 #: The whitener's fitted attributes, on top of the base's.
 _WHITENER_FITTED = ("cov_", "input_image_shape_", "_plan_cache", "_fitted_patch_size")
@@ -49,7 +50,7 @@ def _can_invert(estimator) -> bool:
 
 
 @fill_doc
-class PixelWhitener(_BasePixelTransformer):
+class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
     """Whiten images: remove the linear correlations between their pixels.
 
     The covariance of the training images (flattened in channels-last order,
@@ -577,21 +578,20 @@ class PixelWhitener(_BasePixelTransformer):
     )(_BasePixelTransformer.fit_stats)
 
 
-# The exports write one affine map per channel; a whitener is a matrix map.
+# These exports write one affine map per channel; a whitener is a matrix map
+# (to_onnx and to_torch come from _WhitenerExportMixin).
 for _method, _target in (
     ("to_torchvision", "torchvision's Normalize"),
     ("to_hf_config", "an image processor's normalize"),
     ("to_keras", "Keras' Normalization"),
-    ("to_onnx", "the ONNX export (Cast, Mul, Add)"),
-    ("to_torch", "the per-channel PyTorch module"),
 ):
     _reason = (
-        f"{{name}} is a matrix map, not a per-channel one: {_target} cannot express it."
+        "{name} is a matrix map (each output mixes pixels and channels), not a "
+        f"per-channel affine map: {_target} cannot express it. Use to_onnx() or "
+        "to_torch(), which apply the whitening itself."
     )
     setattr(
         PixelWhitener,
         _method,
-        available_if(_never(_reason + " express it."))(
-            getattr(_BasePixelTransformer, _method)
-        ),
+        available_if(_never(_reason))(getattr(_BasePixelTransformer, _method)),
     )

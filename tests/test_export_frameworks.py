@@ -3,9 +3,13 @@
 Laws checked for each exportable configuration (uint8/uint16/float32/float64
 pixels, NHWC/NCHW/grayscale/flattened layouts, clip and rescale):
 
-- the torch module equals ``transform`` exactly on CPU tensors (same operations,
-  same precision) and its coefficients move with ``.to()``;
+- the torch module equals ``transform`` exactly on CPU tensors (the same centred
+  form ``(x - center) * scale + base``, same rounding of the coefficients, same
+  precision) and its coefficients move with ``.to()``;
 - the ONNX graph, run by onnxruntime, equals ``transform`` exactly;
+- both stay within the kernel's stated bound of the exact map where the naive
+  uncentred form ``x * scale + offset`` in float32 would not (a constant
+  channel, a mean far larger than the std);
 - Keras' ``Normalization`` formula written in NumPy, and the layer itself
   where keras is installed, equal ``transform`` to float32 rounding
   (``rtol=1e-5, atol=1e-5``: the layer divides by ``sqrt(variance)`` where we
@@ -22,11 +26,12 @@ import warnings
 
 import numpy as np
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer
+from sk_pixels._kernels import ERROR_BOUND
 
 RNG = np.random.default_rng(12)
 X8 = RNG.integers(0, 256, size=(3, 5, 6, 3), dtype=np.uint8)
@@ -36,8 +41,16 @@ XF32 = RNG.random((2, 4, 5, 3)).astype(np.float32)
 XF64 = RNG.random((2, 4, 5, 3))
 GRAY = RNG.integers(0, 256, size=(3, 5, 6), dtype=np.uint8)
 FLAT = X8.reshape(3, -1)
-# Nearly constant 16-bit data: |mean| >> std, so transform computes in float64.
+# Nearly constant 16-bit data: |mean| >> std (the centred form in float32).
 NEAR = (RNG.integers(0, 3, size=(2, 4, 5, 3)) + 60000).astype(np.uint16)
+# A constant channel (std 0: maps to exactly 0) beside two varying ones.
+CONSTANT = X8.copy()
+CONSTANT[..., 1] = 201
+# float32 pixels with a mean 1e5 times their std: x * scale + offset in float32
+# cancels about 17 of 24 bits; the centred form keeps a few ulp.
+LARGE_MEAN = (np.float32(3e4) + XF32 * np.float32(0.25)).astype(np.float32)
+# Integer pixels that float32 cannot hold exactly: the float64 path.
+XI32 = RNG.integers(2**25, 2**26, size=(2, 4, 5, 3)).astype(np.int32)
 
 #: (id, estimator, training/transformed batch)
 CASES = [
@@ -48,7 +61,16 @@ CASES = [
     ("standardizer-clip-rescale", PixelStandardizer(clip=0.5, rescale=True), X8),
     ("standardizer-imagenet", PixelStandardizer(mean="imagenet", std="imagenet"), X8),
     ("standardizer-uint16", PixelStandardizer(), X16),
-    ("standardizer-uint16-float64-path", PixelStandardizer(), NEAR),
+    ("standardizer-uint16-near-constant", PixelStandardizer(), NEAR),
+    ("standardizer-constant-channel", PixelStandardizer(), CONSTANT),
+    ("standardizer-large-mean-float32", PixelStandardizer(max_value=1e5), LARGE_MEAN),
+    ("centerer-large-mean-float32", PixelCenterer(max_value=1e5), LARGE_MEAN),
+    (
+        "normalizer-dataset-large-mean",
+        PixelNormalizer(scope="dataset", max_value=1e5),
+        LARGE_MEAN,
+    ),
+    ("standardizer-int32-float64-path", PixelStandardizer(), XI32),
     ("standardizer-float32", PixelStandardizer(), XF32),
     ("standardizer-float64", PixelStandardizer(), XF64),
     ("standardizer-output-float64", PixelStandardizer(dtype="float64"), X8),
@@ -67,7 +89,11 @@ CASES = [
 ]
 IDS = [c[0] for c in CASES]
 # Keras' layer computes (x - mean) in float32: see test_to_keras_warns_of_cancellation.
-NO_CLIP = [c for c in CASES if "clip" not in c[0] and "float64-path" not in c[0]]
+NO_CLIP = [
+    c
+    for c in CASES
+    if not any(k in c[0] for k in ("clip", "near", "constant", "large-mean", "int32"))
+]
 
 
 def fitted(estimator, X):
@@ -75,15 +101,35 @@ def fitted(estimator, X):
 
 
 def assert_matches_transform(got, expected):
-    """The exports compute ``x * scale + offset``; transform computes the centred
-    form ``(x - mean) * scale + base`` (tighter near large offsets). Both agree
-    to a few units in the last place of the output's magnitude."""
-    eps = np.finfo(expected.dtype).eps
-    atol = 16 * eps * (1.0 + float(np.nanmax(np.abs(expected), initial=0.0)))
-    assert_allclose(got, expected, rtol=0, atol=atol)
+    """The exports evaluate transform's centred form with the same coefficients
+    in the same precision: the same values, to the bit."""
+    assert_array_equal(got, expected)
+
+
+def assert_within_the_kernel_bound(model, X, got):
+    """``|y - y*| <= ERROR_BOUND * eps * (|y*| + |base|) + eps**2 * |center *
+    scale|`` (sk_pixels/_kernels.py), ``y*`` the map in exact float64 arithmetic
+    of the float64 coefficients (integer-valued here, so float64 is exact
+    enough), before clipping."""
+    affine = model._export_map("test", clip_ok=True)[0]
+    shape = [1] * X.ndim
+    axis = -1 if model.channel_axis in (-1, 3) else model.channel_axis
+    shape[axis] = -1
+    scale, center, base = (
+        np.broadcast_to(a, affine.scale.shape).reshape(shape)
+        for a in (affine.scale, affine.center, affine.base)
+    )
+    exact = (X.astype(np.float64) - center) * scale + base
+    eps = np.finfo(got.dtype).eps
+    bound = ERROR_BOUND * eps * (np.abs(exact) + np.abs(base)) + eps**2 * np.abs(
+        center * scale
+    )
+    assert np.all(np.abs(got - exact) <= bound)
+    return exact
 
 
 # -- PyTorch ---------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:.*constant in channel:UserWarning")  # CONSTANT
 @pytest.mark.parametrize("name, estimator, X", CASES, ids=IDS)
 def test_to_torch_module_equals_transform(name, estimator, X):
     torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
@@ -97,7 +143,12 @@ def test_to_torch_module_equals_transform(name, estimator, X):
 def test_to_torch_coefficients_are_buffers_that_move_with_to():
     pytest.importorskip("torch", reason="to_torch needs PyTorch")
     module = fitted(PixelStandardizer(clip=2.0), X8).to_torch()
-    assert set(dict(module.named_buffers())) == {"scale", "offset", "clip_bounds"}
+    assert set(dict(module.named_buffers())) == {
+        "center",
+        "scale",
+        "base",
+        "clip_bounds",
+    }
     assert list(module.parameters()) == []  # nothing to train
     moved = module.to("meta")  # a device without data: every buffer must follow
     assert {b.device.type for b in moved.buffers()} == {"meta"}
@@ -154,6 +205,7 @@ def _run_onnx(model, X):
     return session.run(None, {"pixels": X})[0]
 
 
+@pytest.mark.filterwarnings("ignore:.*constant in channel:UserWarning")  # CONSTANT
 @pytest.mark.parametrize("name, estimator, X", CASES, ids=IDS)
 def test_to_onnx_graph_equals_transform(name, estimator, X, tmp_path):
     _onnxruntime()
@@ -163,12 +215,53 @@ def test_to_onnx_graph_equals_transform(name, estimator, X, tmp_path):
     path = tmp_path / "scaler.onnx"
     proto = model.to_onnx(path)
     ops = [node.op_type for node in proto.graph.node]
-    assert ops[:3] == ["Cast", "Mul", "Add"]
+    assert ops[:4] == ["Cast", "Sub", "Mul", "Add"]
     assert ("Clip" in ops) == (getattr(model, "clip", None) not in (None, False))
     expected = model.transform(X)
     got = _run_onnx(onnx.load(path), X)
     assert got.dtype == expected.dtype
     assert_matches_transform(got, expected)
+
+
+# Fitted on values 59999, 60001, 60003 (mean exactly 60001, std 1.63), then a
+# constant image at the mean: exactly 0 in the centred form; x * scale + offset
+# in float32 gives about 1e-3 there.
+AT_MEAN = (59999 + 2 * (np.arange(2 * 4 * 6 * 3) // 3 % 3)).astype(np.uint16)
+AT_MEAN = AT_MEAN.reshape(2, 4, 6, 3)
+HARD = [
+    ("constant-image-at-the-mean", PixelStandardizer(), AT_MEAN,
+     np.full((1, 2, 3, 3), 60001, np.uint16)),
+    ("near-constant-uint16", PixelStandardizer(), NEAR, NEAR),
+    *[(name, est, X, X) for name, est, X in CASES if "large-mean" in name],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name, estimator, X, X_new", HARD, ids=[c[0] for c in HARD])
+@pytest.mark.parametrize("target", ["torch", "onnx"])
+def test_exports_keep_the_kernel_bound_where_the_uncentred_form_fails(
+    name, estimator, X, X_new, target
+):
+    model = fitted(estimator, X)
+    if target == "torch":
+        torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+        got = model.to_torch()(torch.from_numpy(X_new)).numpy()
+    else:
+        _onnxruntime()
+        got = _run_onnx(model.to_onnx(), X_new)
+    assert got.dtype == np.float32  # computed in float32, not float64
+    assert_array_equal(got, model.transform(X_new))
+    exact = assert_within_the_kernel_bound(model, X_new, got)
+    affine = model._export_map("test", clip_ok=True)[0]
+    scale = affine.scale.astype(np.float32)
+    naive = X_new.astype(np.float32) * scale + affine.offset.astype(np.float32)
+    eps = np.finfo(np.float32).eps
+    naive_bound = ERROR_BOUND * eps * (np.abs(exact) + np.abs(affine.base)) + eps**2 * (
+        np.abs(affine.center * affine.scale)
+    )
+    assert np.any(np.abs(naive - exact) > naive_bound)
+    if name == "constant-image-at-the-mean":
+        assert_array_equal(got, 0.0)  # exactly base
+        assert np.all(naive != 0.0)
 
 
 def test_to_onnx_float_input_of_uint8_units():

@@ -134,6 +134,9 @@ def compute_stats(
     progress: bool = False,
     client: Any = None,
     nodata: Any = None,
+    sample: float | int | None = None,
+    seed: int | None = 0,
+    error_bars: bool = False,
 ) -> dict[str, Any]:
     """Statistics of a dataset as a report dict (the work of ``sk-pixels stats``).
 
@@ -144,11 +147,15 @@ def compute_stats(
         photos (``sklearn.datasets.load_sample_images``).
     mode, n_jobs, on_error, progress, client, nodata
         As in :func:`sk_pixels.io.dataset_stats` (``client``: a Dask cluster).
+    sample, seed, error_bars
+        ``sample``, ``random_state`` and ``error_bars`` of
+        :func:`sk_pixels.io.dataset_stats`.
 
     Returns
     -------
     report : dict
-        See :func:`stats_report`.
+        See :func:`stats_report`; with ``sample`` or ``error_bars``, also
+        ``"error_bars"`` (see :func:`error_bars_report`).
 
     Examples
     --------
@@ -170,8 +177,108 @@ def compute_stats(
         return_skipped=True,
         client=client,
         nodata=nodata,
+        sample=sample,
+        random_state=seed,
+        error_bars=error_bars,
     )
-    return stats_report(stats, mode, skipped, files)
+    if sample is None and not error_bars:
+        return stats_report(stats, mode, skipped, files)
+    report = stats_report(stats.stats, mode, skipped, files)
+    report["error_bars"] = error_bars_report(stats, seed if sample else None)
+    return report
+
+
+def error_bars_report(bars: Any, seed: int | None = None) -> dict[str, Any]:
+    """The ``"error_bars"`` object of ``sk-pixels stats --json``.
+
+    ``SampledStats.to_dict()`` (``n_images_sampled``, ``n_images_total``,
+    ``fpc``, ``confidence``, per-channel ``mean_se``, ``std_se`` and the
+    intervals ``mean_ci``, ``std_ci`` as ``[lows, highs]``, in pixel units;
+    null where undefined), with ``"sampled"`` and the ``"seed"`` of a sample.
+    """
+    report = bars.to_dict()
+    sampled = bars.n_images_sampled < bars.n_images_total or bars.fpc < 1.0
+    return {"sampled": sampled, "seed": seed, **report}
+
+
+def format_error_bars(report: dict[str, Any]) -> str:
+    """The error-bar table ``sk-pixels stats --sample/--error-bars`` prints."""
+    bars = report["error_bars"]
+    what = (
+        f"a sample of {bars['n_images_sampled']} of {bars['n_images_total']} "
+        f"images (seed {bars['seed']})"
+        if bars["sampled"]
+        else f"all {bars['n_images_sampled']} images, as a sample of their population"
+    )
+    lines = [
+        f"Standard errors and {bars['confidence']:.0%} intervals from {what}, "
+        "in pixel units:",
+        "",
+        f"{'channel':<8}{'mean':>10}{'se':>9}{'interval':>21}"
+        f"{'std':>10}{'se':>9}{'interval':>21}",
+    ]
+
+    def cell(values: list, i: int, digits: int = 3) -> str:
+        value = values[i]
+        return "nan" if value is None else fmt(value, digits)
+
+    for i, name in enumerate(report["channels"]):
+        mean_ci = (
+            f"[{cell(bars['mean_ci'][0], i, 2)}, {cell(bars['mean_ci'][1], i, 2)}]"
+        )
+        std_ci = f"[{cell(bars['std_ci'][0], i, 2)}, {cell(bars['std_ci'][1], i, 2)}]"
+        lines.append(
+            f"{name:<8}{fmt(report['mean'][i], 3):>10}{cell(bars['mean_se'], i):>9}"
+            f"{mean_ci:>21}{fmt(report['std'][i], 3):>10}"
+            f"{cell(bars['std_se'], i):>9}{std_ci:>21}"
+        )
+    return "\n".join(lines)
+
+
+def sample_value(text: str) -> float | int:
+    """``--sample``: a fraction in (0, 1] (``0.05``) or a number of images (``500``)."""
+    try:
+        value: float | int = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a fraction such as 0.05 or a number of images such as "
+                f"500, got {text!r}"
+            ) from None
+    if isinstance(value, int) and value < 1:
+        raise argparse.ArgumentTypeError(
+            f"a number of images must be >= 1, got {text!r}"
+        )
+    if isinstance(value, float) and not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"a fraction must be in (0, 1], got {text!r}")
+    return value
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--sample, --seed, --error-bars."""
+    parser.add_argument(
+        "--sample",
+        type=sample_value,
+        default=None,
+        metavar="F|N",
+        help="read a random subset: a fraction (0.05) or a number of images (500), "
+        "and report error bars",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of --sample (default 0: the same subset every run)",
+    )
+    parser.add_argument(
+        "--error-bars",
+        action="store_true",
+        help="standard errors and 95%% intervals of the mean and std "
+        "(from the variability between images)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +290,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_source_arguments(parser)
     add_nodata_argument(parser)
+    add_sampling_arguments(parser)
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -228,6 +336,9 @@ def run(args: argparse.Namespace) -> int:
             progress=show_progress(args),
             client=args.scheduler,
             nodata=args.nodata,
+            sample=args.sample,
+            seed=args.seed,
+            error_bars=args.error_bars,
         )
         report_skipped(list(report["skip_reasons"].items()))
     text = json.dumps(report, indent=2)
@@ -235,6 +346,8 @@ def run(args: argparse.Namespace) -> int:
         print(text)
         return 0
     print(format_stats(report))
+    if "error_bars" in report:
+        print("\n" + format_error_bars(report))
     if args.json is not None:
         from .._files import atomic_open
 

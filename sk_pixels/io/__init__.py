@@ -100,6 +100,7 @@ _EXPORTS = {
     "list_images": "._sources",
     "dataset_stats": "._dataset",
     "dataset_stats_on_cluster": "._dataset",
+    "SampledStats": "._sampling",
     "WorkerDiedError": "._executors",
 }
 
@@ -110,6 +111,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from ._decode import DecodeWarning, UnreadableImageError, load_image  # noqa: F401
     from ._executors import WorkerDiedError  # noqa: F401
     from ._modes import MODES  # noqa: F401
+    from ._sampling import SampledStats  # noqa: F401
     from ._sources import (  # noqa: F401
         ImageIterator,
         SkippedImagesWarning,

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
+from .._errorbars import cluster_error_bars
 from .._progress import progress_bar
 from .._stats import PixelStats
 from ._decode import DecodeWarning, UnreadableImageError, decode, image_stats
@@ -27,6 +28,7 @@ from ._executors import (
 )
 from ._modes import check_mode
 from ._nodata import check_nodata
+from ._sampling import SampledStats, check_sample, choose_sample, per_image_chunk
 from ._sources import (
     OnError,
     SkippedImagesWarning,
@@ -183,7 +185,10 @@ def dataset_stats(
     client: Any = None,
     backend: str = "threads",
     nodata: Any = None,
-) -> PixelStats | tuple[PixelStats, Pairs]:
+    sample: float | int | None = None,
+    random_state: Any = None,
+    error_bars: bool = False,
+) -> PixelStats | SampledStats | tuple[PixelStats | SampledStats, Pairs]:
     """Exact per-channel statistics of every image of a dataset, streamed.
 
     Images are decoded one at a time in ``n_jobs`` worker threads (or
@@ -239,13 +244,30 @@ def dataset_stats(
         one per channel): values equal to it are left out of the statistics
         of their channel (GDAL's per-band rule), so each channel keeps its own
         exact count. ``float("nan")`` leaves out NaN (``mode="native"``).
+    sample : float, int or None, default=None
+        Read a random subset of the listed image files: a fraction in (0, 1]
+        (rounded to a count, at least 1) or a number of images. The
+        statistics are then estimates, returned with their error bars (a
+        :class:`SampledStats`). None reads every file.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of the sample: the same seed and the same set of files give the
+        same sample whatever ``n_jobs`` and the order the files are listed in.
+        None draws a different sample each call.
+    error_bars : bool, default=False
+        Return a :class:`SampledStats` for a full run too: its error bars say
+        how far the dataset's statistics may be from those of the population
+        its images come from (and, scaled by ``sqrt(k)``, what ``1/k`` of the
+        images would have given).
 
     Returns
     -------
-    stats : PixelStats
+    stats : PixelStats or SampledStats
         Per-channel statistics in pixel units of ``mode`` (uint8 0-255, or
         uint16 for ``"I;16"``); exact (integer sums), so the result is the
-        same to the bit for any ``n_jobs`` and ``chunk_size``.
+        same to the bit for any ``n_jobs`` and ``chunk_size``. With ``sample``
+        or ``error_bars=True``, a :class:`SampledStats` holding these
+        statistics (``.stats``) and the standard errors and 95% intervals of
+        the per-channel mean and std.
     skipped : list of (str, str)
         ``(path, reason)`` pairs, only with ``return_skipped=True``.
 
@@ -283,6 +305,8 @@ def dataset_stats(
     >>> PixelStandardizer().fit_stats(stats).mean_.round(3)
     array([ 99.927, 109.524,  98.959])
     """
+    if not isinstance(error_bars, bool):
+        raise TypeError(f"error_bars must be True or False. Got {error_bars!r}.")
     check_on_error(on_error)
     check_backend(backend)
     entry = check_mode(mode)
@@ -298,6 +322,10 @@ def dataset_stats(
             warnings.warn_explicit(
                 record.message, record.category, record.filename, record.lineno
             )
+    n_listed, n_sample = len(paths), check_sample(sample, len(paths))
+    if n_sample is not None:
+        paths = choose_sample(paths, n_sample, random_state)
+    moments = [] if n_sample is not None or error_bars else None
     limit = _resolve_max_pixels(max_pixels)
     workers = n_workers(n_jobs, len(paths))
     if workers > 1 and client is None:
@@ -306,23 +334,26 @@ def dataset_stats(
     size = _check_chunk_size(chunk_size, len(paths), workers)
     chunks = _chunks(paths, size)
     args = (mode, on_error, limit, nodata)
+    worker = _stats_of_chunk
+    if moments is not None:  # and each image's moments, for the error bars
+        worker = partial(per_image_chunk, unit=_stats_of_chunk)
     if client is None:
-        results = map_local(
-            _stats_of_chunk, chunks, *args, workers=workers, backend=backend
-        )
+        results = map_local(worker, chunks, *args, workers=workers, backend=backend)
     else:
-        results = map_in_order(client, _stats_of_chunk, chunks, *args)
+        results = map_in_order(client, worker, chunks, *args)
 
     total = PixelStats()
     skipped: Pairs = passed
     warned: Pairs = []
     try:
         with progress_bar(len(paths), enabled=progress) as bar:
-            for chunk, (stats, chunk_skipped, chunk_warned, error) in zip(
+            for chunk, (stats, chunk_skipped, chunk_warned, error, *more) in zip(
                 chunks, results
             ):
                 if error is not None:
                     raise UnreadableImageError(*error)
+                if moments is not None:
+                    moments.extend(more[0])
                 total.merge_inplace(stats)
                 skipped.extend(chunk_skipped)
                 warned.extend(chunk_warned)
@@ -336,11 +367,16 @@ def dataset_stats(
         )
     if warned:
         warnings.warn(DecodeWarning(warned), stacklevel=2)
+    result = total
+    if moments is not None:
+        result = cluster_error_bars(
+            total, moments, n_total=n_listed, finite_population=n_sample is not None
+        )
     if return_skipped:
-        return total, skipped
+        return result, skipped
     if skipped:
         warnings.warn(SkippedImagesWarning(skipped), stacklevel=2)
-    return total
+    return result
 
 
 def dataset_stats_on_cluster(
