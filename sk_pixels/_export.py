@@ -292,7 +292,9 @@ def _warn_constant_channels(
     """
     if getattr(estimator, "scope", None) != "dataset":
         return
-    if getattr(estimator, "std", "fixed") is None and hasattr(estimator, "std_"):
+    if hasattr(estimator, "scale_"):  # robust: median and percentile spread
+        name, spread = "scale_", np.asarray(estimator.scale_, dtype=np.float64)
+    elif getattr(estimator, "std", "fixed") is None and hasattr(estimator, "std_"):
         name, spread = "std_", np.asarray(estimator.std_, dtype=np.float64)
     elif hasattr(estimator, "data_min_"):
         lo, hi = (float(v) for v in estimator.feature_range)
