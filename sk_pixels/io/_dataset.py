@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
+from .._histogram import PixelHistogram
 from .._progress import progress_bar
 from .._stats import PixelStats
 from ._decode import DecodeWarning, UnreadableImageError, decode, image_stats
@@ -25,6 +26,7 @@ from ._executors import (
     n_workers,
     partition,
 )
+from ._histograms import image_stats_and_histogram
 from ._modes import check_mode
 from ._nodata import check_nodata
 from ._sources import (
@@ -64,7 +66,8 @@ def _stats_of_files(
     on_error: OnError = "raise",
     max_pixels: int | None = None,
     nodata: tuple | None = None,
-) -> tuple[PixelStats, Pairs, Pairs]:
+    histogram: bool = False,
+) -> tuple:
     """Statistics of some image files, decoded one at a time: the unit of parallel work.
 
     A plain top-level function of picklable arguments, so that a process pool
@@ -83,6 +86,11 @@ def _stats_of_files(
         Size limit per image; None uses ``Image.MAX_IMAGE_PIXELS`` of the
         process running this function (so a Dask or pool worker keeps
         Pillow's default protection unless a number is passed).
+    nodata : tuple or None, default=None
+        Values left out of their channel (see :func:`dataset_stats`).
+    histogram : bool, default=False
+        Also count a :class:`PixelHistogram` of the same pixels, returned
+        fourth (None when no image was read).
 
     Returns
     -------
@@ -95,8 +103,10 @@ def _stats_of_files(
         (:class:`DecodeWarning`); they are counted.
     """
     limit = _resolve_max_pixels(max_pixels)
-    convert = image_stats if nodata is None else partial(image_stats, nodata=nodata)
+    convert = image_stats_and_histogram if histogram else image_stats
+    convert = convert if nodata is None else partial(convert, nodata=nodata)
     stats = PixelStats()
+    hist: PixelHistogram | None = None
     skipped: Pairs = []
     warned: Pairs = []
     for path in paths:
@@ -107,10 +117,13 @@ def _stats_of_files(
                 raise
             skipped.append((exc.path, exc.reason))
             continue
+        if histogram:
+            image, counts = image
+            hist = counts if hist is None else hist.merge(counts)
         stats.merge_inplace(image)
         if message:
             warned.append((str(path), message))
-    return stats, skipped, warned
+    return (stats, skipped, warned, hist) if histogram else (stats, skipped, warned)
 
 
 def _stats_of_chunk(
@@ -119,19 +132,26 @@ def _stats_of_chunk(
     on_error: OnError,
     max_pixels: int | None,
     nodata: tuple | None = None,
-) -> tuple[PixelStats, Pairs, Pairs, tuple[str, str] | None]:
+    histogram: bool = False,
+) -> tuple:
     """:func:`_stats_of_files` returning the first error as data, not raising it.
 
     The parent consumes chunks in order, so with ``on_error="raise"`` it reports
     the first bad file of the dataset whatever the order the workers finish in.
+    Returns ``(stats, skipped, warned, error, histogram)``.
     """
     try:
-        stats, skipped, warned = _stats_of_files(
-            paths, mode=mode, on_error=on_error, max_pixels=max_pixels, nodata=nodata
+        stats, skipped, warned, *hist = _stats_of_files(
+            paths,
+            mode=mode,
+            on_error=on_error,
+            max_pixels=max_pixels,
+            nodata=nodata,
+            histogram=histogram,
         )
     except UnreadableImageError as exc:
-        return PixelStats(), [], [], (exc.path, exc.reason)
-    return stats, skipped, warned, None
+        return PixelStats(), [], [], (exc.path, exc.reason), None
+    return stats, skipped, warned, None, (hist[0] if hist else None)
 
 
 def _chunks(paths: list[str], size: int) -> list[list[str]]:
@@ -183,7 +203,8 @@ def dataset_stats(
     client: Any = None,
     backend: str = "threads",
     nodata: Any = None,
-) -> PixelStats | tuple[PixelStats, Pairs]:
+    histogram: bool = False,
+) -> PixelStats | tuple:
     """Exact per-channel statistics of every image of a dataset, streamed.
 
     Images are decoded one at a time in ``n_jobs`` worker threads (or
@@ -282,6 +303,20 @@ def dataset_stats(
     (array([ 99.927, 109.524,  98.959]), array([95.103, 76.391, 83.092]))
     >>> PixelStandardizer().fit_stats(stats).mean_.round(3)
     array([ 99.927, 109.524,  98.959])
+
+    Exact percentiles, and a percentile scaler fitted without loading the
+    pixels into memory:
+
+    >>> stats, hist = dataset_stats(load_sample_images().filenames, histogram=True)
+    >>> hist.percentile([1, 50, 99.8])
+    array([[  0.,   4.,   0.],
+           [ 73.,  80.,  68.],
+           [253., 252., 255.]])
+    >>> from sk_pixels import PixelNormalizer
+    >>> norm = PixelNormalizer(scope="dataset", quantile_range=(1, 99.8))
+    >>> norm.fit_stats(stats, histogram=hist).quantiles_
+    array([[  0.,   4.,   0.],
+           [253., 252., 255.]])
     """
     check_on_error(on_error)
     check_backend(backend)
@@ -305,7 +340,7 @@ def dataset_stats(
         workers = max(1, min(workers, worth))
     size = _check_chunk_size(chunk_size, len(paths), workers)
     chunks = _chunks(paths, size)
-    args = (mode, on_error, limit, nodata)
+    args = (mode, on_error, limit, nodata, bool(histogram))
     if client is None:
         results = map_local(
             _stats_of_chunk, chunks, *args, workers=workers, backend=backend
@@ -314,16 +349,19 @@ def dataset_stats(
         results = map_in_order(client, _stats_of_chunk, chunks, *args)
 
     total = PixelStats()
+    hist: PixelHistogram | None = None
     skipped: Pairs = passed
     warned: Pairs = []
     try:
         with progress_bar(len(paths), enabled=progress) as bar:
-            for chunk, (stats, chunk_skipped, chunk_warned, error) in zip(
+            for chunk, (stats, chunk_skipped, chunk_warned, error, counts) in zip(
                 chunks, results
             ):
                 if error is not None:
                     raise UnreadableImageError(*error)
                 total.merge_inplace(stats)
+                if counts is not None:
+                    hist = counts if hist is None else hist.merge(counts)
                 skipped.extend(chunk_skipped)
                 warned.extend(chunk_warned)
                 bar.update(len(chunk))
@@ -336,11 +374,12 @@ def dataset_stats(
         )
     if warned:
         warnings.warn(DecodeWarning(warned), stacklevel=2)
+    result = (total, hist) if histogram else (total,)
     if return_skipped:
-        return total, skipped
+        return (*result, skipped)
     if skipped:
         warnings.warn(SkippedImagesWarning(skipped), stacklevel=2)
-    return total
+    return result if histogram else total
 
 
 def dataset_stats_on_cluster(
