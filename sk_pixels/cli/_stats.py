@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import (
     UsageError,
     add_nodata_argument,
+    add_percentiles_argument,
     add_source_arguments,
     check_output,
     decoder_report,
@@ -25,6 +26,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .._histogram import PixelHistogram
     from .._stats import PixelStats
 
 HELP = "per-channel mean/std/min/max of a folder of images (the main job)"
@@ -35,6 +37,8 @@ def stats_report(
     mode: str,
     skipped: Sequence[tuple[str, str]] = (),
     sources: Sequence[str] = (),
+    histogram: PixelHistogram | None = None,
+    percentiles: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Turn dataset statistics into the ``sk-pixels stats --json`` object.
 
@@ -48,6 +52,10 @@ def stats_report(
         ``(path, reason)`` of skipped files.
     sources : sequence of str
         What was scanned (folders, globs, files).
+    histogram : PixelHistogram or None
+        Histogram of the same pixels, for ``percentiles``.
+    percentiles : sequence of float
+        Percents (0-100) to report, from ``histogram``.
 
     Returns
     -------
@@ -57,7 +65,10 @@ def stats_report(
         ``mean_01`` and ``std_01`` in 0-1 units, ``global`` (the same over all
         channels), ``channels``, ``mode``, ``skipped`` (paths),
         ``skip_reasons``, ``normalize`` (a torchvision line), ``sources``
-        and ``statistics`` (``PixelStats.to_dict()``, to rebuild the stats).
+        and ``statistics`` (``PixelStats.to_dict()``, to rebuild the stats);
+        with ``percentiles``, ``percentiles`` maps each percent (as text,
+        ``"99.8"``) to one value per channel, and ``global["percentiles"]``
+        to the value over all channels.
     """
     import numpy as np
 
@@ -81,6 +92,13 @@ def stats_report(
         }
 
     per_channel = block(stats)
+    pooled_block = {key: values[0] for key, values in block(pooled).items()}
+    if percentiles:
+        keys = [f"{p:g}" for p in percentiles]
+        rows = histogram.percentile(list(percentiles)).tolist()
+        pooled_rows = histogram.percentile(list(percentiles), per_channel=False)
+        per_channel["percentiles"] = dict(zip(keys, rows))
+        pooled_block["percentiles"] = dict(zip(keys, pooled_rows[:, 0].tolist()))
     mean_01 = ", ".join(f"{v:.4f}" for v in per_channel["mean_01"])
     std_01 = ", ".join(f"{v:.4f}" for v in per_channel["std_01"])
     return {
@@ -92,7 +110,7 @@ def stats_report(
         "dtype": stats.input_dtype,
         "max_value": units,
         **per_channel,
-        "global": {key: values[0] for key, values in block(pooled).items()},
+        "global": pooled_block,
         "normalize": f"Normalize(mean=[{mean_01}], std=[{std_01}])",
         "skipped": [path for path, _ in skipped],
         "skip_reasons": {path: reason for path, reason in skipped},
@@ -121,7 +139,19 @@ def format_stats(report: dict[str, Any]) -> str:
             f"{name:<8}{fmt(mean, 3):>10}{fmt(std, 3):>10}{lo:>8g}{hi:>8g}"
             f"{fmt(mean01):>10}{fmt(std01):>10}"
         )
+    if "percentiles" in report:
+        lines += ["", format_percentiles(report)]
     lines += ["", report["normalize"]]
+    return "\n".join(lines)
+
+
+def format_percentiles(report: dict[str, Any]) -> str:
+    """The percentile table of a report: a row per percent, a column per channel."""
+    names = [*report["channels"], "all"]
+    lines = ["percentile" + "".join(f"{name:>10}" for name in names)]
+    for key, values in report["percentiles"].items():
+        row = [*values, report["global"]["percentiles"][key]]
+        lines.append(f"{'p' + key:<10}" + "".join(f"{v:>10g}" for v in row))
     return "\n".join(lines)
 
 
@@ -134,6 +164,7 @@ def compute_stats(
     progress: bool = False,
     client: Any = None,
     nodata: Any = None,
+    percentiles: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Statistics of a dataset as a report dict (the work of ``sk-pixels stats``).
 
@@ -144,6 +175,9 @@ def compute_stats(
         photos (``sklearn.datasets.load_sample_images``).
     mode, n_jobs, on_error, progress, client, nodata
         As in :func:`sk_pixels.io.dataset_stats` (``client``: a Dask cluster).
+    percentiles : sequence of float or None, default=None
+        Percents (0-100) whose exact per-channel values to report, counted
+        in the same pass (``dataset_stats(..., histogram=True)``).
 
     Returns
     -------
@@ -157,12 +191,15 @@ def compute_stats(
     (2, 546560, 255.0)
     >>> report["normalize"]
     'Normalize(mean=[0.3919, 0.4295, 0.3881], std=[0.3730, 0.2996, 0.3259])'
+    >>> compute_stats(percentiles=[1, 99.8])["percentiles"]
+    {'1': [0.0, 4.0, 0.0], '99.8': [253.0, 252.0, 255.0]}
     """
     from ..io import dataset_stats
 
     files = list(sources) if sources else sample_photos()
-    stats, skipped = dataset_stats(
+    stats, *hist, skipped = dataset_stats(
         files,
+        histogram=bool(percentiles),
         mode=mode,
         n_jobs=n_jobs,
         progress=progress,
@@ -171,7 +208,8 @@ def compute_stats(
         client=client,
         nodata=nodata,
     )
-    return stats_report(stats, mode, skipped, files)
+    histogram = hist[0] if hist else None
+    return stats_report(stats, mode, skipped, files, histogram, percentiles or ())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +221,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_source_arguments(parser)
     add_nodata_argument(parser)
+    add_percentiles_argument(parser, "also print")
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -228,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
             progress=show_progress(args),
             client=args.scheduler,
             nodata=args.nodata,
+            percentiles=args.percentiles,
         )
         report_skipped(list(report["skip_reasons"].items()))
     text = json.dumps(report, indent=2)
