@@ -92,19 +92,23 @@ def fitted_quantiles(
     return values
 
 
-def scale_by_quantiles(estimator: Any, backend: Any, X: Any, dtype: Any, out, affine):
+def scale_by_quantiles(
+    estimator: Any, backend: Any, X: Any, dtype: Any, out, affine, rows=None
+):
     """Apply ``affine(*rows)``, rows the percentiles of the batch or of each image.
 
     The transform of ``scope="batch"`` / ``"image"`` with ``quantile_range``;
-    ``estimator._percents()`` names the percentiles.
+    ``estimator._percents()`` names the percentiles; ``rows`` given: those of
+    a larger batch (a ragged list).
     """
     from ._units import output_float_dtype
 
     layout = estimator._layout()
     per_image = estimator.scope == "image"
-    rows = transform_quantiles(
-        backend, X, layout, estimator._percents(), per_image, estimator.per_channel
-    )
+    if rows is None:
+        rows = transform_quantiles(
+            backend, X, layout, estimator._percents(), per_image, estimator.per_channel
+        )
     out_dtype = output_float_dtype(dtype, estimator.dtype)
     return backend.apply(
         X, affine(*rows), out_dtype, layout, per_image=per_image, out=out

@@ -7,12 +7,13 @@ import numpy as np
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
-from ._percentiles import check_quantile_range, fitted_quantiles, scale_by_quantiles
+from ._percentiles import check_quantile_range, fitted_quantiles
+from ._quantile_scaling import QuantileScalingMixin
 from ._units import domain_min
 
 
 @fill_doc
-class PixelNormalizer(_BasePixelTransformer):
+class PixelNormalizer(QuantileScalingMixin, _BasePixelTransformer):
     """Scale pixels into ``feature_range``: domain maximum, min-max or percentiles.
 
     .. math::
@@ -233,12 +234,5 @@ class PixelNormalizer(_BasePixelTransformer):
             scale, center=np.nan_to_num(data_min), base=lo, clip=clip
         )
 
-    def _scale(self, backend, X, dtype, out=None, stats=None):
-        per_image = self.scope == "image"
-        if (
-            self.quantile_range is None
-            or self.scope in ("domain", "dataset")
-            or (per_image and not backend.eager)  # blockwise, back through here
-        ):
-            return super()._scale(backend, X, dtype, out, stats=stats)
-        return scale_by_quantiles(self, backend, X, dtype, out, self._range_map)
+    #: The map of the batch's or image's percentiles (QuantileScalingMixin).
+    _quantile_map = _range_map

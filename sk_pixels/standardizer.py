@@ -10,12 +10,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
-from ._percentiles import check_quantile_range, fitted_quantiles, scale_by_quantiles
+from ._percentiles import check_quantile_range, fitted_quantiles
+from ._quantile_scaling import QuantileScalingMixin
 from .presets import PRESETS
 
 
 @fill_doc
-class PixelStandardizer(_BasePixelTransformer):
+class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
     """Standardize pixels: subtract a mean, divide by a standard deviation.
 
     .. math::
@@ -266,16 +267,7 @@ class PixelStandardizer(_BasePixelTransformer):
             self.center_ = self.quantiles_[1]
             self.scale_ = self.quantiles_[2] - self.quantiles_[0]
 
-    def _scale(self, backend, X, dtype, out=None, stats=None):
-        if (
-            self.quantile_range is None
-            or self.scope == "dataset"
-            or (self.scope == "image" and not backend.eager)  # back through here
-        ):
-            return super()._scale(backend, X, dtype, out, stats=stats)
-        return scale_by_quantiles(self, backend, X, dtype, out, self._robust_map)
-
-    def _robust_map(self, q_lo, median, q_hi) -> Affine:
+    def _quantile_map(self, q_lo, median, q_hi) -> Affine:
         """``(x - median) / (q_hi - q_lo)``, a spread below 10 eps applied as 1."""
         spread = np.asarray(q_hi, dtype=np.float64) - np.asarray(q_lo, np.float64)
         # As RobustScaler (_handle_zeros_in_scale); NaN (an all-NaN channel,
@@ -285,7 +277,7 @@ class PixelStandardizer(_BasePixelTransformer):
 
     def _coefficients(self, stats, max_value, dtype=None) -> Affine:
         if self.quantile_range is not None and stats is None:
-            return self._robust_map(*self.quantiles_)
+            return self._quantile_map(*self.quantiles_)
         mean = self._fixed("mean", max_value)
         std = self._fixed("std", max_value)
         source = self._pool(self.stats_) if stats is None and self._learns() else stats

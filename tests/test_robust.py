@@ -13,6 +13,7 @@ from sklearn.preprocessing import RobustScaler
 
 from sk_pixels import (
     PixelHistogram,
+    PixelNormalizer,
     PixelStandardizer,
     PixelStats,
     load_json,
@@ -234,3 +235,24 @@ BAD_PARAMS = {
 def test_bad_quantile_range_is_refused_at_fit(case):
     params, outcome = BAD_PARAMS[case]
     check(outcome, lambda: PixelStandardizer(**params).fit(X8))
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        PixelStandardizer(scope="batch", quantile_range=(25, 75)),
+        PixelNormalizer(scope="batch", quantile_range=(1, 99)),
+        PixelNormalizer(scope="batch", quantile_range=(0, 100), per_channel=False),
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_ragged_list_in_batch_scope_equals_the_pooled_pixels(rng, estimator, dtype):
+    images = [
+        (rng.normal(100 * k, 30, (5 + k, 4, 2)) + 60).clip(0, 255).astype(dtype)
+        for k in range(3)
+    ]
+    got = estimator.fit_transform(images)
+    pooled = np.concatenate([im.reshape(-1, 2) for im in images])[None, :, None]
+    want = estimator.fit_transform(pooled).reshape(-1, 2)
+    assert_allclose(np.concatenate([g.reshape(-1, 2) for g in got]), want, rtol=1e-6)
