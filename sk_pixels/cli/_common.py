@@ -103,8 +103,8 @@ def add_percentiles_argument(parser: argparse.ArgumentParser, what: str) -> None
         type=percentile_values,
         default=None,
         metavar="P1,P2,...",
-        help=f"{what} exact per-channel percentiles (in percent, 0-100, numpy's "
-        "linear rule), e.g. 1,50,99.8",
+        help=f"{what} per-channel percentiles (in percent, 0-100, numpy's linear "
+        "rule; exact for 8- and 16-bit images), e.g. 1,50,99.8",
     )
 
 
