@@ -268,6 +268,10 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                     f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
                     f"std {pooled.std[0]:.4f}"
                 )
+            if hasattr(self, "quantiles_"):  # the percentiles the map applies
+                where = "per channel" if self.per_channel else "pooled"
+                for percent, values in zip(self._percents(), self.quantiles_):
+                    lines.append(f"  p{percent:g} {where}: {values}")
         return "\n".join(lines + provenance)
 
 

@@ -256,3 +256,14 @@ def test_ragged_list_in_batch_scope_equals_the_pooled_pixels(rng, estimator, dty
     pooled = np.concatenate([im.reshape(-1, 2) for im in images])[None, :, None]
     want = estimator.fit_transform(pooled).reshape(-1, 2)
     assert_allclose(np.concatenate([g.reshape(-1, 2) for g in got]), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["channels", "global"])
+def test_summary_states_the_percentiles_the_map_applies(per_channel):
+    X = np.arange(40, dtype=np.uint16).reshape(1, 5, 4, 2)
+    robust = PixelStandardizer(quantile_range=(25, 75), per_channel=per_channel)
+    lines = robust.fit(X).summary().splitlines()
+    where = "per channel" if per_channel else "pooled"
+    applied = [line.strip() for line in lines if where + ":" in line and "p" in line]
+    assert [line.split()[0] for line in applied[-3:]] == ["p25", "p50", "p75"]
+    assert str(robust.center_) in applied[-2]
