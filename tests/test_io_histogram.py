@@ -9,7 +9,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
 from sk_pixels import PixelHistogram, PixelNormalizer, PixelStandardizer, PixelStats
@@ -220,3 +220,16 @@ def test_fit_stats_ignores_a_histogram_it_does_not_need():
         PixelStats.from_array(X8), histogram=_histogram_of(X8)
     )
     assert not hasattr(scaler, "histogram_")
+
+
+def test_float_tiffs_give_percentiles_within_the_stated_relative_error(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    rng = np.random.default_rng(0)
+    arrays = [rng.lognormal(0, 1.5, (20, 30)).astype(np.float32) for _ in range(3)]
+    for k, array in enumerate(arrays):
+        tifffile.imwrite(tmp_path / f"{k}.tif", array)
+    _, hist = dataset_stats(tmp_path, mode="native", histogram=True)
+    assert not hist.exact and hist.input_dtype == "float32"
+    flat = np.concatenate([a.ravel() for a in arrays]).astype(np.float64)
+    q = [1, 50, 99.8]
+    assert_allclose(hist.percentile(q).ravel(), np.percentile(flat, q), rtol=2.0**-7)
