@@ -37,7 +37,7 @@ from ._export import _ExportMixin
 from ._histogram import PixelHistogram
 from ._images import as_image_list, stream
 from ._input import _InputMixin, _is_preset
-from ._percentiles import check_histogram_of, histogram_of, merged_histogram
+from ._percentiles import histogram_of, histogram_to_learn, merged_histogram
 from ._stats import PixelStats
 from ._units import (
     check_batch_scale,
@@ -370,15 +370,14 @@ class _BasePixelTransformer(
         self._validate_params()
         self._check_params()
         self._check_fixed_lengths(stats.n_channels)
-        if self._learns_quantiles():
-            check_histogram_of(histogram, stats, type(self).__name__)
+        histogram = histogram_to_learn(self, histogram, stats)
         self._commit(
             input_dtype=np.dtype(stats.input_dtype),
             n_images=stats.n_images,
             stats=stats.copy(),
             max_value=max_value,
             n_channels=stats.n_channels,
-            histogram=histogram.copy() if self._learns_quantiles() else None,
+            histogram=histogram,
         )
         return self
 

@@ -38,8 +38,16 @@ def check_quantile_range(value: Any, name: str = "quantile_range") -> tuple:
     return lo, hi
 
 
-def check_histogram_of(histogram: Any, stats: Any, name: str) -> None:
-    """Refuse a ``fit_stats(histogram=)`` that is not the histogram of ``stats``."""
+def histogram_to_learn(
+    estimator: Any, histogram: Any, stats: Any
+) -> PixelHistogram | None:
+    """``fit_stats(histogram=)``: a copy to commit, or None when not learned.
+
+    Refuses a histogram that is not that of the pixels of ``stats``.
+    """
+    if not estimator._learns_quantiles():
+        return None
+    name = type(estimator).__name__
     if not isinstance(histogram, PixelHistogram):
         raise ValueError(
             f"{name} with quantile_range and scope='dataset' needs the pixels' "
@@ -60,6 +68,7 @@ def check_histogram_of(histogram: Any, stats: Any, name: str) -> None:
             f"but stats count {expected} {stats.input_dtype} pixels. Pass the "
             "histogram of the same pixels."
         )
+    return histogram.copy()
 
 
 def merged_histogram(estimator: Any, histogram: PixelHistogram) -> PixelHistogram:
