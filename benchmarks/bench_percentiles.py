@@ -12,7 +12,11 @@ Three tables:
 2. **Per-image percentile scaling** (CSBDeep's ``normalize(x, 1, 99.8)``): a
    batch of 16 images, ``PixelNormalizer(scope="image")`` against plain NumPy
    (``np.percentile`` per image, then ``(x - lo) / (hi - lo)`` in float32).
-3. **Float percentiles** (10 batches of 10^6 lognormal float32): the one-pass
+3. **Folder histograms**: ``dataset_stats(folder)`` against
+   ``dataset_stats(folder, histogram=True)`` (the percentiles' histogram counted
+   in the same pass) on ``--files`` 256x256 RGB JPEGs (8-bit: Pillow's histogram
+   gives both) and 16-bit gray PNGs (the array path), one thread.
+4. **Float percentiles** (10 batches of 10^6 lognormal float32): the one-pass
    float histogram sk_pixels uses, a two-pass exact refinement (histogram,
    then the values of the bins that hold the requested ranks), and Apache
    DataSketches' KLL sketch (``pip install datasketches``; skipped without it),
@@ -305,15 +309,65 @@ def float_table() -> str:
     )  # fmt: skip
 
 
+def folder_table(n_files: int) -> str:
+    import tempfile
+
+    from PIL import Image
+
+    from sk_pixels.io import dataset_stats
+
+    rng = np.random.default_rng(3)
+    rows = []
+    with tempfile.TemporaryDirectory() as root:
+        folders = {"RGB JPEG (8-bit)": (Path(root) / "jpeg", "RGB"),
+                   "gray PNG (16-bit)": (Path(root) / "png16", "I;16")}  # fmt: skip
+        for path, _ in folders.values():
+            path.mkdir()
+        base = _base_images(rng, 4)[:, :256, :256]
+        for k in range(n_files):
+            frame = base[k % 4]
+            Image.fromarray(frame).save(folders["gray PNG (16-bit)"][0] / f"{k}.png")
+            rgb = np.repeat((frame >> 4).clip(0, 255).astype(np.uint8)[..., None], 3, 2)
+            Image.fromarray(rgb).save(
+                folders["RGB JPEG (8-bit)"][0] / f"{k}.jpg", quality=90
+            )
+        for name, (path, mode) in folders.items():
+            times = compare(
+                {
+                    "stats": lambda: dataset_stats(path, mode=mode),
+                    "hist": lambda: dataset_stats(path, mode=mode, histogram=True),
+                },
+                repeats=5,
+                warmup=1,
+            )
+            a, b = times["stats"], times["hist"]
+            rows.append(
+                [name, f"{a.median * 1e3:.0f} ± {a.mad * 1e3:.0f}",
+                 f"{b.median * 1e3:.0f} ± {b.mad * 1e3:.0f}",
+                 f"{(b.median / a.median - 1) * 100:+.0f} %"]
+            )  # fmt: skip
+    note = f"{n_files} files of 256x256 pixels, n_jobs=1; median ± MAD of 5 rounds."
+    return (
+        note
+        + "\n\n"
+        + markdown_table(
+            ["folder", "statistics (ms)", "statistics + histogram (ms)", "overhead"],
+            rows,
+        )
+    )
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=200)
     args = parser.parse_args(argv)
     report(
         "## bench_percentiles",
         "One thread; tracemalloc peaks measured apart from the timed runs.",
         "### Exact dataset percentiles, 16-bit\n\n" + dataset_table(args.images),
         "### Per-image percentile scaling\n\n" + per_image_table(),
+        "### Folder histograms\n\n" + folder_table(args.files),
         "### Float percentiles: candidates\n\n" + float_table(),
     )
 

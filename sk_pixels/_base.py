@@ -34,8 +34,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
+from ._histogram import PixelHistogram
 from ._images import as_image_list, stream
 from ._input import _InputMixin, _is_preset
+from ._percentiles import histogram_of, histogram_to_learn, merged_histogram
 from ._stats import PixelStats
 from ._units import (
     check_batch_scale,
@@ -63,6 +65,10 @@ _FITTED = (
     "data_min_",
     "data_max_",
     "provenance_",
+    "histogram_",
+    "quantiles_",
+    "center_",
+    "scale_",
 )
 
 
@@ -103,6 +109,8 @@ class _BasePixelTransformer(
       (``stats`` None: the fitted or fixed ones) for pixels of ``dtype``.
     - ``_store_fitted()``: set the public fitted attributes from ``stats_`` (or
       from the fixed statistics).
+    - ``_learns_quantiles()``: whether fit learns percentiles too: a histogram
+      of each batch is committed with its statistics into ``histogram_``.
     """
 
     _parameter_constraints: dict = {
@@ -140,6 +148,10 @@ class _BasePixelTransformer(
         return not self._STAT_PARAMS or any(
             getattr(self, name, None) is None for name in self._STAT_PARAMS
         )
+
+    def _learns_quantiles(self) -> bool:
+        """Whether fit learns percentiles (a histogram) beside the statistics."""
+        return False
 
     def _reset(self) -> None:
         for name in _FITTED:
@@ -218,11 +230,14 @@ class _BasePixelTransformer(
                 for k, part in enumerate(parts)
             ]
         dtype = _one_dtype(checked)
-        stats, n_images, observed_max = None, 0, None
+        stats, hist, n_images, observed_max = None, None, 0, None
         for backend, data, _ in checked:
             if self._learns():
                 part = backend.stats(data, self._layout())
                 stats = part if stats is None else stats.merge(part)
+                if self._learns_quantiles():
+                    counts = histogram_of(backend, data, self._layout())
+                    hist = counts if hist is None else hist.merge(counts)
                 continue
             n_images += backend.n_images(data)
             if dtype.kind == "f" and self._depends_on_unit_range():
@@ -234,7 +249,11 @@ class _BasePixelTransformer(
                 "a minimum of 1 is required."
             )
         self._commit(
-            input_dtype=dtype, n_images=n_images, stats=stats, observed_max=observed_max
+            input_dtype=dtype,
+            n_images=n_images,
+            stats=stats,
+            observed_max=observed_max,
+            histogram=hist,
         )
         return self
 
@@ -247,6 +266,7 @@ class _BasePixelTransformer(
         observed_max: float | None = None,
         max_value: float | None = None,
         n_channels: int | None = None,
+        histogram: PixelHistogram | None = None,
     ) -> None:
         """Commit one validated batch, or precomputed statistics, to the fitted state.
 
@@ -270,6 +290,8 @@ class _BasePixelTransformer(
             ``max_value`` parameter for ``input_dtype``. Must be finite and > 0.
         n_channels : int or None
             Channels, when no batch was validated (``fit_stats``, files).
+        histogram : PixelHistogram or None
+            Of the same pixels, merged into ``histogram_`` if ``_learns_quantiles()``.
         """
         dtype = np.dtype(input_dtype)
         if max_value is not None:
@@ -278,6 +300,8 @@ class _BasePixelTransformer(
             first_call = not hasattr(self, "n_samples_seen_")
             merged = None
             if self._learns():
+                if not first_call and histogram is not None:
+                    histogram = merged_histogram(self, histogram)
                 if not first_call:
                     self._check_same_units(dtype, stats)
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -303,12 +327,14 @@ class _BasePixelTransformer(
             self.n_samples_seen_ += int(n_images)
             if merged is not None:
                 self.stats_ = merged
+            if histogram is not None and self._learns_quantiles():
+                self.histogram_ = histogram
             if self.scope == "dataset":
                 self._store_fitted()  # learned, or fixed in the units of X
         if observed_max is not None:
             self._warn_domain(dtype, observed_max, "fit")
 
-    def fit_stats(self, stats: PixelStats, *, max_value=None):
+    def fit_stats(self, stats: PixelStats, *, max_value=None, histogram=None):
         """Fit from precomputed :class:`PixelStats` (e.g. from ``dataset_stats``).
 
         Equivalent to :meth:`fit` on the pixels the statistics were computed on.
@@ -320,6 +346,9 @@ class _BasePixelTransformer(
         max_value : float, default=None
             Domain maximum of the pixels (finite, > 0); default resolves
             ``self.max_value`` for the statistics' input dtype.
+        histogram : PixelHistogram, default=None
+            Of the same pixels (``dataset_stats(..., histogram=True)``); needed
+            to learn percentiles (``quantile_range``, ``scope="dataset"``).
 
         Returns
         -------
@@ -341,12 +370,14 @@ class _BasePixelTransformer(
         self._validate_params()
         self._check_params()
         self._check_fixed_lengths(stats.n_channels)
+        histogram = histogram_to_learn(self, histogram, stats)
         self._commit(
             input_dtype=np.dtype(stats.input_dtype),
             n_images=stats.n_images,
             stats=stats.copy(),
             max_value=max_value,
             n_channels=stats.n_channels,
+            histogram=histogram,
         )
         return self
 

@@ -272,6 +272,10 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                     f"  pooled over channels: mean {pooled.mean[0]:.4f}, "
                     f"std {pooled.std[0]:.4f}"
                 )
+            if hasattr(self, "quantiles_"):  # the percentiles the map applies
+                where = "per channel" if self.per_channel else "pooled"
+                for percent, values in zip(self._percents(), self.quantiles_):
+                    lines.append(f"  p{percent:g} {where}: {values}")
         return "\n".join(lines + provenance)
 
 
@@ -296,7 +300,9 @@ def _warn_constant_channels(
     """
     if getattr(estimator, "scope", None) != "dataset":
         return
-    if getattr(estimator, "std", "fixed") is None and hasattr(estimator, "std_"):
+    if hasattr(estimator, "scale_"):  # robust: median and percentile spread
+        name, spread = "scale_", np.asarray(estimator.scale_, dtype=np.float64)
+    elif getattr(estimator, "std", "fixed") is None and hasattr(estimator, "std_"):
         name, spread = "std_", np.asarray(estimator.std_, dtype=np.float64)
     elif hasattr(estimator, "data_min_"):
         lo, hi = (float(v) for v in estimator.feature_range)

@@ -2,8 +2,10 @@
 
 :func:`histogram_of` counts validated pixels on their backend (NumPy, Array API,
 Dask: one histogram task per chunk, merged in a tree, like the statistics);
-:func:`transform_quantiles` gives the two percentiles the normalizer's
-``scope="batch"`` / ``"image"`` maps use.
+:func:`fitted_quantiles` reads the learned percentiles from a merged histogram;
+:func:`transform_quantiles` gives the percentiles the ``scope="batch"`` /
+``"image"`` maps use (:func:`scale_by_quantiles`), for the normalizer
+(``q_lo``, ``q_hi``) and the robust standardizer (``q_lo``, median, ``q_hi``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,92 @@ def check_quantile_range(value: Any, name: str = "quantile_range") -> tuple:
             f"(1, 99.8). Got {name}={value!r}."
         )
     return lo, hi
+
+
+def histogram_to_learn(
+    estimator: Any, histogram: Any, stats: Any
+) -> PixelHistogram | None:
+    """``fit_stats(histogram=)``: a copy to commit, or None when not learned.
+
+    Refuses a histogram that is not that of the pixels of ``stats``.
+    """
+    if not estimator._learns_quantiles():
+        return None
+    name = type(estimator).__name__
+    if not isinstance(histogram, PixelHistogram):
+        raise ValueError(
+            f"{name} with quantile_range and scope='dataset' needs the pixels' "
+            "histogram: pass histogram=PixelHistogram.from_array(X), or the one "
+            "of dataset_stats(..., histogram=True) (PixelStats hold no "
+            f"percentiles). Got histogram={type(histogram).__name__}."
+        )
+    if histogram.n_channels != stats.n_channels:
+        raise ValueError(
+            f"histogram has {histogram.n_channels} channel(s) but stats have "
+            f"{stats.n_channels}. Pass the histogram of the same pixels."
+        )
+    counts = [int(c) for c in histogram.count.tolist()]
+    expected = [int(c) for c in np.asarray(stats.count).tolist()]
+    if histogram.input_dtype != stats.input_dtype or counts != expected:
+        raise ValueError(
+            f"histogram counts {counts} {histogram.input_dtype} pixels per channel "
+            f"but stats count {expected} {stats.input_dtype} pixels. Pass the "
+            "histogram of the same pixels."
+        )
+    return histogram.copy()
+
+
+def merged_histogram(estimator: Any, histogram: PixelHistogram) -> PixelHistogram:
+    """``estimator.histogram_`` merged with one more batch's (``_commit``)."""
+    if not hasattr(estimator, "histogram_"):
+        raise ValueError(
+            f"This {type(estimator).__name__} was loaded from a file without its "
+            "histogram, so more batches cannot be merged into its percentiles. "
+            "Save it with save_json(..., include_histogram=True), or refit with fit."
+        )
+    return estimator.histogram_.merge(histogram)
+
+
+def fitted_quantiles(
+    hist: PixelHistogram, percents: list, per_channel: bool, lo: Any, hi: Any
+) -> np.ndarray:
+    """Percentiles of a fitted histogram: shape (len(percents), C) or (len,).
+
+    ``lo``, ``hi``: the fitted minimum and maximum (pooled when global).
+    """
+    values = hist.percentile(percents, per_channel)
+    values = values if per_channel else values.reshape(len(percents))
+    # The 0th and 100th percentiles are the exact minimum and maximum, and
+    # every percentile lies between them (the float histogram's estimates
+    # are placed inside their bins, which may reach past the data).
+    values = np.clip(values, lo, hi)
+    for row, percent in enumerate(percents):
+        if float(percent) in (0.0, 100.0):
+            values[row] = lo if float(percent) == 0.0 else hi
+    return values
+
+
+def scale_by_quantiles(
+    estimator: Any, backend: Any, X: Any, dtype: Any, out, affine, rows=None
+):
+    """Apply ``affine(*rows)``, rows the percentiles of the batch or of each image.
+
+    The transform of ``scope="batch"`` / ``"image"`` with ``quantile_range``;
+    ``estimator._percents()`` names the percentiles; ``rows`` given: those of
+    a larger batch (a ragged list).
+    """
+    from ._units import output_float_dtype
+
+    layout = estimator._layout()
+    per_image = estimator.scope == "image"
+    if rows is None:
+        rows = transform_quantiles(
+            backend, X, layout, estimator._percents(), per_image, estimator.per_channel
+        )
+    out_dtype = output_float_dtype(dtype, estimator.dtype)
+    return backend.apply(
+        X, affine(*rows), out_dtype, layout, per_image=per_image, out=out
+    )
 
 
 def histogram_of(backend: Any, X: Any, layout: tuple) -> PixelHistogram:
@@ -87,7 +175,7 @@ def _dask_graph(X: Any, layout: tuple, split_every: int = 8):
 
 
 def transform_quantiles(backend, X, layout, percents, per_image, per_channel):
-    """The two percentiles of the batch, or of each image: (lo, hi) arrays.
+    """The percentiles of the batch, or of each image: one array per percent.
 
     Shapes: ``(C,)`` / ``(1,)`` for the batch, ``(n, C)`` / ``(n, 1)`` per image.
     NumPy pixels are exact (histograms for integers of up to 16 bits,
@@ -104,18 +192,16 @@ def transform_quantiles(backend, X, layout, percents, per_image, per_channel):
             _view_quantiles(view[i : i + 1], percents, per_channel)
             for i in range(view.shape[0])
         ]
-        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+        return tuple(np.stack(values) for values in zip(*rows))
     if backend.name == "numpy":
         return _view_quantiles(image_view(X, *layout), percents, per_channel)
-    values = histogram_of(backend, X, layout).percentile(percents, per_channel)
-    return values[0], values[1]
+    return tuple(histogram_of(backend, X, layout).percentile(percents, per_channel))
 
 
 def _view_quantiles(view, percents, per_channel):
-    """Exact percentiles of a NumPy ``(n, H, W, C)`` view: rows (lo, hi)."""
+    """Exact percentiles of a NumPy ``(n, H, W, C)`` view: one row per percent."""
     if view.dtype.name in ("uint8", "int8", "uint16", "int16"):
-        values = PixelHistogram.from_view(view).percentile(percents, per_channel)
-        return values[0], values[1]
+        return tuple(PixelHistogram.from_view(view).percentile(percents, per_channel))
     pixels = view.reshape(-1, view.shape[-1]) if per_channel else view.reshape(-1, 1)
     if pixels.shape[0] * pixels.shape[1] == 0:  # pragma: no cover - refused earlier
         raise ValueError("No pixel to take percentiles of.")
@@ -123,4 +209,4 @@ def _view_quantiles(view, percents, per_channel):
         # An all-NaN channel has NaN percentiles (refused where they are applied).
         warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
         values = np.nanpercentile(pixels, percents, axis=0)
-    return values[0], values[1]
+    return tuple(values)

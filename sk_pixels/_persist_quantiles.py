@@ -1,8 +1,10 @@
 """The percentile fields of an estimator file: ``quantiles`` and ``histogram``.
 
-A :class:`~sk_pixels.PixelNormalizer` with ``quantile_range`` and
-``scope="dataset"`` stores its fitted percentiles (``"quantiles"``: a list per
-percentile, one value per channel, or one value when global).  Its histogram
+A :class:`~sk_pixels.PixelNormalizer` or :class:`~sk_pixels.PixelStandardizer`
+with ``quantile_range`` and ``scope="dataset"`` stores its fitted percentiles
+(``"quantiles"``: a list per percentile, one value per channel, or one value
+when global; the normalizer's ``q_lo, q_hi``, the standardizer's ``q_lo``,
+median, ``q_hi``).  Its histogram
 (``"histogram"``: :meth:`PixelHistogram.to_dict`, sparse ``[bin, count]``
 pairs) is optional, since it can hold 65,536 counts per channel; when present
 it is validated against the statistics, the percentiles are recomputed from it
@@ -22,6 +24,7 @@ from ._histogram import PixelHistogram
 
 #: Keys this module reads in ``fitted`` (besides those of ``_persist_read``).
 KEYS = {"quantiles", "histogram"}
+_WORDS = {2: "two", 3: "three"}
 
 
 def _learns_quantiles(estimator: Any) -> bool:
@@ -34,8 +37,8 @@ def fitted_fields(estimator: Any, include_histogram: bool) -> dict[str, Any]:
         if include_histogram:
             raise ValueError(
                 "include_histogram=True, but this estimator learned no histogram "
-                "(only PixelNormalizer with quantile_range and scope='dataset' "
-                "does). Pass include_histogram=False."
+                "(only PixelNormalizer and PixelStandardizer with quantile_range "
+                "and scope='dataset' do). Pass include_histogram=False."
             )
         return {}
     fields: dict[str, Any] = {"quantiles": np.asarray(estimator.quantiles_).tolist()}
@@ -63,8 +66,8 @@ def restore(estimator: Any, fitted: dict, reader: Any) -> None:
         raise reader.fail("field 'fitted.quantiles' is missing.")
     stored = _quantiles(fitted["quantiles"], estimator, reader)
     if "histogram" in fitted:
-        hist = _histogram(fitted["histogram"], estimator, reader)
-        estimator._set_histogram(hist)
+        estimator.histogram_ = _histogram(fitted["histogram"], estimator, reader)
+        estimator._store_fitted()  # the percentiles, from the histogram
         if not np.array_equal(stored, estimator.quantiles_, equal_nan=True):
             raise reader.fail(
                 f"field 'fitted.quantiles' = {stored.tolist()} does not match the "
@@ -73,11 +76,13 @@ def restore(estimator: Any, fitted: dict, reader: Any) -> None:
             )
         return
     estimator.quantiles_ = stored
+    estimator._store_fitted()  # what the percentiles give (center_, scale_)
 
 
 def _quantiles(value: Any, estimator: Any, reader: Any) -> np.ndarray:
     field = "fitted.quantiles"
-    shape = (2, estimator.n_channels_) if estimator.per_channel else (2,)
+    n = len(estimator._percents())
+    shape = (n, estimator.n_channels_) if estimator.per_channel else (n,)
     rows = value if isinstance(value, list) else None
     flat = (
         [v for row in rows for v in (row if isinstance(row, list) else [row])]
@@ -90,25 +95,27 @@ def _quantiles(value: Any, estimator: Any, reader: Any) -> np.ndarray:
     nested = rows is not None and all(isinstance(r, list) for r in rows)
     if (
         rows is None
-        or len(rows) != 2
+        or len(rows) != n
         or nested != estimator.per_channel
         or (nested and any(len(row) != shape[-1] for row in rows))
         or values.size != int(np.prod(shape))
     ):
+        count = _WORDS.get(n, str(n))
         what = (
-            "two lists of one value per channel"
+            f"{count} lists of one value per channel"
             if estimator.per_channel
-            else "two numbers"
+            else f"{count} numbers"
         )
         raise reader.fail(
             f"field {field!r} must be {what} (shape {shape}), got {str(value)[:80]}."
         )
     values = values.reshape(shape)
-    lo, hi = estimator.data_min_, estimator.data_max_
-    if np.any(values[0] > values[1]) or np.any((values < lo) | (values > hi)):
+    pooled = estimator._pool(estimator.stats_)
+    lo, hi = estimator._fitted_stat(pooled.min), estimator._fitted_stat(pooled.max)
+    if np.any(np.diff(values, axis=0) < 0) or np.any((values < lo) | (values > hi)):
         raise reader.fail(
-            f"field {field!r} = {values.tolist()} is not two ordered percentiles "
-            f"within [data_min, data_max] = [{np.asarray(lo).tolist()}, "
+            f"field {field!r} = {values.tolist()} is not {_WORDS.get(n, n)} ordered "
+            f"percentiles within [data_min, data_max] = [{np.asarray(lo).tolist()}, "
             f"{np.asarray(hi).tolist()}]; the file was edited or is corrupt."
         )
     return values

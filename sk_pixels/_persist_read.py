@@ -275,7 +275,10 @@ def _parse(text: str, reader: _Reader) -> Any:
 
 # -- the document -> an estimator ------------------------------------------------------
 #: Parameters added after files were first written: optional (their default).
-_NEWER_PARAMS = {"PixelNormalizer": {"quantile_range", "clip"}}
+_NEWER_PARAMS = {
+    "PixelNormalizer": {"quantile_range", "clip"},
+    "PixelStandardizer": {"quantile_range"},
+}
 
 
 def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from ._affine import Affine
-from ._base import _COMMIT_LOCK, _BasePixelTransformer
+from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
-from ._histogram import PixelHistogram
-from ._percentiles import check_quantile_range, histogram_of, transform_quantiles
-from ._units import domain_min, output_float_dtype
+from ._percentiles import check_quantile_range, fitted_quantiles
+from ._quantile_scaling import QuantileScalingMixin
+from ._units import domain_min
 
 
 @fill_doc
-class PixelNormalizer(_BasePixelTransformer):
+class PixelNormalizer(QuantileScalingMixin, _BasePixelTransformer):
     """Scale pixels into ``feature_range``: domain maximum, min-max or percentiles.
 
     .. math::
@@ -187,109 +187,22 @@ class PixelNormalizer(_BasePixelTransformer):
     def _learns_quantiles(self) -> bool:
         return self.scope == "dataset" and self.quantile_range is not None
 
-    def _reset(self) -> None:
-        super()._reset()
-        for name in ("quantiles_", "histogram_"):
-            self.__dict__.pop(name, None)
-
-    def partial_fit(self, X, y=None):
-        """Accumulate the statistics (and histogram) of one more batch of images.
-
-        See :meth:`fit`. With ``quantile_range`` and ``scope="dataset"`` the
-        per-channel histogram is merged too, so the percentiles equal those of
-        all batches together (exactly for integer pixels of up to 16 bits).
-
-        Parameters
-        ----------
-        X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
-            A batch of training images.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            Fitted transformer.
-        """
-        if not self._learns_quantiles():
-            return super().partial_fit(X, y)
-        self._validate_params()
-        self._check_params()
-        backend, data, _ = self._validate(
-            X, reset=False, fitting=True, check_names=False
-        )
-        hist = histogram_of(backend, data, self._layout())
-        # Statistics and histogram are committed together: one batch at a time.
-        with _COMMIT_LOCK:
-            first_call = not hasattr(self, "n_samples_seen_")
-            if not first_call and not hasattr(self, "histogram_"):
-                raise ValueError(
-                    "This PixelNormalizer was loaded from a file without its "
-                    "histogram, so more batches cannot be merged into its "
-                    "percentiles. Save it with save_json(..., "
-                    "include_histogram=True), or refit with fit."
-                )
-            merged = hist if first_call else self.histogram_.merge(hist)
-            super().partial_fit(X, y)
-            self._set_histogram(merged)
-        return self
-
-    def fit_stats(self, stats, *, max_value=None, histogram=None):
-        """Fit from precomputed :class:`PixelStats` (and a :class:`PixelHistogram`).
-
-        Parameters
-        ----------
-        stats : PixelStats
-            Statistics of the training pixels.
-        max_value : float, default=None
-            Domain maximum of the pixels; default resolves ``self.max_value``.
-        histogram : PixelHistogram, default=None
-            Histogram of the same pixels; required with ``quantile_range`` and
-            ``scope="dataset"``.
-
-        Returns
-        -------
-        self : object
-            Fitted transformer.
-        """
-        if self._learns_quantiles() and not isinstance(histogram, PixelHistogram):
-            raise ValueError(
-                "quantile_range with scope='dataset' needs the pixels' histogram: "
-                "pass histogram=PixelHistogram.from_array(X) (PixelStats hold no "
-                f"percentiles). Got histogram={type(histogram).__name__}."
-            )
-        if histogram is not None and histogram.n_channels != stats.n_channels:
-            raise ValueError(
-                f"histogram has {histogram.n_channels} channel(s) but stats have "
-                f"{stats.n_channels}. Pass the histogram of the same pixels."
-            )
-        super().fit_stats(stats, max_value=max_value)
-        if self._learns_quantiles():
-            self._set_histogram(histogram.copy())
-        return self
-
-    def _set_histogram(self, hist: PixelHistogram) -> None:
-        self.histogram_ = hist
-        self.quantiles_ = self._quantiles_of(hist)
-
-    def _quantiles_of(self, hist: PixelHistogram) -> np.ndarray:
-        values = hist.percentile(list(self.quantile_range), self.per_channel)
-        values = values if self.per_channel else values.reshape(2)
-        # The 0th and 100th percentiles are the exact minimum and maximum, and
-        # every percentile lies between them (the float histogram's estimates
-        # are placed inside their bins, which may reach past the data).
-        lo, hi = self.data_min_, self.data_max_
-        values = np.clip(values, lo, hi)
-        for row, percent in enumerate(self.quantile_range):
-            if float(percent) in (0.0, 100.0):
-                values[row] = lo if float(percent) == 0.0 else hi
-        return values
+    def _percents(self) -> list:
+        return list(self.quantile_range)
 
     # -- the map ----------------------------------------------------------------
     def _store_fitted(self) -> None:
         stats = self._pool(getattr(self, "stats_", None))
         self.data_min_ = self._fitted_stat(stats.min)
         self.data_max_ = self._fitted_stat(stats.max)
+        if self._learns_quantiles() and hasattr(self, "histogram_"):
+            self.quantiles_ = fitted_quantiles(
+                self.histogram_,
+                self._percents(),
+                self.per_channel,
+                self.data_min_,
+                self.data_max_,
+            )
 
     def _coefficients(self, stats, max_value, dtype=None) -> Affine:
         lo, hi = (float(v) for v in self.feature_range)
@@ -321,18 +234,5 @@ class PixelNormalizer(_BasePixelTransformer):
             scale, center=np.nan_to_num(data_min), base=lo, clip=clip
         )
 
-    def _scale(self, backend, X, dtype, out=None, stats=None):
-        per_image = self.scope == "image"
-        if (
-            self.quantile_range is None
-            or self.scope in ("domain", "dataset")
-            or (per_image and not backend.eager)  # blockwise, back through here
-        ):
-            return super()._scale(backend, X, dtype, out, stats=stats)
-        layout = self._layout()
-        q_lo, q_hi = transform_quantiles(
-            backend, X, layout, list(self.quantile_range), per_image, self.per_channel
-        )
-        affine = self._range_map(q_lo, q_hi)
-        out_dtype = output_float_dtype(dtype, self.dtype)
-        return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
+    #: The map of the batch's or image's percentiles (QuantileScalingMixin).
+    _quantile_map = _range_map

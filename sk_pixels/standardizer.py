@@ -10,11 +10,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
+from ._percentiles import check_quantile_range, fitted_quantiles
+from ._quantile_scaling import QuantileScalingMixin
 from .presets import PRESETS
 
 
 @fill_doc
-class PixelStandardizer(_BasePixelTransformer):
+class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
     """Standardize pixels: subtract a mean, divide by a standard deviation.
 
     .. math::
@@ -61,6 +63,17 @@ class PixelStandardizer(_BasePixelTransformer):
         default a zero (or rounding-noise) std is replaced by 1, as
         scikit-learn's ``StandardScaler`` does.
 
+    quantile_range : tuple (q_lo, q_hi) or None, default=None
+        Robust standardization, as scikit-learn's ``RobustScaler``: subtract
+        the median and divide by the spread between the ``q_lo``-th and
+        ``q_hi``-th percentiles (in percent, ``0 <= q_lo < q_hi <= 100``;
+        ``(25, 75)`` is the interquartile range, IQR) instead of the mean and
+        std. None (default) standardizes by mean and std. Needs ``mean`` and
+        ``std`` None and ``adjusted_std=False``; ``ddof`` is unused; ``clip``
+        and ``rescale`` apply to the robust values. Percentiles follow
+        ``numpy.percentile``'s linear rule (exact for integer pixels of up to
+        16 bits; see :class:`PixelNormalizer` for the others).
+
     %(max_value)s
 
     %(layout)s
@@ -76,6 +89,21 @@ class PixelStandardizer(_BasePixelTransformer):
 
     var_ : ndarray of shape (n_channels,) or ()
         Variance, ``std_ ** 2``, in squared pixel units.
+
+    center_ : ndarray of shape (n_channels,) or ()
+        Median subtracted, in input pixel units (dataset scope with
+        ``quantile_range``; ``mean_`` and ``std_`` stay the moments).
+
+    scale_ : ndarray of shape (n_channels,) or ()
+        Percentile spread ``q_hi - q_lo`` divided by, in input pixel units
+        (a spread of 0 is reported as 0 and applied as 1).
+
+    quantiles_ : ndarray of shape (3, n_channels) or (3,)
+        The ``q_lo``-th, 50th and ``q_hi``-th percentiles of the training
+        pixels, in input pixel units.
+
+    histogram_ : PixelHistogram
+        Per-channel histogram the percentiles come from.
 
     %(common_attributes)s
 
@@ -93,6 +121,17 @@ class PixelStandardizer(_BasePixelTransformer):
     bit however the data is split into batches. Clipping loses information:
     :meth:`inverse_transform` returns clipped values at the clipping bound.
 
+    Why ``quantile_range`` on this class: robust standardization is the same
+    map ``(x - center) / scale`` with other statistics (the median for the
+    mean, a percentile spread for the std), so it shares ``scope``,
+    ``per_channel``, ``clip``, ``rescale``, the exports and persistence with
+    the moments' version, as ``RobustScaler``'s ``quantile_range`` does. The
+    median and percentiles are learned from a mergeable
+    :class:`PixelHistogram`: ``partial_fit`` in any split, Dask chunks and
+    ``fit_stats(stats, histogram=...)`` from ``dataset_stats(...,
+    histogram=True)`` give the same values. A constant channel (zero spread)
+    is divided by 1.
+
     Examples
     --------
     >>> import numpy as np
@@ -107,6 +146,15 @@ class PixelStandardizer(_BasePixelTransformer):
     >>> imagenet = PixelStandardizer(mean="imagenet", std="imagenet")
     >>> imagenet.fit_transform(X)[0, 0, 0].round(4)
     array([-2.1179, -0.285 ,  1.6814], dtype=float32)
+
+    Median and interquartile range, which a hot pixel does not move:
+
+    >>> X = np.array([[[10], [20], [30], [40], [4000]]], dtype=np.uint16)
+    >>> robust = PixelStandardizer(quantile_range=(25, 75)).fit(X)
+    >>> robust.center_, robust.scale_
+    (array([30.]), array([20.]))
+    >>> robust.transform(X).ravel()
+    array([ -1. ,  -0.5,   0. ,   0.5, 198.5], dtype=float32)
     """
 
     _parameter_constraints: dict = {
@@ -118,6 +166,7 @@ class PixelStandardizer(_BasePixelTransformer):
         "clip": [Interval(Real, 0, None, closed="neither"), None],
         "rescale": ["boolean"],
         "adjusted_std": ["boolean"],
+        "quantile_range": [tuple, list, None],
     }
     _STAT_PARAMS = ("mean", "std")
 
@@ -132,6 +181,7 @@ class PixelStandardizer(_BasePixelTransformer):
         clip=None,
         rescale=False,
         adjusted_std=False,
+        quantile_range=None,
         max_value="auto",
         channel_axis=-1,
         image_shape=None,
@@ -145,6 +195,7 @@ class PixelStandardizer(_BasePixelTransformer):
         self.clip = clip
         self.rescale = rescale
         self.adjusted_std = adjusted_std
+        self.quantile_range = quantile_range
         self.max_value = max_value
         self.channel_axis = channel_axis
         self.image_shape = image_shape
@@ -163,6 +214,23 @@ class PixelStandardizer(_BasePixelTransformer):
                     f"std must hold values > 0 (it divides the pixels). Got "
                     f"std={self.std!r}."
                 )
+        if self.quantile_range is not None:
+            check_quantile_range(self.quantile_range)
+            fixed = {k: getattr(self, k) for k in ("mean", "std") if getattr(self, k)}
+            if fixed or self.adjusted_std:
+                raise ValueError(
+                    "quantile_range learns a median and a percentile spread in "
+                    "place of the mean and std, so it cannot be combined with a "
+                    "fixed mean or std or with adjusted_std. Pass quantile_range="
+                    f"None, or drop those. Got {fixed or {'adjusted_std': True}}."
+                )
+
+    def _learns_quantiles(self) -> bool:
+        return self.scope == "dataset" and self.quantile_range is not None
+
+    def _percents(self) -> list:
+        lo, hi = self.quantile_range
+        return [lo, 50, hi]
 
     def _check_learned_stats(self, stats) -> None:
         super()._check_learned_stats(stats)
@@ -190,8 +258,26 @@ class PixelStandardizer(_BasePixelTransformer):
         else:
             self.std_ = self._fitted_stat(std)
             self.var_ = self.std_**2
+        if self._learns_quantiles() and hasattr(self, "histogram_"):
+            lo, hi = self._fitted_stat(stats.min), self._fitted_stat(stats.max)
+            self.quantiles_ = fitted_quantiles(
+                self.histogram_, self._percents(), self.per_channel, lo, hi
+            )
+        if hasattr(self, "quantiles_"):  # learned, or read from a file
+            self.center_ = self.quantiles_[1]
+            self.scale_ = self.quantiles_[2] - self.quantiles_[0]
+
+    def _quantile_map(self, q_lo, median, q_hi) -> Affine:
+        """``(x - median) / (q_hi - q_lo)``, a spread below 10 eps applied as 1."""
+        spread = np.asarray(q_hi, dtype=np.float64) - np.asarray(q_lo, np.float64)
+        # As RobustScaler (_handle_zeros_in_scale); NaN (an all-NaN channel,
+        # refused in fit) is left to give NaN.
+        constant = spread < 10 * np.finfo(np.float64).eps
+        return self._map(np.asarray(median), np.where(constant, 1.0, spread))
 
     def _coefficients(self, stats, max_value, dtype=None) -> Affine:
+        if self.quantile_range is not None and stats is None:
+            return self._quantile_map(*self.quantiles_)
         mean = self._fixed("mean", max_value)
         std = self._fixed("std", max_value)
         source = self._pool(self.stats_) if stats is None and self._learns() else stats
@@ -207,6 +293,10 @@ class PixelStandardizer(_BasePixelTransformer):
             std = _handle_zero_std(
                 np.asarray(std), np.asarray(source.mean), count, exact=source.exact
             )
+        return self._map(mean, std)
+
+    def _map(self, mean, std) -> Affine:
+        """``(x - mean) / std``, then ``clip`` and ``rescale``."""
         scale = 1.0 / np.asarray(std)
         if self.clip is None:
             return Affine.centered(scale, center=mean)

@@ -23,6 +23,8 @@ ESTIMATORS = [
     PixelStandardizer(scope="image"),
     PixelStandardizer(scope="batch", clip=1.0, rescale=True),
     PixelStandardizer(ddof=1, adjusted_std=True, dtype="float32"),
+    PixelStandardizer(quantile_range=(25, 75)),
+    PixelStandardizer(scope="image", quantile_range=(10, 90), clip=3.0),
     PixelWhitener(),
     PixelWhitener(method="pca", n_components=1, epsilon=1e-3),
     PixelWhitener(patch_size=1, dtype="float64"),

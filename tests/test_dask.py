@@ -400,6 +400,17 @@ def test_dataset_stats_with_client_equals_local(client, jpeg_folder):
     assert dataset_stats(jpeg_folder, client=address, chunk_size=7) == local
 
 
+@needs_client_parameter
+def test_dataset_stats_histogram_with_client_equals_local(client, jpeg_folder):
+    from sk_pixels.io import dataset_stats
+
+    local = dataset_stats(jpeg_folder, mode="L", histogram=True)
+    remote = dataset_stats(
+        jpeg_folder, mode="L", histogram=True, client=client, chunk_size=7
+    )
+    assert remote[0] == local[0] and remote[1] == local[1]
+
+
 def _run_cli(capsys, *argv):
     from sk_pixels.cli import main
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sk_pixels import PixelHistogram, PixelNormalizer, PixelStats
+from sk_pixels import PixelHistogram, PixelNormalizer, PixelStandardizer, PixelStats
 
 from .test_histogram import integer_images
 
@@ -318,3 +318,16 @@ def test_array_api_input_equals_numpy(rng, scope, dtype):
     assert_allclose(got, want, rtol=2e-7, atol=2e-7)
     if scope == "dataset":
         assert_array_equal(norm.quantiles_, PixelNormalizer(**params).fit(X).quantiles_)
+
+
+@pytest.mark.parametrize("cls", [PixelNormalizer, PixelStandardizer])
+@pytest.mark.parametrize("form", ["ragged-list", "generator"])
+def test_fit_on_a_list_or_iterable_equals_fit_on_the_pooled_pixels(rng, cls, form):
+    images = [rng.integers(0, 4096, (4 + k, 3 + 2 * k, 2)).astype(np.uint16)
+              for k in range(3)]  # fmt: skip
+    X = images if form == "ragged-list" else (image[None] for image in images)
+    params = dict(scope="dataset", quantile_range=(1, 99.8))
+    fitted = cls(**params).fit(X)
+    pooled = np.concatenate([im.reshape(-1, 2) for im in images])[None, :, None]
+    assert_array_equal(fitted.quantiles_, cls(**params).fit(pooled).quantiles_)
+    assert fitted.histogram_.n_images == 3

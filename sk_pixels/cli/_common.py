@@ -69,6 +69,45 @@ def nodata_values(text: str) -> tuple[float, ...]:
     return tuple(values)
 
 
+def percentile_values(text: str) -> tuple[float, ...]:
+    """``--percentiles 1,50,99.8``: numbers in [0, 100], separated by commas."""
+    values = []
+    for part in text.split(","):
+        try:
+            number = float(part)
+        except ValueError:
+            number = None
+        if number is None or not 0 <= number <= 100:
+            raise argparse.ArgumentTypeError(
+                "must be percents from 0 to 100 separated by commas, e.g. "
+                f"1,50,99.8; got {text!r:.80} ({part.strip()!r:.40} is not)"
+            )
+        values.append(number)
+    return tuple(values)
+
+
+def quantile_range_values(text: str) -> tuple[float, float]:
+    """``--quantile-range 1,99.8``: two percents, ``lo < hi``."""
+    values = percentile_values(text)
+    if len(values) != 2 or not values[0] < values[1]:
+        raise argparse.ArgumentTypeError(
+            f"must be two percents LO,HI with 0 <= LO < HI <= 100, e.g. 1,99.8 or "
+            f"25,75; got {text!r:.80}"
+        )
+    return values
+
+
+def add_percentiles_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--percentiles",
+        type=percentile_values,
+        default=None,
+        metavar="P1,P2,...",
+        help=f"{what} per-channel percentiles (in percent, 0-100, numpy's linear "
+        "rule; exact for 8- and 16-bit images), e.g. 1,50,99.8",
+    )
+
+
 def add_nodata_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nodata",
@@ -174,6 +213,15 @@ def add_scaler_arguments(parser: argparse.ArgumentParser, *, required: bool) -> 
         default=None,
         help="use published statistics instead of learning them",
     )
+    parser.add_argument(
+        "--quantile-range",
+        type=quantile_range_values,
+        default=None,
+        metavar="LO,HI",
+        help="robust scaling by exact percentiles: the normalizer maps the LO-th "
+        "and HI-th percentiles onto 0 and 1 (e.g. 1,99.8), the standardizer "
+        "subtracts the median and divides by their spread (e.g. 25,75: the IQR)",
+    )
 
 
 def add_sources_argument(parser: argparse.ArgumentParser) -> None:
@@ -214,21 +262,38 @@ def fmt(value: float, digits: int = 4) -> str:
     return f"{round(float(value), digits) + 0.0:.{digits}f}"
 
 
-def make_estimator(kind: str, per_channel: bool, preset: str | None) -> Any:
+def make_estimator(
+    kind: str,
+    per_channel: bool,
+    preset: str | None,
+    quantile_range: tuple[float, float] | None = None,
+) -> Any:
     from .. import PixelCenterer, PixelNormalizer, PixelStandardizer
 
     if kind == "standardizer":
         if preset is not None:
             return PixelStandardizer(mean=preset, std=preset)
-        return PixelStandardizer(per_channel=per_channel)
+        return PixelStandardizer(per_channel=per_channel, quantile_range=quantile_range)
     if kind == "centerer":
         return PixelCenterer(per_channel=per_channel, mean=preset)
-    return PixelNormalizer(scope="dataset", per_channel=per_channel)
+    return PixelNormalizer(
+        scope="dataset", per_channel=per_channel, quantile_range=quantile_range
+    )
 
 
 def check_estimator_args(
-    kind: str, per_channel: bool, preset: str | None, mode: str
+    kind: str,
+    per_channel: bool,
+    preset: str | None,
+    mode: str,
+    quantile_range: tuple[float, float] | None = None,
 ) -> None:
+    if quantile_range is not None and (kind == "centerer" or preset is not None):
+        raise UsageError(
+            "--quantile-range learns percentiles, for the normalizer or the "
+            "standardizer without --preset; got "
+            + (f"--preset {preset}." if preset else "--estimator centerer.")
+        )
     if preset is None:
         return
     if kind == "normalizer":

@@ -37,6 +37,7 @@ def fit_model(
     progress: bool = False,
     note: str | None = None,
     nodata: Any = None,
+    quantile_range: tuple[float, float] | None = None,
 ) -> tuple[Any, list[tuple[str, str]]]:
     """Fit an estimator on a dataset (streamed) and save it (``sk-pixels fit``).
 
@@ -61,6 +62,10 @@ def fit_model(
         The preprocessing the images went through (``--note``), saved with
         the sources, mode and skipped files as the model's provenance
         (:meth:`~sk_pixels.PixelStandardizer.set_provenance`).
+    quantile_range : (float, float) or None, default=None
+        Percentiles (``--quantile-range``) for the normalizer (mapped onto
+        [0, 1]) or the standardizer (median and spread); learned exactly from
+        a histogram counted while the folder is read.
 
     Returns
     -------
@@ -76,9 +81,9 @@ def fit_model(
     suffix = Path(output).suffix.lower()
     if suffix not in (".json", ".joblib"):
         raise UsageError(f"-o must end in .json or .joblib, got {output!r}.")
-    check_estimator_args(estimator, per_channel, preset, mode)
+    check_estimator_args(estimator, per_channel, preset, mode, quantile_range)
     check_output(output, sources, "-o")
-    model = make_estimator(estimator, per_channel, preset)
+    model = make_estimator(estimator, per_channel, preset, quantile_range)
     if preset is not None:
         # Published statistics: nothing to learn, so no image is decoded; the
         # sources are still listed, so that a mistyped folder is an error.
@@ -92,7 +97,8 @@ def fit_model(
         model.fit(np.zeros(shape, dtype=entry.dtype))
         skipped: list[tuple[str, str]] = []
     else:
-        stats, skipped = dataset_stats(
+        # With percentiles, their histogram is counted in the same pass.
+        stats, *hist, skipped = dataset_stats(
             list(sources),
             mode=mode,
             n_jobs=n_jobs,
@@ -100,8 +106,9 @@ def fit_model(
             on_error=on_error,
             return_skipped=True,
             nodata=nodata,
+            histogram=quantile_range is not None,
         )
-        model.fit_stats(stats)
+        model.fit_stats(stats, histogram=hist[0] if hist else None)
     source = plain_text(", ".join(str(s) for s in sources), TEXT_LIMITS["source"])
     model.set_provenance(
         note, source=source, mode=mode, sampling="all", n_skipped=len(skipped)
@@ -149,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
             progress=show_progress(args),
             note=args.note,
             nodata=args.nodata,
+            quantile_range=args.quantile_range,
         )
         report_skipped(skipped)
     print(model.summary())

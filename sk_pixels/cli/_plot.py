@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import (
     DataError,
     UsageError,
+    add_percentiles_argument,
     add_scaler_arguments,
     add_source_arguments,
     add_sources_argument,
@@ -76,6 +77,106 @@ def histograms(
     return counts
 
 
+def histogram_figure(
+    counts: np.ndarray,
+    after: np.ndarray,
+    names: Sequence[str],
+    *,
+    mode: str,
+    title: str,
+    percentiles: Sequence[float] | None = None,
+    log: bool = False,
+) -> Any:
+    """The figure of ``sk-pixels plot``: value counts before and after scaling.
+
+    16-bit counts are drawn in bins of 64 values (1,024 per channel), so that
+    the curve stays readable; percentiles come from the exact counts.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_channels, n_bins)
+        Exact count of each pixel value ``0 .. n_bins - 1`` per channel.
+    after : ndarray of shape (n_bins, n_channels)
+        The scaled value of each pixel value.
+    names : sequence of str
+        Channel names (colours: R, G, B, A, L).
+    mode, title : str
+        The image mode (top title) and the bottom title.
+    percentiles : sequence of float or None
+        Percents to mark: per channel, a dashed vertical line at the exact
+        percentile (``numpy.percentile``'s linear rule, from ``counts``) on
+        the top axes and at its scaled value on the bottom axes. Each line has
+        the gid ``"percentile-p{p}-{channel}-{before|after}"``.
+    log : bool, default=False
+        Log-scaled fractions, to see rare values (hot pixels, saturation).
+
+    Returns
+    -------
+    figure : matplotlib.figure.Figure
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from .._histogram import PixelHistogram
+
+    n_channels, n_bins = counts.shape
+    values = np.arange(n_bins)
+    fig = Figure(figsize=(9, 6.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1)
+    total = counts.sum(axis=1, keepdims=True)
+    width = max(1, n_bins // 1024)  # values per drawn bin
+    drawn = counts.reshape(n_channels, -1, width).sum(axis=2)
+    density = drawn / np.maximum(total, 1)
+    centres = values[::width] + (width - 1) / 2
+    marks = np.empty((0, n_channels))
+    if percentiles:
+        hist = PixelHistogram(counts, "uint16" if n_bins > 256 else "uint8", 0)
+        marks = hist.percentile(list(percentiles))
+    for c, name in enumerate(names):
+        color = _COLORS.get(name)
+        scaled_centres = np.interp(centres, values, after[:, c])
+        top.plot(centres, density[c], color=color, label=name, linewidth=1)
+        bottom.plot(scaled_centres, density[c], color=color, label=name, linewidth=1)
+        for k, (p, value) in enumerate(zip(percentiles or (), marks[:, c])):
+            # The map is affine per channel: interpolating between the
+            # scaled integer values is the scaled percentile.
+            scaled = np.interp(value, values, after[:, c])
+            for ax, x, where in ((top, value, "before"), (bottom, scaled, "after")):
+                ax.axvline(
+                    x,
+                    color=color or "black",
+                    linestyle="--",
+                    linewidth=0.9,
+                    gid=f"percentile-p{p:g}-{name}-{where}",
+                )
+                if c == 0:
+                    ax.annotate(
+                        f"p{p:g}",
+                        (x, 1.0 - 0.16 * (k % 3)),  # staggered: close marks
+                        xycoords=("data", "axes fraction"),
+                        xytext=(2, -2),
+                        textcoords="offset points",
+                        rotation=90,
+                        va="top",
+                        fontsize=8,
+                    )
+    top.set_title(
+        f"Before: pixel values ({mode}, {int(total[0, 0]):,} pixels per channel)"
+        + (", exact percentiles dashed" if percentiles else "")
+    )
+    top.set_xlabel("pixel value")
+    bottom.set_title(title)
+    bottom.set_xlabel("scaled value")
+    for ax in (top, bottom):
+        ax.set_ylabel(
+            "fraction of pixels" + (f" (per {width} values)" if width > 1 else "")
+        )
+        ax.legend(loc="upper right")
+        if log:
+            ax.set_yscale("log")
+    return fig
+
+
 def plot_histograms(
     sources: Sequence[str],
     output: str,
@@ -88,6 +189,9 @@ def plot_histograms(
     mode: str | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    quantile_range: tuple[float, float] | None = None,
+    percentiles: Sequence[float] | None = None,
+    log: bool = False,
 ) -> Any:
     """Plot per-channel pixel histograms before and after scaling (``sk-pixels plot``).
 
@@ -107,13 +211,20 @@ def plot_histograms(
         A saved model to apply; otherwise ``estimator`` is fitted.
     trust_pickle, estimator, per_channel, preset, mode, on_error, progress
         As for ``fit`` and ``apply``.
+    quantile_range : (float, float) or None, default=None
+        Fit a percentile scaler (``--quantile-range``), as ``fit``.
+    percentiles : sequence of float or None, default=None
+        Percents (0-100) whose exact per-channel values are marked on both
+        histograms (dashed lines, labelled ``p99.8``...).
+    log : bool, default=False
+        Log-scaled fractions (``--log``), to see rare values such as hot pixels.
 
     Returns
     -------
     estimator : the estimator applied
     """
     try:
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure  # noqa: F401 (histogram_figure's)
     except ImportError:
         raise DataError(
             "sk-pixels plot needs matplotlib: pip install 'sk_pixels[plot]' "
@@ -133,8 +244,8 @@ def plot_histograms(
         mode = mode_for_model(fitted, order, mode)
     else:
         mode = mode or "RGB"
-        check_estimator_args(estimator, per_channel, preset, mode)
-        fitted = make_estimator(estimator, per_channel, preset)
+        check_estimator_args(estimator, per_channel, preset, mode, quantile_range)
+        fitted = make_estimator(estimator, per_channel, preset, quantile_range)
     if getattr(fitted, "scope", "dataset") in ("batch", "image"):
         raise UsageError(
             f"the model has scope={fitted.scope!r}: its map changes with every "
@@ -156,24 +267,15 @@ def plot_histograms(
     grid = np.repeat(values[None, None, :, None], n_channels, axis=3)
     after = fitted.transform(grid if n_channels > 1 else grid[..., 0])
     after = after.reshape(n_bins, n_channels)
-
-    fig = Figure(figsize=(9, 6.5), layout="constrained")
-    top, bottom = fig.subplots(2, 1)
-    total = counts.sum(axis=1, keepdims=True)
-    density = counts / np.maximum(total, 1)
-    for c, name in enumerate(channel_names(mode, n_channels)):
-        color = _COLORS.get(name)
-        top.plot(values, density[c], color=color, label=name, linewidth=1)
-        bottom.plot(after[:, c], density[c], color=color, label=name, linewidth=1)
-    top.set_title(
-        f"Before: pixel values ({mode}, {int(total[0, 0]):,} pixels per channel)"
+    fig = histogram_figure(
+        counts,
+        after,
+        channel_names(mode, n_channels),
+        mode=mode,
+        title=f"After: {fitted!r}",
+        percentiles=percentiles,
+        log=log,
     )
-    top.set_xlabel("pixel value")
-    bottom.set_title(f"After: {fitted!r}")
-    bottom.set_xlabel("scaled value")
-    for ax in (top, bottom):
-        ax.set_ylabel("fraction of pixels")
-        ax.legend(loc="upper right")
     with atomic_open(output, "wb") as fh:
         fig.savefig(fh, format=fmt, dpi=100)
     return fitted
@@ -193,6 +295,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_trust_pickle_argument(parser, "--model")
     add_scaler_arguments(parser, required=False)
+    add_percentiles_argument(parser, "mark")
+    parser.add_argument(
+        "--log",
+        action="store_true",
+        help="log-scaled fractions, to see rare values (hot pixels, saturation)",
+    )
     add_source_arguments(parser, jobs=False)
 
 
@@ -209,6 +317,9 @@ def run(args: argparse.Namespace) -> int:
             mode=args.mode,
             on_error=args.on_error,
             progress=show_progress(args),
+            quantile_range=args.quantile_range,
+            percentiles=args.percentiles,
+            log=args.log,
         )
     print(f"wrote {args.output}")
     return 0

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ._common import (
     UsageError,
     add_nodata_argument,
+    add_percentiles_argument,
     add_source_arguments,
     check_output,
     decoder_report,
@@ -25,6 +26,7 @@ from ._common import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .._histogram import PixelHistogram
     from .._stats import PixelStats
 
 HELP = "per-channel mean/std/min/max of a folder of images (the main job)"
@@ -35,6 +37,8 @@ def stats_report(
     mode: str,
     skipped: Sequence[tuple[str, str]] = (),
     sources: Sequence[str] = (),
+    histogram: PixelHistogram | None = None,
+    percentiles: Sequence[float] = (),
 ) -> dict[str, Any]:
     """Turn dataset statistics into the ``sk-pixels stats --json`` object.
 
@@ -48,6 +52,10 @@ def stats_report(
         ``(path, reason)`` of skipped files.
     sources : sequence of str
         What was scanned (folders, globs, files).
+    histogram : PixelHistogram or None
+        Histogram of the same pixels, for ``percentiles``.
+    percentiles : sequence of float
+        Percents (0-100) to report, from ``histogram``.
 
     Returns
     -------
@@ -57,7 +65,10 @@ def stats_report(
         ``mean_01`` and ``std_01`` in 0-1 units, ``global`` (the same over all
         channels), ``channels``, ``mode``, ``skipped`` (paths),
         ``skip_reasons``, ``normalize`` (a torchvision line), ``sources``
-        and ``statistics`` (``PixelStats.to_dict()``, to rebuild the stats).
+        and ``statistics`` (``PixelStats.to_dict()``, to rebuild the stats);
+        with ``percentiles``, ``percentiles`` maps each percent (as text,
+        ``"99.8"``) to one value per channel, and ``global["percentiles"]``
+        to the value over all channels.
     """
     import numpy as np
 
@@ -81,6 +92,13 @@ def stats_report(
         }
 
     per_channel = block(stats)
+    pooled_block = {key: values[0] for key, values in block(pooled).items()}
+    if percentiles:
+        keys = [f"{p:g}" for p in percentiles]
+        rows = histogram.percentile(list(percentiles)).tolist()
+        pooled_rows = histogram.percentile(list(percentiles), per_channel=False)
+        per_channel["percentiles"] = dict(zip(keys, rows))
+        pooled_block["percentiles"] = dict(zip(keys, pooled_rows[:, 0].tolist()))
     mean_01 = ", ".join(f"{v:.4f}" for v in per_channel["mean_01"])
     std_01 = ", ".join(f"{v:.4f}" for v in per_channel["std_01"])
     return {
@@ -92,7 +110,7 @@ def stats_report(
         "dtype": stats.input_dtype,
         "max_value": units,
         **per_channel,
-        "global": {key: values[0] for key, values in block(pooled).items()},
+        "global": pooled_block,
         "normalize": f"Normalize(mean=[{mean_01}], std=[{std_01}])",
         "skipped": [path for path, _ in skipped],
         "skip_reasons": {path: reason for path, reason in skipped},
@@ -121,7 +139,19 @@ def format_stats(report: dict[str, Any]) -> str:
             f"{name:<8}{fmt(mean, 3):>10}{fmt(std, 3):>10}{lo:>8g}{hi:>8g}"
             f"{fmt(mean01):>10}{fmt(std01):>10}"
         )
+    if "percentiles" in report:
+        lines += ["", format_percentiles(report)]
     lines += ["", report["normalize"]]
+    return "\n".join(lines)
+
+
+def format_percentiles(report: dict[str, Any]) -> str:
+    """The percentile table of a report: a row per percent, a column per channel."""
+    names = [*report["channels"], "all"]
+    lines = ["percentile" + "".join(f"{name:>10}" for name in names)]
+    for key, values in report["percentiles"].items():
+        row = [*values, report["global"]["percentiles"][key]]
+        lines.append(f"{'p' + key:<10}" + "".join(f"{v:>10g}" for v in row))
     return "\n".join(lines)
 
 
@@ -137,6 +167,7 @@ def compute_stats(
     sample: float | int | None = None,
     seed: int | None = 0,
     error_bars: bool = False,
+    percentiles: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Statistics of a dataset as a report dict (the work of ``sk-pixels stats``).
 
@@ -150,6 +181,9 @@ def compute_stats(
     sample, seed, error_bars
         ``sample``, ``random_state`` and ``error_bars`` of
         :func:`sk_pixels.io.dataset_stats`.
+    percentiles : sequence of float or None, default=None
+        Percents (0-100) whose exact per-channel values to report, counted
+        in the same pass (``dataset_stats(..., histogram=True)``).
 
     Returns
     -------
@@ -164,12 +198,15 @@ def compute_stats(
     (2, 546560, 255.0)
     >>> report["normalize"]
     'Normalize(mean=[0.3919, 0.4295, 0.3881], std=[0.3730, 0.2996, 0.3259])'
+    >>> compute_stats(percentiles=[1, 99.8])["percentiles"]
+    {'1': [0.0, 4.0, 0.0], '99.8': [253.0, 252.0, 255.0]}
     """
     from ..io import dataset_stats
 
     files = list(sources) if sources else sample_photos()
-    stats, skipped = dataset_stats(
+    stats, *hist, skipped = dataset_stats(
         files,
+        histogram=bool(percentiles),
         mode=mode,
         n_jobs=n_jobs,
         progress=progress,
@@ -181,10 +218,13 @@ def compute_stats(
         random_state=seed,
         error_bars=error_bars,
     )
-    if sample is None and not error_bars:
-        return stats_report(stats, mode, skipped, files)
-    report = stats_report(stats.stats, mode, skipped, files)
-    report["error_bars"] = error_bars_report(stats, seed if sample else None)
+    histogram = hist[0] if hist else None
+    bars = None if sample is None and not error_bars else stats
+    if bars is not None:
+        stats = bars.stats
+    report = stats_report(stats, mode, skipped, files, histogram, percentiles or ())
+    if bars is not None:
+        report["error_bars"] = error_bars_report(bars, seed if sample else None)
     return report
 
 
@@ -291,6 +331,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     add_nodata_argument(parser)
     add_sampling_arguments(parser)
+    add_percentiles_argument(parser, "also print")
     parser.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -339,6 +380,7 @@ def run(args: argparse.Namespace) -> int:
             sample=args.sample,
             seed=args.seed,
             error_bars=args.error_bars,
+            percentiles=args.percentiles,
         )
         report_skipped(list(report["skip_reasons"].items()))
     text = json.dumps(report, indent=2)

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from .._errorbars import cluster_error_bars
+from .._histogram import PixelHistogram
 from .._progress import progress_bar
 from .._stats import PixelStats
 from ._decode import DecodeWarning, UnreadableImageError, decode, image_stats
@@ -26,6 +27,7 @@ from ._executors import (
     n_workers,
     partition,
 )
+from ._histograms import image_stats_and_histogram
 from ._modes import check_mode
 from ._nodata import check_nodata
 from ._sampling import SampledStats, check_sample, choose_sample, per_image_chunk
@@ -66,7 +68,8 @@ def _stats_of_files(
     on_error: OnError = "raise",
     max_pixels: int | None = None,
     nodata: tuple | None = None,
-) -> tuple[PixelStats, Pairs, Pairs]:
+    histogram: bool = False,
+) -> tuple:
     """Statistics of some image files, decoded one at a time: the unit of parallel work.
 
     A plain top-level function of picklable arguments, so that a process pool
@@ -85,6 +88,11 @@ def _stats_of_files(
         Size limit per image; None uses ``Image.MAX_IMAGE_PIXELS`` of the
         process running this function (so a Dask or pool worker keeps
         Pillow's default protection unless a number is passed).
+    nodata : tuple or None, default=None
+        Values left out of their channel (see :func:`dataset_stats`).
+    histogram : bool, default=False
+        Also count a :class:`PixelHistogram` of the same pixels, returned
+        fourth (None when no image was read).
 
     Returns
     -------
@@ -97,8 +105,10 @@ def _stats_of_files(
         (:class:`DecodeWarning`); they are counted.
     """
     limit = _resolve_max_pixels(max_pixels)
-    convert = image_stats if nodata is None else partial(image_stats, nodata=nodata)
+    convert = image_stats_and_histogram if histogram else image_stats
+    convert = convert if nodata is None else partial(convert, nodata=nodata)
     stats = PixelStats()
+    hist: PixelHistogram | None = None
     skipped: Pairs = []
     warned: Pairs = []
     for path in paths:
@@ -109,10 +119,13 @@ def _stats_of_files(
                 raise
             skipped.append((exc.path, exc.reason))
             continue
+        if histogram:
+            image, counts = image
+            hist = counts if hist is None else hist.merge(counts)
         stats.merge_inplace(image)
         if message:
             warned.append((str(path), message))
-    return stats, skipped, warned
+    return (stats, skipped, warned, hist) if histogram else (stats, skipped, warned)
 
 
 def _stats_of_chunk(
@@ -121,19 +134,26 @@ def _stats_of_chunk(
     on_error: OnError,
     max_pixels: int | None,
     nodata: tuple | None = None,
-) -> tuple[PixelStats, Pairs, Pairs, tuple[str, str] | None]:
+    histogram: bool = False,
+) -> tuple:
     """:func:`_stats_of_files` returning the first error as data, not raising it.
 
     The parent consumes chunks in order, so with ``on_error="raise"`` it reports
     the first bad file of the dataset whatever the order the workers finish in.
+    Returns ``(stats, skipped, warned, error, histogram)``.
     """
     try:
-        stats, skipped, warned = _stats_of_files(
-            paths, mode=mode, on_error=on_error, max_pixels=max_pixels, nodata=nodata
+        stats, skipped, warned, *hist = _stats_of_files(
+            paths,
+            mode=mode,
+            on_error=on_error,
+            max_pixels=max_pixels,
+            nodata=nodata,
+            histogram=histogram,
         )
     except UnreadableImageError as exc:
-        return PixelStats(), [], [], (exc.path, exc.reason)
-    return stats, skipped, warned, None
+        return PixelStats(), [], [], (exc.path, exc.reason), None
+    return stats, skipped, warned, None, (hist[0] if hist else None)
 
 
 def _chunks(paths: list[str], size: int) -> list[list[str]]:
@@ -185,10 +205,11 @@ def dataset_stats(
     client: Any = None,
     backend: str = "threads",
     nodata: Any = None,
+    histogram: bool = False,
     sample: float | int | None = None,
     random_state: Any = None,
     error_bars: bool = False,
-) -> PixelStats | SampledStats | tuple[PixelStats | SampledStats, Pairs]:
+) -> PixelStats | SampledStats | tuple:
     """Exact per-channel statistics of every image of a dataset, streamed.
 
     Images are decoded one at a time in ``n_jobs`` worker threads (or
@@ -244,6 +265,12 @@ def dataset_stats(
         one per channel): values equal to it are left out of the statistics
         of their channel (GDAL's per-band rule), so each channel keeps its own
         exact count. ``float("nan")`` leaves out NaN (``mode="native"``).
+    histogram : bool, default=False
+        Also count a :class:`~sk_pixels.PixelHistogram` of the same pixels
+        (exact per-channel counts for 8- and 16-bit modes; Pillow's own
+        histogram for 8-bit modes), for exact percentiles and
+        ``fit_stats(stats, histogram=hist)``; the result is then
+        ``(stats, hist)``.
     sample : float, int or None, default=None
         Read a random subset of the listed image files: a fraction in (0, 1]
         (rounded to a count, at least 1) or a number of images. The
@@ -268,6 +295,8 @@ def dataset_stats(
         or ``error_bars=True``, a :class:`SampledStats` holding these
         statistics (``.stats``) and the standard errors and 95% intervals of
         the per-channel mean and std.
+    hist : PixelHistogram
+        The histogram of the same pixels, only with ``histogram=True``.
     skipped : list of (str, str)
         ``(path, reason)`` pairs, only with ``return_skipped=True``.
 
@@ -304,6 +333,20 @@ def dataset_stats(
     (array([ 99.927, 109.524,  98.959]), array([95.103, 76.391, 83.092]))
     >>> PixelStandardizer().fit_stats(stats).mean_.round(3)
     array([ 99.927, 109.524,  98.959])
+
+    Exact percentiles, and a percentile scaler fitted without loading the
+    pixels into memory:
+
+    >>> stats, hist = dataset_stats(load_sample_images().filenames, histogram=True)
+    >>> hist.percentile([1, 50, 99.8])
+    array([[  0.,   4.,   0.],
+           [ 73.,  80.,  68.],
+           [253., 252., 255.]])
+    >>> from sk_pixels import PixelNormalizer
+    >>> norm = PixelNormalizer(scope="dataset", quantile_range=(1, 99.8))
+    >>> norm.fit_stats(stats, histogram=hist).quantiles_
+    array([[  0.,   4.,   0.],
+           [253., 252., 255.]])
     """
     if not isinstance(error_bars, bool):
         raise TypeError(f"error_bars must be True or False. Got {error_bars!r}.")
@@ -333,7 +376,7 @@ def dataset_stats(
         workers = max(1, min(workers, worth))
     size = _check_chunk_size(chunk_size, len(paths), workers)
     chunks = _chunks(paths, size)
-    args = (mode, on_error, limit, nodata)
+    args = (mode, on_error, limit, nodata, bool(histogram))
     worker = _stats_of_chunk
     if moments is not None:  # and each image's moments, for the error bars
         worker = partial(per_image_chunk, unit=_stats_of_chunk)
@@ -343,18 +386,26 @@ def dataset_stats(
         results = map_in_order(client, worker, chunks, *args)
 
     total = PixelStats()
+    hist: PixelHistogram | None = None
     skipped: Pairs = passed
     warned: Pairs = []
     try:
         with progress_bar(len(paths), enabled=progress) as bar:
-            for chunk, (stats, chunk_skipped, chunk_warned, error, *more) in zip(
-                chunks, results
-            ):
+            for chunk, (
+                stats,
+                chunk_skipped,
+                chunk_warned,
+                error,
+                counts,
+                *more,
+            ) in zip(chunks, results):
                 if error is not None:
                     raise UnreadableImageError(*error)
                 if moments is not None:
                     moments.extend(more[0])
                 total.merge_inplace(stats)
+                if counts is not None:
+                    hist = counts if hist is None else hist.merge(counts)
                 skipped.extend(chunk_skipped)
                 warned.extend(chunk_warned)
                 bar.update(len(chunk))
@@ -372,11 +423,12 @@ def dataset_stats(
         result = cluster_error_bars(
             total, moments, n_total=n_listed, finite_population=n_sample is not None
         )
+    parts = (result, hist) if histogram else (result,)
     if return_skipped:
-        return result, skipped
+        return (*parts, skipped)
     if skipped:
         warnings.warn(SkippedImagesWarning(skipped), stacklevel=2)
-    return result
+    return parts if histogram else result
 
 
 def dataset_stats_on_cluster(

@@ -101,28 +101,29 @@ def choose_sample(paths: Sequence, size: int, random_state: Any) -> list:
     return [paths[i] for i in keep]
 
 
-def per_image_chunk(
-    paths: Sequence, *args: Any, unit: Callable
-) -> tuple[PixelStats, list, list, tuple[str, str] | None, np.ndarray]:
+def per_image_chunk(paths: Sequence, *args: Any, unit: Callable) -> tuple:
     """``unit(paths, *args)`` run one file at a time, with each image's moments.
 
     ``unit`` is the unit of work of :func:`~sk_pixels.io.dataset_stats`
-    (``(stats, skipped, warned, error)`` of a list of files); the result is the
-    same four values merged over ``paths``, followed by an array of shape
-    ``(n_images_read, 3, n_channels)`` of :func:`image_moments`.
+    (``(stats, skipped, warned, error, histogram)`` of a list of files); the
+    result is the same five values merged over ``paths``, followed by an array
+    of shape ``(n_images_read, 3, n_channels)`` of :func:`image_moments`.
     """
     total = PixelStats()
+    hist = None
     skipped: list = []
     warned: list = []
     rows: list[np.ndarray] = []
     for path in paths:
-        stats, more_skipped, more_warned, error = unit([path], *args)
+        stats, more_skipped, more_warned, error, counts = unit([path], *args)
         if error is not None:
-            return PixelStats(), [], [], error, np.empty((0, 3, 0))
+            return PixelStats(), [], [], error, None, np.empty((0, 3, 0))
         skipped.extend(more_skipped)
         warned.extend(more_warned)
+        if counts is not None:
+            hist = counts if hist is None else hist.merge(counts)
         if stats.input_dtype is not None:
             rows.append(image_moments(stats))
             total.merge_inplace(stats)
     moments = np.stack(rows) if rows else np.empty((0, 3, 0))
-    return total, skipped, warned, None, moments
+    return total, skipped, warned, None, hist, moments
