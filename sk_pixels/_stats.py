@@ -28,6 +28,7 @@ import numpy as np
 
 from ._layout import image_view
 from ._moments import ExactMoments, FloatMoments, as_ints
+from ._nodata import split_masked
 from ._reduce import is_exact_dtype, reduce_view
 from ._xp import numpy_dtype
 
@@ -178,7 +179,11 @@ class PixelStats:
         channel_axis: int | None = -1,
         image_shape: tuple[int, ...] | None = None,
     ) -> PixelStats:
-        """Accumulate the pixels of another batch (in place) and return self."""
+        """Accumulate the pixels of another batch (in place) and return self.
+
+        A :class:`numpy.ma.MaskedArray` counts only its unmasked values.
+        """
+        X, mask = split_masked(X)
         X = _check_pixels(X)
         view = image_view(X, channel_axis, image_shape)
         n, height, width, channels = view.shape
@@ -192,10 +197,13 @@ class PixelStats:
                 f"X holds images with no pixels (shape {X.shape}); each image needs "
                 "at least one pixel."
             )
-        return self.merge_inplace(self.from_view(view))
+        valid = None if mask is None else ~image_view(mask, channel_axis, image_shape)
+        return self.merge_inplace(self.from_view(view, valid=valid))
 
     @classmethod
-    def from_view(cls, view: Any, per_image: bool = False) -> PixelStats:
+    def from_view(
+        cls, view: Any, per_image: bool = False, valid: Any = None
+    ) -> PixelStats:
         """Statistics of a channels-last ``(n, H, W, C)`` view of any array namespace.
 
         Parameters
@@ -207,6 +215,11 @@ class PixelStats:
         per_image : bool, default=False
             Keep one row of statistics per image: every array then has shape
             ``(n, C)``.
+        valid : bool array of shape (n, H, W, C), default=None
+            Which values count (in the view's namespace): the others (masked
+            or nodata pixels) are left out of their channel, whose count may
+            then differ from the other channels'; a channel with no valid
+            value counts 0, with NaN extrema.
 
         Returns
         -------
@@ -229,7 +242,7 @@ class PixelStats:
                 f"{tuple(view.shape)}. Use PixelStats.from_array for other layouts."
             )
         input_dtype = numpy_dtype(view)
-        moments, lo, hi = reduce_view(view, per_image=per_image)
+        moments, lo, hi = reduce_view(view, per_image=per_image, valid=valid)
         return cls._make(input_dtype, view.shape[0], moments, lo, hi)
 
     @classmethod

@@ -1,0 +1,133 @@
+"""Which pixels count: nodata sentinels (GDAL's per-band rule) and numpy.ma masks.
+
+Geospatial rasters and microscopy stacks mark missing pixels with a sentinel
+(0, -9999, 65535), and masked arrays (:mod:`numpy.ma`) with a mask.  Both
+become one boolean *valid* view of a channels-last ``(n, H, W, C)`` view, which
+the statistics engine takes as an argument (:func:`sk_pixels._reduce.reduce_view`,
+:meth:`PixelStats.from_view`, :meth:`PixelHistogram.from_view`): a pixel value
+that is masked, or equal to the sentinel of its channel, is left out of that
+channel's statistics, and only of that channel's, so each channel keeps its own
+exact pixel count.
+
+*Equal* is NumPy's ``==`` between the pixel and the sentinel as a Python
+number: a sentinel that no pixel of the dtype can hold (``-9999`` or ``2.5``
+for ``uint8``, NaN for integers) matches nothing; a float sentinel is compared
+in the pixels' float dtype (``0.1`` matches ``float32(0.1)``); NaN as the
+sentinel of float pixels means "NaN is nodata" (NaN pixels are always left out
+of the statistics).  ``sk_pixels.io.dataset_stats(..., nodata=)`` and the
+estimators' ``nodata`` parameter share these helpers.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from ._xp import numpy_dtype
+
+
+def check_nodata(
+    nodata: Any, n_channels: int | None, units: str = "in pixel units of the mode"
+) -> tuple[float, ...] | None:
+    """``nodata`` as a tuple of one value or one per channel (None stays None).
+
+    ``n_channels`` None: any length is accepted here (checked per image later).
+    Raises a ValueError that names the value and the forms accepted.
+
+    Examples
+    --------
+    >>> check_nodata(0, 3), check_nodata([0, 255, 7.5], 3)
+    ((0,), (0, 255, 7.5))
+    """
+    if nodata is None:
+        return None
+    if isinstance(nodata, np.ndarray) and nodata.ndim == 0:
+        nodata = nodata.item()
+    values = (nodata,) if isinstance(nodata, Real) else nodata
+    if isinstance(values, str | bytes):
+        values = None
+    try:
+        values = tuple(values.tolist() if hasattr(values, "tolist") else values)
+    except TypeError:
+        values = None
+    if (
+        not values
+        or any(isinstance(v, bool | np.bool_) for v in values)
+        or not all(isinstance(v, Real) for v in values)
+        or (len(values) != 1 and n_channels is not None and len(values) != n_channels)
+    ):
+        per = f"or {n_channels} numbers, one per channel" if n_channels else "or a list"
+        raise ValueError(
+            f"nodata must be a number {per} ({units}). Got nodata={nodata!r:.80}."
+        )
+    return tuple(
+        int(v) if isinstance(v, int | np.integer) else float(v) for v in values
+    )
+
+
+def per_channel(nodata: tuple, channels: int) -> tuple:
+    """One sentinel per channel (a single value serves every channel)."""
+    if len(nodata) not in (1, channels):
+        raise ValueError(
+            f"nodata has {len(nodata)} values but the images have {channels} "
+            f"channels. Pass one value, or one per channel. Got nodata={nodata!r}."
+        )
+    return nodata * channels if len(nodata) == 1 else nodata
+
+
+def _can_hold(dtype: np.dtype, value: float) -> bool:
+    """Whether a pixel of ``dtype`` can equal ``value`` (so comparing is needed)."""
+    if dtype.kind not in "ui":
+        return True
+    if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
+        return False
+    info = np.iinfo(dtype)
+    return int(info.min) <= int(value) <= int(info.max)
+
+
+def invalid_view(view: Any, nodata: tuple | None, mask: Any = None, xp: Any = np):
+    """Boolean ``(n, H, W, C)`` array: True where a pixel is masked or nodata.
+
+    ``view`` is a channels-last view of any namespace ``xp``; ``mask`` (None,
+    or a boolean view of the same shape) is OR-ed in.  None when nothing is
+    left out (no sentinel, no mask), so callers keep their unmasked fast paths.
+    """
+    if nodata is None:
+        return mask
+    channels = int(view.shape[-1])
+    dtype = numpy_dtype(view)
+    planes = []
+    for c, sentinel in enumerate(per_channel(nodata, channels)):
+        plane = view[..., c]
+        if isinstance(sentinel, float) and math.isnan(sentinel):
+            planes.append(xp.isnan(plane) if dtype.kind == "f" else None)
+        elif _can_hold(dtype, sentinel):
+            planes.append(plane == sentinel)
+        else:
+            planes.append(None)  # e.g. -9999 for uint8: matches nothing
+    if all(hit is None for hit in planes):
+        return mask
+    # A channel whose sentinel no pixel can hold: integers never differ from
+    # themselves, so ``plane != plane`` is all False (in the view's namespace).
+    planes = [
+        view[..., c] != view[..., c] if hit is None else hit
+        for c, hit in enumerate(planes)
+    ]
+    invalid = xp.stack(planes, axis=-1)
+    return invalid if mask is None else (invalid | mask)
+
+
+def split_masked(X: Any) -> tuple[Any, Any]:
+    """``(data, mask)`` of a NumPy masked array (mask None for other arrays).
+
+    ``data`` is a plain ndarray whose masked values are replaced by 0, a value
+    every dtype holds, so that nothing hidden under the mask (inf, NaN, huge
+    values) reaches validation or a kernel; ``mask`` is the full boolean mask.
+    """
+    if not isinstance(X, np.ma.MaskedArray):
+        return X, None
+    mask = np.ma.getmaskarray(X)
+    return np.ma.getdata(X.filled(0)), mask
