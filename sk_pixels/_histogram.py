@@ -154,11 +154,13 @@ class PixelHistogram:
 
     # -- constructors -----------------------------------------------------------
     @classmethod
-    def from_view(cls, view: Any) -> PixelHistogram:
+    def from_view(cls, view: Any, valid: Any = None) -> PixelHistogram:
         """Histogram of a channels-last ``(n, H, W, C)`` view.
 
         Arrays of other namespaces (PyTorch, CuPy...) are copied to the host
-        one block at a time.
+        one block at a time.  ``valid`` (a boolean array of the view's shape
+        and namespace, or None) says which values count: masked and nodata
+        pixels are left out of their channel, as from the moments.
         """
         if len(view.shape) != 4:
             raise ValueError(
@@ -175,19 +177,23 @@ class PixelHistogram:
         block = max(1, BLOCK_BYTES // 8)
         for images, rows in iter_blocks((n, *view.shape[1:3], channels), block):
             values = _to_host(view[images, rows, ...]).reshape(-1, channels)
+            keep = None
+            if valid is not None:
+                keep = _to_host(valid[images, rows, ...]).reshape(-1, channels)
             if kind == "float":
                 finite = values == values  # NaN is not counted
                 keys = _float_keys(values)
-                if not finite.all():
-                    keys = np.where(finite, keys, -1)
+                keep = finite if keep is None else keep & finite
             else:
                 keys = values.astype(np.intp)
                 if offset:
                     keys -= offset
+            if keep is not None and not keep.all():
+                keys = np.where(keep, keys, -1)
             keys *= channels
             keys += span
             keys = keys.ravel()
-            if kind == "float" and (keys < 0).any():
+            if keep is not None and (keys < 0).any():  # left out: not counted
                 keys = keys[keys >= 0]
             counts += np.bincount(keys, minlength=n_bins * channels).reshape(
                 n_bins, channels

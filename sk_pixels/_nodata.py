@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ._layout import image_view
 from ._xp import numpy_dtype
 
 
@@ -88,36 +89,65 @@ def _can_hold(dtype: np.dtype, value: float) -> bool:
     return int(info.min) <= int(value) <= int(info.max)
 
 
-def invalid_view(view: Any, nodata: tuple | None, mask: Any = None, xp: Any = np):
-    """Boolean ``(n, H, W, C)`` array: True where a pixel is masked or nodata.
+def _matcher(dtype: np.dtype, sentinel: float):
+    """``"nan"``, the sentinel itself, or None when no pixel of ``dtype`` equals it."""
+    if isinstance(sentinel, float) and math.isnan(sentinel):
+        return "nan" if dtype.kind == "f" else None
+    return sentinel if _can_hold(dtype, sentinel) else None
 
-    ``view`` is a channels-last view of any namespace ``xp``; ``mask`` (None,
-    or a boolean view of the same shape) is OR-ed in.  None when nothing is
-    left out (no sentinel, no mask), so callers keep their unmasked fast paths.
+
+def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None):
+    """Boolean array of X's shape: True where a value is masked or nodata.
+
+    ``X`` is an array of namespace ``xp`` in any layout, ``index`` the channel
+    of each value (:func:`sk_pixels._layout.channel_index`, or
+    ``numpy.arange(C)`` for a channels-last view), broadcastable against X;
+    ``mask`` (None, or a boolean array of X's shape) is OR-ed in.  One pass
+    over X per distinct sentinel.  None when nothing is left out (no sentinel
+    that a pixel can equal, no mask), so callers keep their unmasked paths.
     """
     if nodata is None:
         return mask
-    channels = int(view.shape[-1])
-    dtype = numpy_dtype(view)
-    planes = []
+    index = np.asarray(index)
+    channels = int(index.max()) + 1
+    dtype = numpy_dtype(X)
+    groups: dict = {}
     for c, sentinel in enumerate(per_channel(nodata, channels)):
-        plane = view[..., c]
-        if isinstance(sentinel, float) and math.isnan(sentinel):
-            planes.append(xp.isnan(plane) if dtype.kind == "f" else None)
-        elif _can_hold(dtype, sentinel):
-            planes.append(plane == sentinel)
-        else:
-            planes.append(None)  # e.g. -9999 for uint8: matches nothing
-    if all(hit is None for hit in planes):
+        key = _matcher(dtype, sentinel)
+        if key is not None:
+            groups.setdefault(key, []).append(c)
+    invalid = None
+    for key, chosen in groups.items():
+        hit = xp.isnan(X) if key == "nan" else X == key
+        if len(chosen) < channels:  # this sentinel holds for some channels only
+            picked = np.isin(index, chosen)
+            if xp is not np:
+                import array_api_compat
+
+                picked = xp.asarray(picked, device=array_api_compat.device(X))
+            hit = hit & picked
+        invalid = hit if invalid is None else invalid | hit
+    if invalid is None:
         return mask
-    # A channel whose sentinel no pixel can hold: integers never differ from
-    # themselves, so ``plane != plane`` is all False (in the view's namespace).
-    planes = [
-        view[..., c] != view[..., c] if hit is None else hit
-        for c, hit in enumerate(planes)
-    ]
-    invalid = xp.stack(planes, axis=-1)
-    return invalid if mask is None else (invalid | mask)
+    return invalid if mask is None else invalid | mask
+
+
+def masked_view(X: Any, layout: tuple, nodata: tuple | None, xp: Any = np):
+    """``(view, valid)``: the channels-last view of validated X, and which of
+    its values count (None: all of them).
+
+    A NumPy masked array gives the view of its data (validated: finite under
+    the mask) and leaves its masked values out; ``nodata`` leaves out the
+    values equal to the sentinel of their channel.
+    """
+    mask = None
+    if isinstance(X, np.ma.MaskedArray):
+        X, mask = np.ma.getdata(X), np.ma.getmaskarray(X)
+    view = image_view(X, *layout, xp=xp)
+    if mask is not None:
+        mask = image_view(mask, *layout)
+    invalid = invalid_of(view, nodata, np.arange(view.shape[-1]), xp, mask)
+    return view, None if invalid is None else ~invalid
 
 
 def split_masked(X: Any) -> tuple[Any, Any]:
@@ -126,6 +156,7 @@ def split_masked(X: Any) -> tuple[Any, Any]:
     ``data`` is a plain ndarray whose masked values are replaced by 0, a value
     every dtype holds, so that nothing hidden under the mask (inf, NaN, huge
     values) reaches validation or a kernel; ``mask`` is the full boolean mask.
+    ``data`` may share memory with X (no value masked): never write into it.
     """
     if not isinstance(X, np.ma.MaskedArray):
         return X, None

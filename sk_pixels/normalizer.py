@@ -60,6 +60,8 @@ class PixelNormalizer(_BasePixelTransformer):
 
     %(layout)s
 
+    %(nodata)s
+
     Attributes
     ----------
     data_min_ : ndarray of shape (n_channels,) or ()
@@ -87,6 +89,8 @@ class PixelNormalizer(_BasePixelTransformer):
     Notes
     -----
     %(layout_note)s
+
+    %(nodata_note)s
 
     A constant channel (min == max) maps to ``lo``, never to inf or NaN;
     likewise a channel whose two percentiles are equal (the map is then
@@ -146,6 +150,8 @@ class PixelNormalizer(_BasePixelTransformer):
         channel_axis=-1,
         image_shape=None,
         dtype=None,
+        nodata=None,
+        nodata_fill=0.0,
     ):
         self.scope = scope
         self.per_channel = per_channel
@@ -156,6 +162,8 @@ class PixelNormalizer(_BasePixelTransformer):
         self.channel_axis = channel_axis
         self.image_shape = image_shape
         self.dtype = dtype
+        self.nodata = nodata
+        self.nodata_fill = nodata_fill
 
     @property
     def _uses_domain(self) -> bool:
@@ -218,7 +226,7 @@ class PixelNormalizer(_BasePixelTransformer):
         backend, data, _ = self._validate(
             X, reset=False, fitting=True, check_names=False
         )
-        hist = histogram_of(backend, data, self._layout())
+        hist = histogram_of(backend, data, self._layout(), self._nodata())
         # Statistics and histogram are committed together: one batch at a time.
         with _COMMIT_LOCK:
             first_call = not hasattr(self, "n_samples_seen_")
@@ -331,8 +339,16 @@ class PixelNormalizer(_BasePixelTransformer):
             return super()._scale(backend, X, dtype, out, stats=stats)
         layout = self._layout()
         q_lo, q_hi = transform_quantiles(
-            backend, X, layout, list(self.quantile_range), per_image, self.per_channel
+            backend,
+            X,
+            layout,
+            list(self.quantile_range),
+            per_image,
+            self.per_channel,
+            self._nodata(),
         )
         affine = self._range_map(q_lo, q_hi)
         out_dtype = output_float_dtype(dtype, self.dtype)
-        return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
+        return backend.apply(
+            X, affine, out_dtype, layout, per_image=per_image, out=out, **self._fill()
+        )

@@ -65,6 +65,8 @@ class PixelStandardizer(_BasePixelTransformer):
 
     %(layout)s
 
+    %(nodata)s
+
     Attributes
     ----------
     mean_ : ndarray of shape (n_channels,) or ()
@@ -88,6 +90,8 @@ class PixelStandardizer(_BasePixelTransformer):
     Notes
     -----
     %(layout_note)s
+
+    %(nodata_note)s
 
     Statistics of integer pixels of up to 16 bits are exact: the same to the
     bit however the data is split into batches. Clipping loses information:
@@ -136,6 +140,8 @@ class PixelStandardizer(_BasePixelTransformer):
         channel_axis=-1,
         image_shape=None,
         dtype=None,
+        nodata=None,
+        nodata_fill=0.0,
     ):
         self.scope = scope
         self.per_channel = per_channel
@@ -149,6 +155,8 @@ class PixelStandardizer(_BasePixelTransformer):
         self.channel_axis = channel_axis
         self.image_shape = image_shape
         self.dtype = dtype
+        self.nodata = nodata
+        self.nodata_fill = nodata_fill
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._nodata import check_nodata, invalid_view
+from .._nodata import check_nodata, masked_view
 from .._stats import PixelStats
 
 __all__ = ["check_nodata", "masked_stats"]
@@ -26,6 +26,5 @@ def masked_stats(pixels: np.ndarray, nodata: tuple) -> PixelStats:
     pixels); a channel with no valid value counts 0.
     """
     channels = 1 if pixels.ndim == 2 else pixels.shape[-1]
-    view = pixels.reshape(1, -1, 1, channels)
-    invalid = invalid_view(view, nodata)
-    return PixelStats.from_view(view, valid=None if invalid is None else ~invalid)
+    view, valid = masked_view(pixels.reshape(1, -1, 1, channels), (-1, None), nodata)
+    return PixelStats.from_view(view, valid=valid)
