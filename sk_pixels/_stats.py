@@ -73,7 +73,9 @@ class PixelStats:
     -----
     ``var`` and ``std`` are population statistics (``ddof=0``), equal to
     ``numpy.var(x, ddof=0)`` over the pixels of a channel; :meth:`variance`
-    takes ``ddof``.  NaN pixels are ignored.  For integer dtypes wider than 16
+    takes ``ddof``.  NaN pixels are ignored, and so are masked values of a
+    :class:`numpy.ma.MaskedArray` (and the ``valid=False`` values of
+    :meth:`from_view`): counts may then differ between channels.  For integer dtypes wider than 16
     bits and for floats, accumulation is float64 with Chan et al.'s merge.
 
     Examples
