@@ -489,14 +489,6 @@ class _BasePixelTransformer(
             X, affine, out_dtype, layout, per_image=per_image, out=out, **self._fill()
         )
 
-    def _fill(self) -> dict:
-        """Keyword arguments of ``backend.apply``: which values are nodata, and
-        the value transform writes there (and at masked positions)."""
-        return {
-            "nodata": self._nodata(),
-            "fill": float(getattr(self, "nodata_fill", 0.0)),
-        }
-
     def _check_learned_counts(self) -> None:
         """Refuse to apply statistics learned from no pixel (all NaN in fit).
 

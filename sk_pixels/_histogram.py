@@ -119,8 +119,10 @@ class PixelHistogram:
 
     Notes
     -----
-    NaN pixels are not counted (as ``numpy.nanpercentile``), nor masked or
-    nodata pixels (``valid`` of :meth:`from_view`; the estimators' ``nodata``).  :meth:`quantile`
+    Masked and nodata pixels (``valid`` of :meth:`from_view`; the estimators'
+    ``nodata``) are not counted.
+
+    NaN pixels are not counted (as ``numpy.nanpercentile``).  :meth:`quantile`
     follows ``numpy.quantile``'s default ``method="linear"``: with ``N`` pixels
     sorted as ``x[0] <= ... <= x[N-1]``, ``h = (N - 1) q``, the result is
     ``x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h])``.  For exact

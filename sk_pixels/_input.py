@@ -89,6 +89,14 @@ class _InputMixin:
             "float('nan') for NaN",
         )
 
+    def _fill(self) -> dict:
+        """Keyword arguments of ``backend.apply``: which values are nodata, and
+        the value transform writes there (and at masked positions)."""
+        return {
+            "nodata": self._nodata(),
+            "fill": float(getattr(self, "nodata_fill", 0.0)),
+        }
+
     def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
         """Check X on its backend; return ``(backend, X, numpy dtype)``.
 

@@ -74,9 +74,9 @@ class PixelStats:
     ``var`` and ``std`` are population statistics (``ddof=0``), equal to
     ``numpy.var(x, ddof=0)`` over the pixels of a channel; :meth:`variance`
     takes ``ddof``.  NaN pixels are ignored, and so are masked values of a
-    :class:`numpy.ma.MaskedArray` (and the ``valid=False`` values of
-    :meth:`from_view`): counts may then differ between channels.  For integer dtypes wider than 16
-    bits and for floats, accumulation is float64 with Chan et al.'s merge.
+    :class:`numpy.ma.MaskedArray` (counts may then differ between channels).
+    For integer dtypes wider than 16 bits and for floats, accumulation is
+    float64 with Chan et al.'s merge.
 
     Examples
     --------
@@ -218,10 +218,8 @@ class PixelStats:
             Keep one row of statistics per image: every array then has shape
             ``(n, C)``.
         valid : bool array of shape (n, H, W, C), default=None
-            Which values count (in the view's namespace): the others (masked
-            or nodata pixels) are left out of their channel, whose count may
-            then differ from the other channels'; a channel with no valid
-            value counts 0, with NaN extrema.
+            Which values count (masked or nodata pixels do not), in the view's
+            namespace; a channel with no valid value counts 0.
 
         Returns
         -------
