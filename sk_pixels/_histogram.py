@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._blocks import BLOCK_BYTES, iter_blocks
-from ._layout import image_view
+from ._nodata import masked_view, split_masked
 
 __all__ = ["PixelHistogram", "histogram_dtype"]
 
@@ -171,6 +171,9 @@ class PixelHistogram:
                 f"{tuple(view.shape)}. Use PixelHistogram.from_array for other "
                 "layouts."
             )
+        if isinstance(view, np.ma.MaskedArray):  # its mask, never ignored
+            view, keep = masked_view(view, (-1, None), None)
+            valid = keep if valid is None else keep & valid
         kind = histogram_dtype(_numpy_dtype(view))
         n, _, _, channels = (int(s) for s in view.shape)
         offset, n_bins = _EXACT_BINS.get(kind, (0, _FLOAT_BINS))
@@ -214,12 +217,16 @@ class PixelHistogram:
         X : array of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
             Images.
         channel_axis, image_shape
-            Layout, as for the estimators.
+            Layout, as for the estimators.  A :class:`numpy.ma.MaskedArray`
+            counts only its unmasked values.
         """
         from ._stats import _check_pixels
 
+        X, mask = split_masked(X)
         X = _check_pixels(X)
-        return cls.from_view(image_view(X, channel_axis, image_shape))
+        if mask is not None:
+            X = np.ma.MaskedArray(X, mask=mask)
+        return cls.from_view(*masked_view(X, (channel_axis, image_shape), None))
 
     @classmethod
     def from_histogram(cls, hist: Any, n_images: int = 1) -> PixelHistogram:

@@ -28,7 +28,7 @@ import numpy as np
 
 from ._layout import image_view
 from ._moments import ExactMoments, FloatMoments, as_ints
-from ._nodata import split_masked
+from ._nodata import masked_view, split_masked
 from ._reduce import is_exact_dtype, reduce_view
 from ._xp import numpy_dtype
 
@@ -241,6 +241,9 @@ class PixelStats:
                 f"view must be a channels-last (n, H, W, C) array, got shape "
                 f"{tuple(view.shape)}. Use PixelStats.from_array for other layouts."
             )
+        if isinstance(view, np.ma.MaskedArray):  # its mask, never ignored
+            view, keep = masked_view(view, (-1, None), None)
+            valid = keep if valid is None else keep & valid
         input_dtype = numpy_dtype(view)
         moments, lo, hi = reduce_view(view, per_image=per_image, valid=valid)
         return cls._make(input_dtype, view.shape[0], moments, lo, hi)

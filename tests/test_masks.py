@@ -370,3 +370,40 @@ def test_files_without_nodata_load_with_the_defaults(tmp_path, rng):
     (tmp_path / "old.json").write_text(json.dumps(doc))
     loaded = load_json(tmp_path / "old.json")
     assert loaded.nodata is None and loaded.nodata_fill == 0.0
+
+
+def test_cli_fit_nodata_is_the_models_nodata(tmp_path, capsys):
+    from PIL import Image
+
+    from sk_pixels.cli import main
+
+    a = np.full((4, 5, 3), 50, np.uint8)
+    a[0], a[2] = 0, 80  # mean 60 over the valid rows
+    (tmp_path / "imgs").mkdir()
+    Image.fromarray(a).save(tmp_path / "imgs" / "a.png")
+    model = tmp_path / "m.json"
+    argv = ["fit", str(tmp_path / "imgs"), "--estimator", "centerer"]
+    assert main([*argv, "--nodata", "0", "-o", str(model)]) == 0
+    capsys.readouterr()
+    loaded = load_json(model)
+    assert_array_equal(loaded.stats_.count, [15, 15, 15])
+    Y = loaded.transform(a[None])
+    assert np.all(Y[0, 0] == 0.0)  # nodata_fill, not 0 - 60
+    assert np.all(Y[0, 1] == -10.0) and np.all(Y[0, 2] == 20.0)
+    assert_array_equal(np.ravel(loaded.nodata), [0])
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        lambda M: PixelStats.from_view(M).count,
+        lambda M: PixelStats.from_array(M).count,
+        lambda M: PixelHistogram.from_view(M).counts.sum(axis=1),
+        lambda M: PixelHistogram.from_array(M).counts.sum(axis=1),
+    ],
+    ids=["stats-view", "stats-array", "histogram-view", "histogram-array"],
+)
+def test_no_entry_point_ignores_a_mask(rng, count):
+    X = _batch(rng, np.uint8)
+    invalid = _invalid(X, "mask")
+    assert_array_equal(count(np.ma.MaskedArray(X, invalid)), (~invalid).sum((0, 1, 2)))
