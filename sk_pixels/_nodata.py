@@ -162,3 +162,14 @@ def split_masked(X: Any) -> tuple[Any, Any]:
         return X, None
     mask = np.ma.getmaskarray(X)
     return np.ma.getdata(X.filled(0)), mask
+
+
+def check_fill(fill: float, dtype: Any) -> None:
+    """Refuse a ``nodata_fill`` that the output dtype turns into inf."""
+    info = np.finfo(np.dtype(dtype))
+    if abs(fill) > float(info.max):
+        raise ValueError(
+            f"nodata_fill={fill!r} does not fit in the {np.dtype(dtype)} output "
+            f"(largest {float(info.max):g}). Pass a smaller nodata_fill, or "
+            "dtype='float64'."
+        )

@@ -407,3 +407,13 @@ def test_no_entry_point_ignores_a_mask(rng, count):
     X = _batch(rng, np.uint8)
     invalid = _invalid(X, "mask")
     assert_array_equal(count(np.ma.MaskedArray(X, invalid)), (~invalid).sum((0, 1, 2)))
+
+
+def test_fill_beyond_the_output_dtype_is_an_error_not_inf():
+    X = np.array([[[[0], [10]]]], np.uint8)
+    est = PixelCenterer(nodata=0, nodata_fill=1e300).fit(X)
+    with pytest.raises(
+        ValueError, match="nodata_fill=1e[+]?300 does not fit in the float32"
+    ):
+        est.transform(X)
+    assert est.set_params(dtype="float64").transform(X)[0, 0, 0, 0] == 1e300

@@ -35,7 +35,7 @@ from sklearn import get_config
 from .. import _kernels
 from .._affine import Affine
 from .._layout import channel_index, image_view
-from .._nodata import invalid_of, masked_view
+from .._nodata import check_fill, invalid_of, masked_view
 from .._stats import PixelStats
 from .._xp import float_dtype, numpy_dtype, to_numpy  # noqa: F401 (to_numpy: re-export)
 from ._common import check_no_inf, proxy, restore_dtype
@@ -143,6 +143,7 @@ class ArrayApiBackend:
                     per_image=per_image,
                     check_max=check_max,
                 )
+                check_fill(fill, numpy_dtype(result))
                 value = xp.full((), fill, dtype=result.dtype, device=device)
                 result = xp.where(invalid, value, result)
                 if out is None:

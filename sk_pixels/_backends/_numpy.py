@@ -10,7 +10,7 @@ import numpy as np
 from .. import _kernels
 from .._affine import Affine
 from .._layout import channel_index, image_view
-from .._nodata import invalid_of, masked_view, split_masked
+from .._nodata import check_fill, invalid_of, masked_view, split_masked
 from .._stats import PixelStats
 from ._common import nanmax, raise_on_overflow, restore_dtype
 
@@ -139,6 +139,7 @@ def _apply_valid(X, affine, out_dtype, layout, per_image, out, check_max, nodata
         check_max=check_max,
     )
     if invalid is not None:
+        check_fill(fill, result.dtype)
         np.copyto(result, fill, where=invalid, casting="unsafe")
     return result if mask is None else np.ma.MaskedArray(result, mask=mask)
 
