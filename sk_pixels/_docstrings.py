@@ -69,7 +69,10 @@ _SHARED[
     value back, ``nodata_fill`` included (it cannot tell a filled pixel from
     a valid one that maps to the same value), except that a masked input
     gives a masked result with the same mask, holding 0 under it. A channel
-    with no valid pixel in ``fit`` is refused at ``transform``."""
+    with no valid pixel in ``fit`` is refused at ``transform``. Masks and
+    nodata cost a boolean array the size of the batch, and a copy of the
+    input where values are left out (masked values are read as 0 and nodata
+    values are never scaled, so neither can overflow)."""
 
 _SHARED["common_attributes"] = (
     _SHARED["seen_attributes"]
