@@ -187,11 +187,16 @@ def exact_block(
     else:
         np.copyto(f.reshape(block.shape), block, casting="unsafe")
         source = f.reshape(*lead, -1, ext_width)
-    if valid is not None:  # acc is float: invalid values become -/+inf, then 0
-        keep = np.reshape(valid, rows.shape)
-        np.minimum.reduce(np.where(keep, rows, np.inf), axis=-2, out=lo_hi[0, pick])
-        np.maximum.reduce(np.where(keep, rows, -np.inf), axis=-2, out=lo_hi[1, pick])
-        _column_sums(keep.astype(acc), np, max_rows, sums[2, pick])
+    if valid is not None:
+        # Branch-free (random masks defeat branch prediction): keep as 0/1 in
+        # acc; invalid values are pushed 1e30 past the data for the extrema,
+        # then zeroed for the sums (exact: x * 1 and x * 0).
+        keep = np.reshape(valid, rows.shape).astype(acc)
+        pad = np.subtract(1, keep, dtype=acc)
+        pad *= 1e30
+        lo_hi[0, pick] = np.minimum.reduce(rows + pad, axis=-2)
+        lo_hi[1, pick] = np.maximum.reduce(rows - pad, axis=-2)
+        _column_sums(keep, np, max_rows, sums[2, pick])
         np.multiply(rows, keep, out=rows)
     else:
         np.minimum.reduce(source, axis=-2, out=lo_hi[0, pick])
