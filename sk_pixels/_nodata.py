@@ -153,15 +153,19 @@ def masked_view(X: Any, layout: tuple, nodata: tuple | None, xp: Any = np):
 def split_masked(X: Any) -> tuple[Any, Any]:
     """``(data, mask)`` of a NumPy masked array (mask None for other arrays).
 
-    ``data`` is a plain ndarray whose masked values are replaced by 0, a value
-    every dtype holds, so that nothing hidden under the mask (inf, NaN, huge
-    values) reaches validation or a kernel; ``mask`` is the full boolean mask.
-    ``data`` may share memory with X (no value masked): never write into it.
+    ``data`` is a plain ndarray in which masked float values are replaced by
+    0, so that nothing hidden under the mask (inf, NaN, huge values) reaches
+    validation or a kernel; integer data is X's own (every integer is a
+    valid pixel; the kernels leave masked values out).  ``mask`` is the full
+    boolean mask.  ``data`` may share memory with X: never write into it.
     """
     if not isinstance(X, np.ma.MaskedArray):
         return X, None
     mask = np.ma.getmaskarray(X)
-    return np.ma.getdata(X.filled(0)), mask
+    data = np.ma.getdata(X)
+    if data.dtype.kind not in "uib":
+        data = np.where(mask, data.dtype.type(0), data)
+    return data, mask
 
 
 def check_fill(fill: float, dtype: Any) -> None:
