@@ -18,7 +18,7 @@ from sklearn.utils.validation import validate_data
 from ._backends import backend_for
 from ._backends._common import nanmax as _nanmax
 from ._layout import image_view
-from ._nodata import check_nodata, per_channel, split_masked
+from ._nodata import check_nodata, per_channel, refuse_foreign_mask, split_masked
 from ._units import resolve_max_value, usable_max_value, warn_if_scale_differs
 from .presets import get_preset
 
@@ -105,6 +105,7 @@ class _InputMixin:
         backend raises the same errors and records the same shapes; what
         depends on the values (``inf``) is then checked where the data lives.
         """
+        refuse_foreign_mask(X)
         backend = backend_for(X)
         # A masked array: its data (0 under the mask, whatever was hidden
         # there) is checked, then masked again for the statistics and the map.

@@ -177,3 +177,19 @@ def check_fill(fill: float, dtype: Any) -> None:
             f"(largest {float(info.max):g}). Pass a smaller nodata_fill, or "
             "dtype='float64'."
         )
+
+
+def refuse_foreign_mask(X: Any) -> None:
+    """Refuse a masked array of another library (``torch.masked.MaskedTensor``).
+
+    The Array API has no masked array, so such a mask could only be ignored
+    (wrong statistics) or crash deep inside the library: say so instead.
+    """
+    if isinstance(X, np.ndarray) or not callable(getattr(X, "get_mask", None)):
+        return
+    raise TypeError(
+        f"X is a {type(X).__name__}, a masked array that sk_pixels cannot read "
+        "(the Array API has no masked array). Pass its data with the masked "
+        "values set to a sentinel and nodata=<sentinel> (e.g. X.get_data() after "
+        "filling), or a numpy.ma.MaskedArray."
+    )

@@ -11,6 +11,8 @@ without them.
 
 from __future__ import annotations
 
+import warnings
+
 import joblib
 import numpy as np
 import pytest
@@ -417,3 +419,24 @@ def test_fill_beyond_the_output_dtype_is_an_error_not_inf():
     ):
         est.transform(X)
     assert est.set_params(dtype="float64").transform(X)[0, 0, 0, 0] == 1e300
+
+
+@pytest.mark.parametrize("dispatch", [False, True], ids=["numpy-path", "array-api"])
+def test_masked_tensor_is_refused_clearly(dispatch):
+    torch = pytest.importorskip("torch")
+    sklearn = pytest.importorskip("sklearn")
+    masked = pytest.importorskip("torch.masked")
+    data = torch.arange(12, dtype=torch.float32).reshape(1, 2, 2, 3) / 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: MaskedTensor is a prototype
+        X = masked.masked_tensor(data, data > 0.5)
+    try:
+        context = sklearn.config_context(array_api_dispatch=dispatch)
+        context.__enter__()
+    except (ImportError, RuntimeError) as exc:  # SciPy without SCIPY_ARRAY_API
+        pytest.skip(f"array_api_dispatch cannot be enabled: {exc}")
+    try:
+        with pytest.raises(TypeError, match="MaskedTensor, a masked array that"):
+            PixelStandardizer().fit(X)
+    finally:
+        context.__exit__(None, None, None)
