@@ -110,6 +110,12 @@ class _InputMixin:
         # A masked array: its data (0 under the mask, whatever was hidden
         # there) is checked, then masked again for the statistics and the map.
         X, mask = split_masked(X)
+        if mask is not None and not hasattr(self, "nodata"):
+            raise TypeError(
+                f"{type(self).__name__} cannot leave masked pixels out (it needs "
+                "every pixel of an image or patch), and X is a masked array. Fill "
+                "it first, e.g. X.filled(0), or pass plain data."
+            )
         checked = self._check_input(
             backend.stand_in(X), reset=reset, fitting=fitting, check_names=check_names
         )

@@ -440,3 +440,35 @@ def test_masked_tensor_is_refused_clearly(dispatch):
             PixelStandardizer().fit(X)
     finally:
         context.__exit__(None, None, None)
+
+
+def test_whitener_refuses_masked_input_instead_of_reading_through_the_mask(rng):
+    from sk_pixels import PixelWhitener
+
+    X = _batch(rng, np.uint8, (20, 3, 3, 3))
+    with pytest.raises(TypeError, match="PixelWhitener cannot leave masked pixels"):
+        PixelWhitener().fit(np.ma.MaskedArray(X, X == 0))
+
+
+def test_transform_with_nodata_is_the_same_in_every_layout(rng):
+    X = _batch(rng, np.uint8)
+    params = dict(nodata=(0, 7, 0), nodata_fill=-9.0)
+    expected = PixelStandardizer(**params).fit(X).transform(X)
+    first = np.moveaxis(X, -1, 1)
+    flat = X.reshape(len(X), -1)
+    layouts = {
+        "channels-first": (
+            first,
+            dict(channel_axis=1),
+            lambda Y: np.moveaxis(Y, 1, -1),
+        ),
+        "flattened": (
+            flat,
+            dict(image_shape=X.shape[1:]),
+            lambda Y: Y.reshape(X.shape),
+        ),
+        "ragged-list": (list(X), {}, np.stack),
+    }
+    for data, layout, back in layouts.values():
+        est = PixelStandardizer(**params, **layout)
+        assert_array_equal(back(est.fit(data).transform(data)), expected)
