@@ -120,6 +120,8 @@ class _BasePixelTransformer(
         "channel_axis": [Integral, None],
         "image_shape": [tuple, list, None],
         "dtype": [None, type, np.dtype, StrOptions({"float16", "float32", "float64"})],
+        "nodata": [None, Real, "array-like"],
+        "nodata_fill": [Real],
     }
 
     _STAT_PARAMS: tuple[str, ...] = ()
@@ -233,10 +235,10 @@ class _BasePixelTransformer(
         stats, hist, n_images, observed_max = None, None, 0, None
         for backend, data, _ in checked:
             if self._learns():
-                part = backend.stats(data, self._layout())
+                part = backend.stats(data, self._layout(), nodata=self._nodata())
                 stats = part if stats is None else stats.merge(part)
                 if self._learns_quantiles():
-                    counts = histogram_of(backend, data, self._layout())
+                    counts = histogram_of(backend, data, self._layout(), self._nodata())
                     hist = counts if hist is None else hist.merge(counts)
                 continue
             n_images += backend.n_images(data)
@@ -478,7 +480,7 @@ class _BasePixelTransformer(
         stats = None
         if self.scope == "batch":  # the batch is the whole list
             for backend, data, _ in checked:
-                part = backend.stats(data, self._layout())
+                part = backend.stats(data, self._layout(), nodata=self._nodata())
                 stats = part if stats is None else stats.merge(part)
         return [
             self._scale(backend, data, dtype, stats=stats)[0]
@@ -498,7 +500,9 @@ class _BasePixelTransformer(
             self._check_learned_counts()
             affine = self._coefficients(None, max_value, dtype)
             check = self._scale_check(dtype) if self._should_track_max(dtype) else None
-            return backend.apply(X, affine, out_dtype, layout, out=out, check_max=check)
+            return backend.apply(
+                X, affine, out_dtype, layout, out=out, check_max=check, **self._fill()
+            )
         per_image = self.scope == "image"
         if per_image and not backend.eager:
             # Statistics of each image, blockwise: each chunk of whole images is
@@ -508,11 +512,13 @@ class _BasePixelTransformer(
                 X, partial(_transform_chunk, snapshot), out_dtype, out=out
             )
         if stats is None:
-            stats = backend.stats(X, layout, per_image=per_image)
+            stats = backend.stats(X, layout, per_image=per_image, nodata=self._nodata())
         stats = self._pool(stats)
         self._warn_domain(dtype, _nanmax(stats.max), "transform")
         affine = self._coefficients(stats, max_value, dtype)
-        return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
+        return backend.apply(
+            X, affine, out_dtype, layout, per_image=per_image, out=out, **self._fill()
+        )
 
     def _check_learned_counts(self) -> None:
         """Refuse to apply statistics learned from no pixel (all NaN in fit).
@@ -526,8 +532,8 @@ class _BasePixelTransformer(
             raise ValueError(
                 f"{type(self).__name__} learned no statistics for channel(s) "
                 f"{empty.tolist()}: every pixel of those channels seen in fit was "
-                "NaN, so the transform would turn finite pixels into NaN. Fit on "
-                "data with at least one non-NaN pixel per channel."
+                "NaN, masked or nodata, so the transform would turn finite pixels "
+                "into NaN. Fit on data with at least one valid pixel per channel."
             )
 
     def _should_track_max(self, dtype: np.dtype) -> bool:
@@ -615,7 +621,7 @@ _COMMIT_LOCK = threading.RLock()
 
 def _transform_chunk(estimator, block: np.ndarray) -> np.ndarray:
     """One chunk of whole images through the NumPy path (Dask, per-image scopes)."""
-    return np.asarray(estimator.transform(block))
+    return np.asanyarray(estimator.transform(block))  # keeps a chunk's mask
 
 
 def _one_dtype(checked: list) -> np.dtype:

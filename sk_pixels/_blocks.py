@@ -4,13 +4,18 @@ Both stream a batch through blocks of a fixed size, so that no temporary grows
 with the batch: :data:`BLOCK_BYTES` is that size (the statistics' accumulator;
 the transform's float32 output block and the device blocks derive from it),
 :func:`iter_blocks` cuts an ``(n, H, W, C)`` array into blocks and
-:func:`_row_length` the rows a block is viewed as for long inner loops.
+:func:`_row_length` the rows a block is viewed as for long inner loops;
+:func:`fold`, :func:`_column_sums` and a per-thread :func:`_scratch` buffer
+are what the statistics kernels (:mod:`sk_pixels._reduce`) sum blocks with.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
+
+import numpy as np
 
 #: THE block size of the statistics: bytes of the accumulator a NumPy block is
 #: cast into (a 224x224 RGB image in float32, so whole images are summed in one
@@ -19,6 +24,9 @@ BLOCK_BYTES = 768 * 2**10
 
 #: Preferred length of the rows a block is cut into (a multiple of the channels).
 _TARGET_ROW = 8192
+
+#: Rows narrower than this are summed by NumPy rather than by BLAS calls.
+_MIN_BLAS_ROW = 64
 
 
 def iter_blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[slice, slice]]:
@@ -62,3 +70,92 @@ def _row_length(
         if n_pixels % d == 0:
             return d * channels
     return width * channels
+
+
+# -- summing blocks (helpers of the kernels of _reduce) --------------------------------
+_local = threading.local()
+
+
+def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
+    """A reusable 1-D buffer of at least ``size`` elements, one per thread.
+
+    Fresh large arrays are page-faulted (and zeroed by the kernel) on first
+    touch, which costs as much as summing a small image; one block-sized
+    buffer per thread is kept instead.
+    """
+    dtype = np.dtype(dtype)
+    buffers = _local.__dict__.setdefault("buffers", {})
+    buf = buffers.get(dtype)
+    if buf is None or buf.size < size:
+        buf = buffers[dtype] = np.empty(size, dtype=dtype)
+    return buf[:size]
+
+
+@functools.lru_cache(maxsize=256)
+def _fold_split(n_groups: int) -> int:
+    """A divisor of ``n_groups`` near its square root (for two-step folds)."""
+    d = max(1, int(n_groups**0.5))
+    while n_groups % d:
+        d -= 1
+    return d
+
+
+def fold(a: np.ndarray, channels: int, ufunc: np.ufunc) -> np.ndarray:
+    """Reduce ``a`` of shape (..., k * C) to (..., C) with ``ufunc``.
+
+    NumPy is slow at reductions over an axis followed by a short inner axis of
+    length C, so: one contiguous reduction for one channel; else two steps
+    through a divisor of ``k`` near its square root; else (``k`` prime or
+    nearly) one strided reduction per channel.
+    """
+    if a.shape[-1] == channels:
+        return a
+    if channels == 1:
+        return ufunc.reduce(a, axis=-1, keepdims=True)
+    lead = a.shape[:-1]
+    k = a.shape[-1] // channels
+    d = _fold_split(k)
+    if d >= 8 or k <= 64:
+        a = ufunc.reduce(a.reshape(*lead, k // d, d * channels), axis=-2)
+        return ufunc.reduce(a.reshape(*lead, d, channels), axis=-2)
+    return np.stack(
+        [ufunc.reduce(a[..., c::channels], axis=-1) for c in range(channels)],
+        axis=-1,
+    )
+
+
+def _column_sums(rows, xp, max_rows: int | None = None, out=None):
+    """Sums of ``rows`` (..., k, L) over its rows: (..., L), into ``out`` if given.
+
+    NumPy: BLAS products with a vector of ones, at most ``max_rows`` rows at a
+    time in the rows' own float type (exact for the exact kernel, see the
+    module notes), added up in float64.
+    """
+    if xp is not np:
+        return xp.sum(rows, axis=-2)
+    k, width = rows.shape[-2:]
+    if out is None:
+        out = np.empty((*rows.shape[:-2], width))
+    if width >= _MIN_BLAS_ROW and out.dtype == rows.dtype and k <= (max_rows or k):
+        return np.matmul(_ones(k, rows.dtype), rows, out=out)  # the common case
+    step = max_rows or k
+    for start in range(0, max(k, 1), step):
+        part = rows[..., start : start + step, :]
+        # The first sums go straight into ``out`` when it has the rows' type.
+        direct = out if start == 0 and out.dtype == rows.dtype else None
+        if width < _MIN_BLAS_ROW:
+            total = np.add.reduce(part, axis=-2, out=direct)
+        else:
+            total = np.matmul(_ones(part.shape[-2], rows.dtype), part, out=direct)
+        if start == 0 and direct is None:
+            np.copyto(out, total)
+        elif start > 0:
+            out += total
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype=dtype)
+    ones.flags.writeable = False
+    return ones

@@ -47,6 +47,33 @@ _SHARED = {
 }
 
 
+_SHARED["nodata"] = """nodata : float, sequence of float or None, default=None
+        Sentinel of missing pixels, in input pixel units: one number for
+        every channel, or one per channel (``(0, 0, 65535)``); NaN means that
+        NaN marks them. Values equal to the sentinel of their channel are left
+        out of that channel's statistics (GDAL's per-band rule: each channel
+        keeps its own exact count) and of its percentiles, and ``transform``
+        writes them as ``nodata_fill``. A sentinel that no pixel of the input
+        dtype can equal (``-9999`` for ``uint8``) leaves nothing out.
+
+    nodata_fill : float, default=0.0
+        Value, in output units, that ``transform`` writes where a pixel is
+        nodata, or masked in a :class:`numpy.ma.MaskedArray` input."""
+
+_SHARED[
+    "nodata_note"
+] = """A :class:`numpy.ma.MaskedArray` (or a Dask array of masked chunks) leaves
+    its masked values out of the statistics, channel by channel, as ``nodata``
+    does; ``transform`` then returns a masked array with the same mask, whose
+    masked positions hold ``nodata_fill``. ``inverse_transform`` maps every
+    value back, ``nodata_fill`` included (it cannot tell a filled pixel from
+    a valid one that maps to the same value), except that a masked input
+    gives a masked result with the same mask, holding 0 under it. A channel
+    with no valid pixel in ``fit`` is refused at ``transform``. Masks and
+    nodata cost a boolean array the size of the batch, and a copy of the
+    input where values are left out (masked values are read as 0 and nodata
+    values are never scaled, so neither can overflow)."""
+
 _SHARED["common_attributes"] = (
     _SHARED["seen_attributes"]
     + """

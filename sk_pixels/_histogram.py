@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._blocks import BLOCK_BYTES, iter_blocks
-from ._layout import image_view
+from ._nodata import masked_view, split_masked
 
 __all__ = ["PixelHistogram", "histogram_dtype"]
 
@@ -119,6 +119,9 @@ class PixelHistogram:
 
     Notes
     -----
+    Masked and nodata pixels (``valid`` of :meth:`from_view`; the estimators'
+    ``nodata``) are not counted.
+
     NaN pixels are not counted (as ``numpy.nanpercentile``).  :meth:`quantile`
     follows ``numpy.quantile``'s default ``method="linear"``: with ``N`` pixels
     sorted as ``x[0] <= ... <= x[N-1]``, ``h = (N - 1) q``, the result is
@@ -154,11 +157,13 @@ class PixelHistogram:
 
     # -- constructors -----------------------------------------------------------
     @classmethod
-    def from_view(cls, view: Any) -> PixelHistogram:
+    def from_view(cls, view: Any, valid: Any = None) -> PixelHistogram:
         """Histogram of a channels-last ``(n, H, W, C)`` view.
 
         Arrays of other namespaces (PyTorch, CuPy...) are copied to the host
-        one block at a time.
+        one block at a time.  ``valid`` (a boolean array of the view's shape
+        and namespace, or None) says which values count: masked and nodata
+        pixels are left out of their channel, as from the moments.
         """
         if len(view.shape) != 4:
             raise ValueError(
@@ -166,6 +171,9 @@ class PixelHistogram:
                 f"{tuple(view.shape)}. Use PixelHistogram.from_array for other "
                 "layouts."
             )
+        if isinstance(view, np.ma.MaskedArray):  # its mask, never ignored
+            view, keep = masked_view(view, (-1, None), None)
+            valid = keep if valid is None else keep & valid
         kind = histogram_dtype(_numpy_dtype(view))
         n, _, _, channels = (int(s) for s in view.shape)
         offset, n_bins = _EXACT_BINS.get(kind, (0, _FLOAT_BINS))
@@ -175,19 +183,23 @@ class PixelHistogram:
         block = max(1, BLOCK_BYTES // 8)
         for images, rows in iter_blocks((n, *view.shape[1:3], channels), block):
             values = _to_host(view[images, rows, ...]).reshape(-1, channels)
+            keep = None
+            if valid is not None:
+                keep = _to_host(valid[images, rows, ...]).reshape(-1, channels)
             if kind == "float":
                 finite = values == values  # NaN is not counted
                 keys = _float_keys(values)
-                if not finite.all():
-                    keys = np.where(finite, keys, -1)
+                keep = finite if keep is None else keep & finite
             else:
                 keys = values.astype(np.intp)
                 if offset:
                     keys -= offset
+            if keep is not None and not keep.all():
+                keys = np.where(keep, keys, -1)
             keys *= channels
             keys += span
             keys = keys.ravel()
-            if kind == "float" and (keys < 0).any():
+            if keep is not None and (keys < 0).any():  # left out: not counted
                 keys = keys[keys >= 0]
             counts += np.bincount(keys, minlength=n_bins * channels).reshape(
                 n_bins, channels
@@ -205,12 +217,16 @@ class PixelHistogram:
         X : array of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
             Images.
         channel_axis, image_shape
-            Layout, as for the estimators.
+            Layout, as for the estimators.  A :class:`numpy.ma.MaskedArray`
+            counts only its unmasked values.
         """
         from ._stats import _check_pixels
 
+        X, mask = split_masked(X)
         X = _check_pixels(X)
-        return cls.from_view(image_view(X, channel_axis, image_shape))
+        if mask is not None:
+            X = np.ma.MaskedArray(X, mask=mask)
+        return cls.from_view(*masked_view(X, (channel_axis, image_shape), None))
 
     @classmethod
     def from_histogram(cls, hist: Any, n_images: int = 1) -> PixelHistogram:

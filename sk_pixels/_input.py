@@ -18,6 +18,7 @@ from sklearn.utils.validation import validate_data
 from ._backends import backend_for
 from ._backends._common import nanmax as _nanmax
 from ._layout import image_view
+from ._nodata import check_nodata, per_channel, refuse_foreign_mask, split_masked
 from ._units import resolve_max_value, usable_max_value, warn_if_scale_differs
 from .presets import get_preset
 
@@ -70,6 +71,31 @@ class _InputMixin:
                     )
                 if name == "std":
                     preset.std_in(1.0)  # raises for presets without a std
+        self._nodata()  # raises for a malformed nodata
+        fill = getattr(self, "nodata_fill", 0.0)
+        if isinstance(fill, bool) or not (isinstance(fill, Real) and np.isfinite(fill)):
+            raise ValueError(
+                "nodata_fill must be a finite number: the value, in output units, "
+                "that transform writes where a pixel is nodata or masked (e.g. 0.0). "
+                f"Got nodata_fill={fill!r}."
+            )
+
+    def _nodata(self) -> tuple | None:
+        """The ``nodata`` parameter as a tuple (one value or one per channel)."""
+        return check_nodata(
+            getattr(self, "nodata", None),
+            None,
+            "in input pixel units, e.g. nodata=0 or nodata=(0, 0, 65535); "
+            "float('nan') for NaN",
+        )
+
+    def _fill(self) -> dict:
+        """Keyword arguments of ``backend.apply``: which values are nodata, and
+        the value transform writes there (and at masked positions)."""
+        return {
+            "nodata": self._nodata(),
+            "fill": float(getattr(self, "nodata_fill", 0.0)),
+        }
 
     def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
         """Check X on its backend; return ``(backend, X, numpy dtype)``.
@@ -79,12 +105,24 @@ class _InputMixin:
         backend raises the same errors and records the same shapes; what
         depends on the values (``inf``) is then checked where the data lives.
         """
+        refuse_foreign_mask(X)
         backend = backend_for(X)
+        # A masked array: its data (0 under the mask, whatever was hidden
+        # there) is checked, then masked again for the statistics and the map.
+        X, mask = split_masked(X)
+        if mask is not None and not hasattr(self, "nodata"):
+            raise TypeError(
+                f"{type(self).__name__} cannot leave masked pixels out (it needs "
+                "every pixel of an image or patch), and X is a masked array. Fill "
+                "it first, e.g. X.filled(0), or pass plain data."
+            )
         checked = self._check_input(
             backend.stand_in(X), reset=reset, fitting=fitting, check_names=check_names
         )
         data = checked if backend.name == "numpy" else X
         backend.check_values(data, checked.dtype)
+        if mask is not None:
+            data = np.ma.MaskedArray(data, mask=mask.reshape(data.shape))
         return backend, data, checked.dtype
 
     def _check_input(
@@ -209,6 +247,9 @@ class _InputMixin:
                 )
 
     def _check_fixed_lengths(self, n_channels: int) -> None:
+        nodata = self._nodata()
+        if nodata is not None:
+            per_channel(nodata, n_channels)  # one value, or one per channel
         for name in self._STAT_PARAMS:
             value = getattr(self, name)
             if value is None:

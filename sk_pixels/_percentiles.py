@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._histogram import PixelHistogram
-from ._layout import image_view
+from ._nodata import masked_view
 
 
 def check_quantile_range(value: Any, name: str = "quantile_range") -> tuple:
@@ -116,38 +116,54 @@ def scale_by_quantiles(
     per_image = estimator.scope == "image"
     if rows is None:
         rows = transform_quantiles(
-            backend, X, layout, estimator._percents(), per_image, estimator.per_channel
+            backend,
+            X,
+            layout,
+            estimator._percents(),
+            per_image,
+            estimator.per_channel,
+            estimator._nodata(),
         )
     out_dtype = output_float_dtype(dtype, estimator.dtype)
     return backend.apply(
-        X, affine(*rows), out_dtype, layout, per_image=per_image, out=out
+        X,
+        affine(*rows),
+        out_dtype,
+        layout,
+        per_image=per_image,
+        out=out,
+        **estimator._fill(),
     )
 
 
-def histogram_of(backend: Any, X: Any, layout: tuple) -> PixelHistogram:
+def histogram_of(
+    backend: Any, X: Any, layout: tuple, nodata: tuple | None = None
+) -> PixelHistogram:
     """The histogram of validated X on its backend (see :mod:`sk_pixels._backends`).
 
     NumPy and Array API input is counted block by block (device blocks are
     copied to the host); a Dask array becomes one histogram task per chunk of
-    whole images, merged in a tree, computed in one pass.
+    whole images, merged in a tree, computed in one pass.  Masked
+    (``numpy.ma``) and ``nodata`` values are not counted.
     """
     if backend.name == "dask":
         import dask
 
-        (hist,) = dask.compute(_dask_graph(X, layout))
+        (hist,) = dask.compute(_dask_graph(X, layout, nodata=nodata))
         return hist
-    if backend.name == "numpy":
-        return PixelHistogram.from_view(image_view(X, *layout))
-    from ._backends._array_api import namespace
+    xp = np
+    if backend.name != "numpy":
+        from ._backends._array_api import namespace
 
-    return PixelHistogram.from_view(image_view(X, *layout, xp=namespace(X)[0]))
+        xp = namespace(X)[0]
+    return PixelHistogram.from_view(*masked_view(X, layout, nodata, xp=xp))
 
 
-def _chunk_histogram(block: np.ndarray, layout: tuple) -> PixelHistogram:
+def _chunk_histogram(block: np.ndarray, layout: tuple, nodata=None) -> PixelHistogram:
     from ._backends._common import check_no_inf
 
     check_no_inf(block, np, block.dtype)
-    return PixelHistogram.from_view(image_view(block, *layout))
+    return PixelHistogram.from_view(*masked_view(block, layout, nodata))
 
 
 def _merge_histograms(*parts: PixelHistogram) -> PixelHistogram:
@@ -157,7 +173,7 @@ def _merge_histograms(*parts: PixelHistogram) -> PixelHistogram:
     return total
 
 
-def _dask_graph(X: Any, layout: tuple, split_every: int = 8):
+def _dask_graph(X: Any, layout: tuple, split_every: int = 8, nodata=None):
     import dask
 
     from ._backends._dask import _whole_images
@@ -165,7 +181,7 @@ def _dask_graph(X: Any, layout: tuple, split_every: int = 8):
     blocks = _whole_images(X).to_delayed().ravel().tolist()
     chunk = dask.delayed(_chunk_histogram, pure=True)
     merge = dask.delayed(_merge_histograms, pure=True)
-    parts = [chunk(block, layout) for block in blocks]
+    parts = [chunk(block, layout, nodata) for block in blocks]
     while len(parts) > 1:
         parts = [
             merge(*parts[i : i + split_every])
@@ -174,34 +190,47 @@ def _dask_graph(X: Any, layout: tuple, split_every: int = 8):
     return parts[0]
 
 
-def transform_quantiles(backend, X, layout, percents, per_image, per_channel):
+def transform_quantiles(
+    backend, X, layout, percents, per_image, per_channel, nodata=None
+):
     """The percentiles of the batch, or of each image: one array per percent.
 
     Shapes: ``(C,)`` / ``(1,)`` for the batch, ``(n, C)`` / ``(n, 1)`` per image.
     NumPy pixels are exact (histograms for integers of up to 16 bits,
     ``numpy.nanpercentile`` for the others); Dask and device batches go through
-    :func:`~sk_pixels._histogram.histogram_of`.
+    :func:`~sk_pixels._histogram.histogram_of`.  Masked and ``nodata`` values
+    are left out.
     """
     if per_image:
         if backend.name != "numpy":  # device arrays: the batch copied to the host
             from ._xp import to_numpy
 
             X = to_numpy(X)
-        view = image_view(X, *layout)
+        view, valid = masked_view(X, layout, nodata)
         rows = [
-            _view_quantiles(view[i : i + 1], percents, per_channel)
+            _view_quantiles(
+                view[i : i + 1],
+                percents,
+                per_channel,
+                None if valid is None else valid[i : i + 1],
+            )
             for i in range(view.shape[0])
         ]
         return tuple(np.stack(values) for values in zip(*rows))
     if backend.name == "numpy":
-        return _view_quantiles(image_view(X, *layout), percents, per_channel)
-    return tuple(histogram_of(backend, X, layout).percentile(percents, per_channel))
+        view, valid = masked_view(X, layout, nodata)
+        return _view_quantiles(view, percents, per_channel, valid)
+    hist = histogram_of(backend, X, layout, nodata)
+    return tuple(hist.percentile(percents, per_channel))
 
 
-def _view_quantiles(view, percents, per_channel):
+def _view_quantiles(view, percents, per_channel, valid=None):
     """Exact percentiles of a NumPy ``(n, H, W, C)`` view: one row per percent."""
     if view.dtype.name in ("uint8", "int8", "uint16", "int16"):
-        return tuple(PixelHistogram.from_view(view).percentile(percents, per_channel))
+        hist = PixelHistogram.from_view(view, valid)
+        return tuple(hist.percentile(percents, per_channel))
+    if valid is not None:  # left out as NaN, which nanpercentile ignores
+        view = np.where(valid, view, np.nan)
     pixels = view.reshape(-1, view.shape[-1]) if per_channel else view.reshape(-1, 1)
     if pixels.shape[0] * pixels.shape[1] == 0:  # pragma: no cover - refused earlier
         raise ValueError("No pixel to take percentiles of.")

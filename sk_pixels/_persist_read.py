@@ -275,9 +275,11 @@ def _parse(text: str, reader: _Reader) -> Any:
 
 # -- the document -> an estimator ------------------------------------------------------
 #: Parameters added after files were first written: optional (their default).
+_NODATA = {"nodata", "nodata_fill"}
 _NEWER_PARAMS = {
-    "PixelNormalizer": {"quantile_range", "clip"},
-    "PixelStandardizer": {"quantile_range"},
+    "PixelNormalizer": {"quantile_range", "clip", *_NODATA},
+    "PixelCenterer": _NODATA,
+    "PixelStandardizer": {"quantile_range", *_NODATA},
 }
 
 
@@ -287,6 +289,8 @@ def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
     params = reader.keys(params, "params", expected, required)
     out = {}
     for name, value in params.items():
+        if name == "nodata":  # "nan" (alone or in the list) is NaN: see save_json
+            value = _nan_nodata(value)
         if isinstance(value, dict):
             raise reader.fail(
                 f"parameter {name!r} must be a number, string, list or null, "
@@ -309,6 +313,14 @@ def _decode_params(cls: type, params: Any, reader: _Reader) -> dict[str, Any]:
                 value = tuple(value)
         out[name] = value
     return out
+
+
+def _nan_nodata(value: Any) -> Any:
+    if value == "nan":
+        return float("nan")
+    if isinstance(value, list):
+        return [float("nan") if v == "nan" else v for v in value]
+    return value
 
 
 def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelStats:

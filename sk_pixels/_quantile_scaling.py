@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._base import _one_dtype
-from ._layout import image_view
+from ._nodata import masked_view
 from ._percentiles import _view_quantiles, scale_by_quantiles
 
 
@@ -48,6 +48,7 @@ class QuantileScalingMixin:
             self._layout(),
             self._percents(),
             self.per_channel,
+            self._nodata(),
         )
         return [
             self._scale(backend, data, dtype, rows=rows)[0]
@@ -55,12 +56,24 @@ class QuantileScalingMixin:
         ]
 
 
-def _pooled_quantiles(batches: list, layout: tuple, percents, per_channel: bool):
-    """Exact percentiles of the pixels of several batches of any sizes, together."""
+def _pooled_quantiles(
+    batches: list, layout: tuple, percents, per_channel: bool, nodata=None
+):
+    """Exact percentiles of the pixels of several batches of any sizes, together
+    (masked and ``nodata`` values left out)."""
     from ._xp import to_numpy
 
-    views = [image_view(to_numpy(b) if not isinstance(b, np.ndarray) else b, *layout)
-             for b in batches]  # fmt: skip
+    views, valids = [], []
+    for batch in batches:
+        if not isinstance(batch, np.ndarray):
+            batch = to_numpy(batch)
+        view, valid = masked_view(batch, layout, nodata)
+        views.append(view)
+        valids.append(np.ones(view.shape, bool) if valid is None else valid)
     channels = views[0].shape[-1]
     pooled = np.concatenate([v.reshape(-1, channels) for v in views])
-    return _view_quantiles(pooled[None, :, None, :], percents, per_channel)
+    valid = None
+    if nodata is not None or any(isinstance(b, np.ma.MaskedArray) for b in batches):
+        valid = np.concatenate([v.reshape(-1, channels) for v in valids])
+        valid = valid[None, :, None, :]
+    return _view_quantiles(pooled[None, :, None, :], percents, per_channel, valid)

@@ -33,17 +33,32 @@ without float64 (a relative error of about ``eps(float32) * log2(block)`` per
 block).  Blocks are merged on the host in float64 with Chan et al.'s pairwise
 update (:class:`~sk_pixels._moments.FloatMoments`), so the error does not grow
 with the number of blocks.  NaN values are ignored.
+
+**Masks** (:mod:`sk_pixels._nodata`: ``numpy.ma`` masks, nodata sentinels).
+Both kernels take an optional boolean ``valid`` block of the block's shape:
+the exact kernel zeroes the invalid values before summing (so the sums stay
+exact integers) and sums ``valid`` itself as a third row, the per-column
+counts; the float kernel turns invalid values into NaN, which it already
+ignores.  Extrema skip invalid values; a channel with no valid value has count
+0 and NaN extrema, like an all-NaN channel.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any
 
 import numpy as np
 
-from ._blocks import _TARGET_ROW, BLOCK_BYTES, _row_length, iter_blocks
+from ._blocks import (
+    _TARGET_ROW,
+    BLOCK_BYTES,
+    _column_sums,
+    _row_length,
+    _scratch,
+    fold,
+    iter_blocks,
+)
 from ._moments import ExactMoments, FloatMoments, fast_two_sum
 from ._xp import float_dtype, namespace_of, numpy_dtype, to_numpy
 
@@ -62,9 +77,6 @@ _FLUSH_LIMIT = 1 << 52
 
 #: Unfolded per-image sums and extrema kept before folding them into channels.
 _FOLD_CHUNK_BYTES = 2**20
-
-#: Rows narrower than this are summed by NumPy rather than by BLAS calls.
-_MIN_BLAS_ROW = 64
 
 
 def is_exact_dtype(dtype: np.dtype) -> bool:
@@ -88,98 +100,17 @@ def exact_plan(dtype: np.dtype, xp) -> tuple[Any, int]:
     return np.dtype(np.float64), (1 << 53) // largest
 
 
-# -- blocks ----------------------------------------------------------------------------
-_local = threading.local()
-
-
-def _scratch(size: int, dtype: np.dtype) -> np.ndarray:
-    """A reusable 1-D buffer of at least ``size`` elements, one per thread.
-
-    Fresh large arrays are page-faulted (and zeroed by the kernel) on first
-    touch, which costs as much as summing a small image; one block-sized
-    buffer per thread is kept instead.
-    """
-    dtype = np.dtype(dtype)
-    buffers = _local.__dict__.setdefault("buffers", {})
-    buf = buffers.get(dtype)
-    if buf is None or buf.size < size:
-        buf = buffers[dtype] = np.empty(size, dtype=dtype)
-    return buf[:size]
-
-
-@functools.lru_cache(maxsize=256)
-def _fold_split(n_groups: int) -> int:
-    """A divisor of ``n_groups`` near its square root (for two-step folds)."""
-    d = max(1, int(n_groups**0.5))
-    while n_groups % d:
-        d -= 1
-    return d
-
-
-def fold(a: np.ndarray, channels: int, ufunc: np.ufunc) -> np.ndarray:
-    """Reduce ``a`` of shape (..., k * C) to (..., C) with ``ufunc``.
-
-    NumPy is slow at reductions over an axis followed by a short inner axis of
-    length C, so: one contiguous reduction for one channel; else two steps
-    through a divisor of ``k`` near its square root; else (``k`` prime or
-    nearly) one strided reduction per channel.
-    """
-    if a.shape[-1] == channels:
-        return a
-    if channels == 1:
-        return ufunc.reduce(a, axis=-1, keepdims=True)
-    lead = a.shape[:-1]
-    k = a.shape[-1] // channels
-    d = _fold_split(k)
-    if d >= 8 or k <= 64:
-        a = ufunc.reduce(a.reshape(*lead, k // d, d * channels), axis=-2)
-        return ufunc.reduce(a.reshape(*lead, d, channels), axis=-2)
-    return np.stack(
-        [ufunc.reduce(a[..., c::channels], axis=-1) for c in range(channels)],
-        axis=-1,
-    )
-
-
-def _column_sums(rows, xp, max_rows: int | None = None, out=None):
-    """Sums of ``rows`` (..., k, L) over its rows: (..., L), into ``out`` if given.
-
-    NumPy: BLAS products with a vector of ones, at most ``max_rows`` rows at a
-    time in the rows' own float type (exact for the exact kernel, see the
-    module notes), added up in float64.
-    """
-    if xp is not np:
-        return xp.sum(rows, axis=-2)
-    k, width = rows.shape[-2:]
-    if out is None:
-        out = np.empty((*rows.shape[:-2], width))
-    if width >= _MIN_BLAS_ROW and out.dtype == rows.dtype and k <= (max_rows or k):
-        return np.matmul(_ones(k, rows.dtype), rows, out=out)  # the common case
-    step = max_rows or k
-    for start in range(0, max(k, 1), step):
-        part = rows[..., start : start + step, :]
-        # The first sums go straight into ``out`` when it has the rows' type.
-        direct = out if start == 0 and out.dtype == rows.dtype else None
-        if width < _MIN_BLAS_ROW:
-            total = np.add.reduce(part, axis=-2, out=direct)
-        else:
-            total = np.matmul(_ones(part.shape[-2], rows.dtype), part, out=direct)
-        if start == 0 and direct is None:
-            np.copyto(out, total)
-        elif start > 0:
-            out += total
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    ones = np.ones(n, dtype=dtype)
-    ones.flags.writeable = False
-    return ones
-
-
 # -- the two kernels -------------------------------------------------------------------
 def exact_block(
-    block, xp, width: int, acc, max_rows: int, ext_width=None, out=None, ext_out=None
+    block,
+    xp,
+    width: int,
+    acc,
+    max_rows: int,
+    ext_width=None,
+    out=None,
+    ext_out=None,
+    valid=None,
 ):
     """Exact unfolded column sums and extrema of an integer block.
 
@@ -201,25 +132,46 @@ def exact_block(
         most ``max_rows`` rows per image).
     ext_out : ndarray of shape (2, g, ext_width), default=None
         Where NumPy writes the extrema (of the source's dtype).
+    valid : bool array of shape (g, r, W, C), default=None
+        Which values count (see the module notes); with it, ``ext_width`` must
+        be ``width`` (or None) and ``out``/``ext_out`` None.
 
     Returns
     -------
-    sums : array of shape (2, g, width)
-        Column sums of ``x`` and ``x * x``: exact integers (float64 on NumPy,
-        int64 on devices).
+    sums : array of shape (2, g, width), or (3, g, width) with ``valid``
+        Column sums of ``x`` and ``x * x`` (and of ``valid``: the counts):
+        exact integers (float64 on NumPy, int64 on devices).
     lo, hi : arrays of shape (g, ext_width)
         Column minima and maxima (on NumPy of the input dtype when the block's
-        images are contiguous, else of ``acc``; int64 on devices).
+        images are contiguous, else of ``acc``; int64 on devices).  With
+        ``valid``, a column with no valid value holds the largest (minima) or
+        smallest (maxima) value of ``acc``.
     """
     g = block.shape[0]
     if xp is not np:
         # int64: torch has no uint16 min, and no block can overflow (see plan).
         rows = xp.reshape(xp.astype(block, acc), (g, -1, width))
-        sums = xp.stack([xp.sum(rows, axis=1), xp.sum(rows * rows, axis=1)])
-        return sums, xp.min(rows, axis=1), xp.max(rows, axis=1)
+        if valid is None:
+            sums = xp.stack([xp.sum(rows, axis=1), xp.sum(rows * rows, axis=1)])
+            return sums, xp.min(rows, axis=1), xp.max(rows, axis=1)
+        import array_api_compat
+
+        keep = xp.reshape(valid, (g, -1, width))
+        device = array_api_compat.device(block)
+        info = np.iinfo(np.int64)
+        top, bottom = (
+            xp.full((), int(v), dtype=acc, device=device) for v in (info.max, info.min)
+        )
+        lo = xp.min(xp.where(keep, rows, top), axis=1)
+        hi = xp.max(xp.where(keep, rows, bottom), axis=1)
+        rows = rows * xp.astype(keep, acc)
+        sums = [rows, rows * rows, xp.astype(keep, acc)]
+        return xp.stack([xp.sum(a, axis=1) for a in sums]), lo, hi
     ext_width = ext_width or width
-    contiguous = block.flags.c_contiguous or block[0].flags.c_contiguous
-    sums = np.empty((2, g, width)) if out is None else out
+    contiguous = valid is None and (
+        block.flags.c_contiguous or block[0].flags.c_contiguous
+    )
+    sums = np.empty((2 if valid is None else 3, g, width)) if out is None else out
     lo_hi = ext_out
     if lo_hi is None:
         lo_hi = np.empty((2, g, ext_width), block.dtype if contiguous else acc)
@@ -235,8 +187,20 @@ def exact_block(
     else:
         np.copyto(f.reshape(block.shape), block, casting="unsafe")
         source = f.reshape(*lead, -1, ext_width)
-    np.minimum.reduce(source, axis=-2, out=lo_hi[0, pick])
-    np.maximum.reduce(source, axis=-2, out=lo_hi[1, pick])
+    if valid is not None:
+        # Branch-free (random masks defeat branch prediction): keep as 0/1 in
+        # acc; invalid values are pushed 1e30 past the data for the extrema,
+        # then zeroed for the sums (exact: x * 1 and x * 0).
+        keep = np.reshape(valid, rows.shape).astype(acc)
+        pad = np.subtract(1, keep, dtype=acc)
+        pad *= 1e30
+        lo_hi[0, pick] = np.minimum.reduce(rows + pad, axis=-2)
+        lo_hi[1, pick] = np.maximum.reduce(rows - pad, axis=-2)
+        _column_sums(keep, np, max_rows, sums[2, pick])
+        np.multiply(rows, keep, out=rows)
+    else:
+        np.minimum.reduce(source, axis=-2, out=lo_hi[0, pick])
+        np.maximum.reduce(source, axis=-2, out=lo_hi[1, pick])
     _column_sums(rows, np, max_rows, sums[0, pick])
     np.multiply(rows, rows, out=rows)
     _column_sums(rows, np, max_rows, sums[1, pick])
@@ -247,12 +211,13 @@ def _astype(a, dtype, xp):
     return a.astype(dtype) if xp is np else xp.astype(a, dtype)
 
 
-def float_block(block, xp, acc, width: int, per_image: bool, device=None):
+def float_block(block, xp, acc, width: int, per_image: bool, device=None, valid=None):
     """Corrected two-pass moments and extrema of a float block, on the host.
 
     ``block`` (g, r, W, C) of any numeric dtype is cast once to ``acc``
     (float64 on NumPy) and viewed as rows of ``width`` values per image
-    (``per_image``) or for the whole block.  Returns
+    (``per_image``) or for the whole block; values where ``valid`` (a boolean
+    array of the block's shape) is False become NaN there.  Returns
     ``(count, mean, mean_correction, m2, min, max)``, NumPy arrays of shape
     (g, C) or (1, C); channels with no pixel (all NaN) have NaN mean and
     extrema and ``m2`` 0.
@@ -262,14 +227,19 @@ def float_block(block, xp, acc, width: int, per_image: bool, device=None):
     if xp is np:
         x = _scratch(block.size, np.float64).reshape(block.shape)
         np.copyto(x, block, casting="unsafe")
-        contiguous = (
+        contiguous = valid is None and (
             block.flags.c_contiguous
             or block[0].flags.c_contiguous
             and (per_image or block.flags.c_contiguous)
         )
+        if valid is not None:
+            np.copyto(x, np.nan, where=~np.asarray(valid))
         source = block if contiguous else x
     else:
         x = source = xp.astype(block, acc, copy=True)
+        if valid is not None:
+            nan = xp.full((), xp.nan, dtype=acc, device=device)
+            x = source = xp.where(valid, x, nan)
     rows = xp.reshape(x, (groups, -1, width))
     source = xp.reshape(source, (groups, -1, width))
     n = rows.shape[1] * width // c
@@ -333,12 +303,14 @@ def float_block(block, xp, acc, width: int, per_image: bool, device=None):
 Reduction = tuple[Any, np.ndarray, np.ndarray]  # (moments, min, max)
 
 
-def reduce_view(view, per_image: bool = False) -> Reduction:
+def reduce_view(view, per_image: bool = False, valid=None) -> Reduction:
     """Moments, minima and maxima of a channels-last ``(n, H, W, C)`` view.
 
     ``view`` is a NumPy array or an array of any array API namespace; the
     result lives on the host, arrays of shape (C,), or (n, C) when
-    ``per_image``.  Exact moments for integers of at most 16 bits.
+    ``per_image``.  Exact moments for integers of at most 16 bits.  ``valid``
+    (a boolean array of the view's shape and namespace, or None) says which
+    values count: the others are left out of their channel (module notes).
     """
     xp = namespace_of(view)
     exact = is_exact_dtype(numpy_dtype(view))
@@ -347,9 +319,9 @@ def reduce_view(view, per_image: bool = False) -> Reduction:
     if n * view.shape[1] * view.shape[2] * c == 0:
         kind = ExactMoments if exact else FloatMoments
         return kind.zeros(shape), np.full(shape, np.nan), np.full(shape, np.nan)
-    if exact and xp is np:
+    if exact and xp is np and valid is None:
         return _exact_numpy(view, per_image)
-    return _blockwise(view, xp, per_image, exact)
+    return _blockwise(view, xp, per_image, exact, valid)
 
 
 def _merge(a: Reduction, b: Reduction) -> Reduction:
@@ -362,9 +334,10 @@ def _concatenate(parts: list[Reduction]) -> Reduction:
     return kind.concatenate(list(moments)), np.concatenate(lo), np.concatenate(hi)
 
 
-def _blockwise(view, xp, per_image: bool, exact: bool) -> Reduction:
-    """Float statistics on any namespace, exact ones on devices: the kernels
-    over blocks, merged on the host (one row per image when ``per_image``)."""
+def _blockwise(view, xp, per_image: bool, exact: bool, valid=None) -> Reduction:
+    """Float statistics on any namespace, exact ones on devices or with a mask:
+    the kernels over blocks, merged on the host (one row per image when
+    ``per_image``)."""
     n, h, w, c = view.shape
     device = None
     if xp is not np:
@@ -379,11 +352,13 @@ def _blockwise(view, xp, per_image: bool, exact: bool) -> Reduction:
     parts: list[Reduction] = []
     for images, rows in iter_blocks(tuple(view.shape), size):
         block = view[images, rows, ...]
+        keep = None if valid is None else valid[images, rows, ...]
         g, r = block.shape[:2]
         width = _row_length(r * w, c, w) if xp is np else c
         if exact:
             sums, lo, hi = (
-                to_numpy(a) for a in exact_block(block, xp, width, acc, max_rows)
+                to_numpy(a)
+                for a in exact_block(block, xp, width, acc, max_rows, valid=keep)
             )
             sums = fold(sums.astype(np.int64), c, np.add)
             lo, hi = fold(lo, c, np.minimum), fold(hi, c, np.maximum)
@@ -394,14 +369,14 @@ def _blockwise(view, xp, per_image: bool, exact: bool) -> Reduction:
                     hi.max(0, keepdims=True),
                 )
             count = np.full(lo.shape, r * w * (1 if per_image else g))
-            part = (
-                ExactMoments(count, sums[0], sums[1]),
-                lo.astype(np.float64),
-                hi.astype(np.float64),
-            )
+            lo, hi = lo.astype(np.float64), hi.astype(np.float64)
+            if keep is not None:  # counts of valid values; no value: NaN extrema
+                count = sums[2]
+                lo, hi = (np.where(count > 0, a, np.nan) for a in (lo, hi))
+            part = (ExactMoments(count, sums[0], sums[1]), lo, hi)
         else:
             count, mean, corr, m2, lo, hi = float_block(
-                block, xp, acc, width, per_image, device
+                block, xp, acc, width, per_image, device, keep
             )
             part = (FloatMoments(count, *fast_two_sum(mean, corr), m2), lo, hi)
         if not parts or (per_image and rows.start in (None, 0)):

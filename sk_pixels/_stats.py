@@ -28,6 +28,7 @@ import numpy as np
 
 from ._layout import image_view
 from ._moments import ExactMoments, FloatMoments, as_ints
+from ._nodata import masked_view, split_masked
 from ._reduce import is_exact_dtype, reduce_view
 from ._xp import numpy_dtype
 
@@ -72,8 +73,10 @@ class PixelStats:
     -----
     ``var`` and ``std`` are population statistics (``ddof=0``), equal to
     ``numpy.var(x, ddof=0)`` over the pixels of a channel; :meth:`variance`
-    takes ``ddof``.  NaN pixels are ignored.  For integer dtypes wider than 16
-    bits and for floats, accumulation is float64 with Chan et al.'s merge.
+    takes ``ddof``.  NaN pixels are ignored, and so are masked values of a
+    :class:`numpy.ma.MaskedArray` (counts may then differ between channels).
+    For integer dtypes wider than 16 bits and for floats, accumulation is
+    float64 with Chan et al.'s merge.
 
     Examples
     --------
@@ -178,7 +181,11 @@ class PixelStats:
         channel_axis: int | None = -1,
         image_shape: tuple[int, ...] | None = None,
     ) -> PixelStats:
-        """Accumulate the pixels of another batch (in place) and return self."""
+        """Accumulate the pixels of another batch (in place) and return self.
+
+        A :class:`numpy.ma.MaskedArray` counts only its unmasked values.
+        """
+        X, mask = split_masked(X)
         X = _check_pixels(X)
         view = image_view(X, channel_axis, image_shape)
         n, height, width, channels = view.shape
@@ -192,10 +199,13 @@ class PixelStats:
                 f"X holds images with no pixels (shape {X.shape}); each image needs "
                 "at least one pixel."
             )
-        return self.merge_inplace(self.from_view(view))
+        valid = None if mask is None else ~image_view(mask, channel_axis, image_shape)
+        return self.merge_inplace(self.from_view(view, valid=valid))
 
     @classmethod
-    def from_view(cls, view: Any, per_image: bool = False) -> PixelStats:
+    def from_view(
+        cls, view: Any, per_image: bool = False, valid: Any = None
+    ) -> PixelStats:
         """Statistics of a channels-last ``(n, H, W, C)`` view of any array namespace.
 
         Parameters
@@ -207,6 +217,9 @@ class PixelStats:
         per_image : bool, default=False
             Keep one row of statistics per image: every array then has shape
             ``(n, C)``.
+        valid : bool array of shape (n, H, W, C), default=None
+            Which values count (masked or nodata pixels do not), in the view's
+            namespace; a channel with no valid value counts 0.
 
         Returns
         -------
@@ -228,8 +241,11 @@ class PixelStats:
                 f"view must be a channels-last (n, H, W, C) array, got shape "
                 f"{tuple(view.shape)}. Use PixelStats.from_array for other layouts."
             )
+        if isinstance(view, np.ma.MaskedArray):  # its mask, never ignored
+            view, keep = masked_view(view, (-1, None), None)
+            valid = keep if valid is None else keep & valid
         input_dtype = numpy_dtype(view)
-        moments, lo, hi = reduce_view(view, per_image=per_image)
+        moments, lo, hi = reduce_view(view, per_image=per_image, valid=valid)
         return cls._make(input_dtype, view.shape[0], moments, lo, hi)
 
     @classmethod

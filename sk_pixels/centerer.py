@@ -48,6 +48,8 @@ class PixelCenterer(_BasePixelTransformer):
 
     %(layout)s
 
+    %(nodata)s
+
     Attributes
     ----------
     mean_ : ndarray of shape (n_channels,) or ()
@@ -64,6 +66,8 @@ class PixelCenterer(_BasePixelTransformer):
     Notes
     -----
     %(layout_note)s
+
+    %(nodata_note)s
 
     Examples
     --------
@@ -101,6 +105,8 @@ class PixelCenterer(_BasePixelTransformer):
         channel_axis=-1,
         image_shape=None,
         dtype=None,
+        nodata=None,
+        nodata_fill=0.0,
     ):
         self.scope = scope
         self.per_channel = per_channel
@@ -110,6 +116,8 @@ class PixelCenterer(_BasePixelTransformer):
         self.channel_axis = channel_axis
         self.image_shape = image_shape
         self.dtype = dtype
+        self.nodata = nodata
+        self.nodata_fill = nodata_fill
 
     @property
     def _uses_domain(self) -> bool:

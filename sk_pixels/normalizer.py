@@ -60,6 +60,8 @@ class PixelNormalizer(QuantileScalingMixin, _BasePixelTransformer):
 
     %(layout)s
 
+    %(nodata)s
+
     Attributes
     ----------
     data_min_ : ndarray of shape (n_channels,) or ()
@@ -87,6 +89,8 @@ class PixelNormalizer(QuantileScalingMixin, _BasePixelTransformer):
     Notes
     -----
     %(layout_note)s
+
+    %(nodata_note)s
 
     A constant channel (min == max) maps to ``lo``, never to inf or NaN;
     likewise a channel whose two percentiles are equal (the map is then
@@ -146,6 +150,8 @@ class PixelNormalizer(QuantileScalingMixin, _BasePixelTransformer):
         channel_axis=-1,
         image_shape=None,
         dtype=None,
+        nodata=None,
+        nodata_fill=0.0,
     ):
         self.scope = scope
         self.per_channel = per_channel
@@ -156,6 +162,8 @@ class PixelNormalizer(QuantileScalingMixin, _BasePixelTransformer):
         self.channel_axis = channel_axis
         self.image_shape = image_shape
         self.dtype = dtype
+        self.nodata = nodata
+        self.nodata_fill = nodata_fill
 
     @property
     def _uses_domain(self) -> bool:

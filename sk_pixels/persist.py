@@ -117,6 +117,8 @@ def _encode_param(name: str, value: Any) -> Any:
         return [_encode_param(name, v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
+    if name == "nodata" and isinstance(value, float) and math.isnan(value):
+        return "nan"  # NaN marks nodata; JSON has no NaN (read back by _persist_read)
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"Parameter {name!r} holds a non-finite value ({value}).")
     if value is None or isinstance(value, (bool, int, float, str)):

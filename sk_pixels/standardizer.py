@@ -78,6 +78,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
 
     %(layout)s
 
+    %(nodata)s
+
     Attributes
     ----------
     mean_ : ndarray of shape (n_channels,) or ()
@@ -116,6 +118,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
     Notes
     -----
     %(layout_note)s
+
+    %(nodata_note)s
 
     Statistics of integer pixels of up to 16 bits are exact: the same to the
     bit however the data is split into batches. Clipping loses information:
@@ -186,6 +190,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
         channel_axis=-1,
         image_shape=None,
         dtype=None,
+        nodata=None,
+        nodata_fill=0.0,
     ):
         self.scope = scope
         self.per_channel = per_channel
@@ -200,6 +206,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
         self.channel_axis = channel_axis
         self.image_shape = image_shape
         self.dtype = dtype
+        self.nodata = nodata
+        self.nodata_fill = nodata_fill
 
     def _check_params(self) -> None:
         super()._check_params()

@@ -196,7 +196,7 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
         **{
             name: rule
             for name, rule in _BasePixelTransformer._parameter_constraints.items()
-            if name not in ("scope", "per_channel")
+            if name not in ("scope", "per_channel", "nodata", "nodata_fill")
         },
         "method": [StrOptions({"zca", "pca"})],
         "n_components": [Interval(Integral, 1, None, closed="left"), None],

@@ -7,6 +7,8 @@ float64 copy, and each transform is its affine map ``y = x * scale + offset``.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 from numpy.testing import assert_array_equal
 
@@ -239,3 +241,19 @@ def check_inverse(est, fit_batches, X, Y, Xr, params) -> None:
         restored = est.inverse_transform(Y, restore_dtype=True)
         assert restored.dtype == dtype
         assert_array_equal(restored, np.asarray(X))
+
+
+def exact_moments(values) -> tuple[int, Fraction, Fraction]:
+    """Count, mean and population variance of integer pixel values, exactly.
+
+    Python integers and fractions: the reference that exact (integer)
+    statistics must equal once rounded to float64.
+    """
+    ints = [int(v) for v in np.ravel(values).tolist()]
+    count, total = len(ints), sum(ints)
+    squares = sum(v * v for v in ints)
+    return (
+        count,
+        Fraction(total, count),
+        Fraction(count * squares - total * total, count * count),
+    )

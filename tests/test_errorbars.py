@@ -145,7 +145,6 @@ def test_sample_with_return_skipped(folder):
     assert bars.mean_ci.shape == bars.std_ci.shape == (2, 3)
 
 
-
 def test_sample_histogram_counts_the_sampled_pixels_only(folder):
     bars, hist = dataset_stats(folder, sample=5, random_state=3, histogram=True)
     assert isinstance(bars, SampledStats)
@@ -153,6 +152,7 @@ def test_sample_histogram_counts_the_sampled_pixels_only(folder):
     assert_array_equal(hist.percentile([0, 100]), [bars.stats.min, bars.stats.max])
     full, full_hist = dataset_stats(folder, error_bars=True, histogram=True)
     assert full_hist == dataset_stats(folder, histogram=True)[1]
+
 
 BAD_SAMPLES = [
     (0, Raises(ValueError, r"number of images >= 1\. Got sample=0\.")),

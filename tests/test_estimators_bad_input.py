@@ -309,6 +309,61 @@ def test_fit_stats_preset_channel_mismatch_names_both_counts():
         PixelStandardizer(mean="imagenet", std="imagenet").fit_stats(stats)
 
 
+# -- nodata and nodata_fill ------------------------------------------------------------
+BAD_NODATA = {
+    # A sentinel no uint8 pixel can hold is allowed (it leaves nothing out, as in
+    # dataset_stats): one list of sentinels may serve several dtypes.
+    "out-of-dtype-range": ({"nodata": -9999}, OK),
+    "non-integer-for-integers": ({"nodata": 2.5}, OK),
+    "two-for-rgb": (
+        {"nodata": (0, 0)},
+        Raises(ValueError, r"nodata has 2 values but the images have 3 channels"),
+    ),
+    "string": ({"nodata": "0"}, Raises(ValueError, "The 'nodata' parameter of")),
+    "bool": ({"nodata": True}, Raises(ValueError, "nodata must be a number")),
+    "empty": ({"nodata": []}, Raises(ValueError, "nodata must be a number")),
+    "none-inside": ({"nodata": [0, None, 0]}, Raises(ValueError, "must be a number")),
+    "nested": ({"nodata": [[0, 1, 2]]}, Raises(ValueError, "nodata must be a number")),
+    "strings-inside": ({"nodata": ["0"]}, Raises(ValueError, r"Got nodata=\['0'\]")),
+    "fill-nan": (
+        {"nodata_fill": np.nan},
+        Raises(ValueError, "nodata_fill must be a finite number.*Got nodata_fill=nan"),
+    ),
+    "fill-inf": ({"nodata_fill": np.inf}, Raises(ValueError, "nodata_fill must be")),
+    "fill-bool": ({"nodata_fill": True}, Raises(ValueError, "nodata_fill must be")),
+    "fill-string": (
+        {"nodata_fill": "0"},
+        Raises(ValueError, "The 'nodata_fill' parameter of"),
+    ),
+    "fill-none": (
+        {"nodata_fill": None},
+        Raises(ValueError, "The 'nodata_fill' parameter of"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_NODATA))
+@pytest.mark.parametrize(
+    "est_id", ["normalizer-domain", "centerer", "standardizer-image"]
+)
+@pytest.mark.parametrize("entry", ["fit", "transform"])
+def test_bad_nodata_is_refused_naming_the_value(entry, est_id, case):
+    params, outcome = BAD_NODATA[case]
+    est = clone(ESTIMATORS[est_id]).set_params(**params)
+    X = u8((2, 3, 3, 3))
+    if entry == "transform" and learns(est):
+        clone(ESTIMATORS[est_id]).fit(X)  # (parameters are checked in fit)
+        call = lambda: est.fit(X).transform(X)  # noqa: E731
+    elif entry == "transform":
+        call = lambda: est.transform(X)  # noqa: E731  (stateless: checked here)
+    else:
+        call = lambda: est.fit(X)  # noqa: E731
+    result = check(outcome, call)
+    if result is not None and entry == "fit":
+        plain = clone(ESTIMATORS[est_id]).fit(X)  # nothing was left out
+        assert_array_equal(result.transform(X), plain.transform(X))
+
+
 # -- overflow --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "est",

@@ -35,6 +35,7 @@ from sklearn import get_config
 from .. import _kernels
 from .._affine import Affine
 from .._layout import channel_index, image_view
+from .._nodata import check_fill, invalid_of, masked_view
 from .._stats import PixelStats
 from .._xp import float_dtype, numpy_dtype, to_numpy  # noqa: F401 (to_numpy: re-export)
 from ._common import check_no_inf, proxy, restore_dtype
@@ -85,9 +86,12 @@ class ArrayApiBackend:
         check_no_inf(X, namespace(X)[0], dtype)
 
     @staticmethod
-    def stats(X: Any, layout: tuple, per_image: bool = False) -> PixelStats:
-        view = image_view(X, *layout, xp=namespace(X)[0])
-        return PixelStats.from_view(view, per_image=per_image)
+    def stats(
+        X: Any, layout: tuple, per_image: bool = False, nodata=None
+    ) -> PixelStats:
+        """Statistics on X's device, nodata values left out (a ``valid`` mask)."""
+        view, valid = masked_view(X, layout, nodata, xp=namespace(X)[0])
+        return PixelStats.from_view(view, per_image=per_image, valid=valid)
 
     @staticmethod
     def maximum(X: Any) -> float:
@@ -113,13 +117,39 @@ class ArrayApiBackend:
         per_image: bool = False,
         out: Any = None,
         check_max: Callable[[float], None] | None = None,
+        nodata: tuple | None = None,
+        fill: float = 0.0,
     ) -> Any:
         """``clip(X * scale + offset)`` as an array of X's namespace and device.
 
         ``out``, when given, must be an array of X's namespace with X's shape and
-        a float dtype; the result is written into it and returned.
+        a float dtype; the result is written into it and returned.  Values equal
+        to the ``nodata`` of their channel are written as ``fill`` (there is no
+        standard masked array: masks come from ``nodata`` here, via ``where``).
         """
         xp, device = namespace(X)
+        if nodata is not None:
+            index = channel_index(tuple(X.shape[1:]), *_hashable(layout))
+            invalid = invalid_of(X, nodata, index, xp)
+            if invalid is not None:
+                if out is not None:
+                    out_dtype = _check_out(out, X, xp)
+                zero = xp.zeros((), dtype=X.dtype, device=device)
+                result = self.apply(
+                    xp.where(invalid, zero, X),  # a sentinel never reaches the map
+                    affine,
+                    out_dtype,
+                    layout,
+                    per_image=per_image,
+                    check_max=check_max,
+                )
+                check_fill(fill, numpy_dtype(result))
+                value = xp.full((), fill, dtype=result.dtype, device=device)
+                result = xp.where(invalid, value, result)
+                if out is None:
+                    return result
+                out[...] = result
+                return out
         if check_max is not None:
             check_max(self.maximum(X))
         if out is not None:

@@ -43,10 +43,16 @@ SPLIT_EVERY = 8
 
 
 # -- tasks: top-level functions, so that workers unpickle them by reference ------
-def pixel_stats_chunk(block: np.ndarray, layout: tuple, per_image: bool) -> PixelStats:
-    """Statistics of one chunk of whole images (values checked as in memory)."""
+def pixel_stats_chunk(
+    block: np.ndarray, layout: tuple, per_image: bool, nodata=None
+) -> PixelStats:
+    """Statistics of one chunk of whole images (values checked as in memory).
+
+    A masked chunk (``dask.array.ma``) leaves its masked values out, as
+    ``nodata`` leaves out the values equal to it.
+    """
     check_no_inf(block, np, block.dtype)
-    return NUMPY.stats(block, layout, per_image)
+    return NUMPY.stats(block, layout, per_image, nodata=nodata)
 
 
 def pixel_stats_merge(*parts: PixelStats) -> PixelStats:
@@ -54,9 +60,13 @@ def pixel_stats_merge(*parts: PixelStats) -> PixelStats:
     return reduce(PixelStats.merge_inplace, parts[1:], parts[0].copy())
 
 
-def _apply_block(block: np.ndarray, affine, out_dtype, layout, check_max):
+def _apply_block(
+    block: np.ndarray, affine, out_dtype, layout, check_max, nodata=None, fill=0.0
+):
     check_no_inf(block, np, block.dtype)
-    return NUMPY.apply(block, affine, out_dtype, layout, check_max=check_max)
+    return NUMPY.apply(
+        block, affine, out_dtype, layout, check_max=check_max, nodata=nodata, fill=fill
+    )
 
 
 def _whole_images(X):
@@ -66,20 +76,27 @@ def _whole_images(X):
     return X.rechunk({axis: -1 for axis in range(1, X.ndim)})
 
 
-def stats_graph(X, layout: tuple, split_every: int = SPLIT_EVERY):
+def stats_graph(X, layout: tuple, split_every: int = SPLIT_EVERY, nodata=None):
     """A ``dask.delayed`` PixelStats of ``X``: one task per chunk, merged in a tree."""
     import dask
 
     blocks = _whole_images(X).to_delayed().ravel().tolist()
     chunk = dask.delayed(pixel_stats_chunk, pure=True)
     merge = dask.delayed(pixel_stats_merge, pure=True)
-    parts = [chunk(block, layout, False) for block in blocks]
+    parts = [chunk(block, layout, False, nodata) for block in blocks]
     while len(parts) > 1:
         parts = [
             merge(*parts[i : i + split_every])
             for i in range(0, len(parts), split_every)
         ]
     return parts[0]
+
+
+def _meta(X: Any, dtype: np.dtype) -> np.ndarray:
+    """An empty chunk of the result: masked when X's chunks are (``dask.array.ma``)."""
+    meta = np.empty((0,) * X.ndim, dtype=dtype)
+    masked = isinstance(getattr(X, "_meta", None), np.ma.MaskedArray)
+    return np.ma.masked_array(meta) if masked else meta
 
 
 def _refuse_out(out: Any) -> None:
@@ -116,13 +133,15 @@ class DaskBackend:
         """Nothing now: each chunk task checks its values (the graph is lazy)."""
 
     @staticmethod
-    def stats(X: Any, layout: tuple, per_image: bool = False) -> PixelStats:
+    def stats(
+        X: Any, layout: tuple, per_image: bool = False, nodata=None
+    ) -> PixelStats:
         """Statistics of the whole array, computed now in one pass."""
         import dask
 
         if per_image:
             raise ValueError("per-image statistics of a Dask array are blockwise.")
-        (stats,) = dask.compute(stats_graph(X, layout))
+        (stats,) = dask.compute(stats_graph(X, layout, nodata=nodata))
         return stats
 
     def maximum(self, X: Any) -> float:
@@ -146,19 +165,24 @@ class DaskBackend:
         per_image: bool = False,
         out: Any = None,
         check_max: Callable[[float], None] | None = None,
+        nodata: tuple | None = None,
+        fill: float = 0.0,
     ) -> Any:
-        """A lazy ``clip(X * scale + offset)`` with X's chunks."""
+        """A lazy ``clip(X * scale + offset)`` with X's chunks (masked chunks and
+        nodata values as on NumPy)."""
         _refuse_out(out)
         if per_image:
             raise ValueError("per-image maps of a Dask array are blockwise.")
         whole = _whole_images(X)
-        meta = np.empty((0,) * X.ndim, dtype=out_dtype)
+        meta = _meta(X, out_dtype)
         result = whole.map_blocks(
             _apply_block,
             affine,
             np.dtype(out_dtype),
             layout,
             check_max,
+            nodata,
+            fill,
             dtype=out_dtype,
             meta=meta,
             token="pixel_affine",
@@ -170,7 +194,7 @@ class DaskBackend:
         """``fn`` applied lazily to each chunk of whole images (per-image scopes)."""
         _refuse_out(out)
         whole = _whole_images(X)
-        meta = np.empty((0,) * X.ndim, dtype=out_dtype)
+        meta = _meta(X, out_dtype)
         result = whole.map_blocks(
             fn, dtype=out_dtype, meta=meta, token="pixel_transform_images"
         )
@@ -182,9 +206,8 @@ class DaskBackend:
 
     @staticmethod
     def restore(Y: Any, dtype: np.dtype) -> Any:
-        from ._common import restore_dtype
-
-        return Y.map_blocks(restore_dtype, np.dtype(dtype), dtype=np.dtype(dtype))
+        # NUMPY.restore keeps the mask of masked chunks.
+        return Y.map_blocks(NUMPY.restore, np.dtype(dtype), dtype=np.dtype(dtype))
 
 
 def compute_stats(X, channel_axis=-1, image_shape=None) -> PixelStats:

@@ -57,7 +57,8 @@ def fit_model(
         learned ones.
     mode, n_jobs, on_error, progress, nodata
         As in :func:`sk_pixels.io.dataset_stats` (``nodata``: values left out
-        of the statistics, per channel).
+        of the statistics, per channel; also the model's ``nodata``
+        parameter, so that its transform writes them as ``nodata_fill``).
     note : str or None, default=None
         The preprocessing the images went through (``--note``), saved with
         the sources, mode and skipped files as the model's provenance
@@ -84,6 +85,8 @@ def fit_model(
     check_estimator_args(estimator, per_channel, preset, mode, quantile_range)
     check_output(output, sources, "-o")
     model = make_estimator(estimator, per_channel, preset, quantile_range)
+    if nodata is not None:
+        model.set_params(nodata=nodata)
     if preset is not None:
         # Published statistics: nothing to learn, so no image is decoded; the
         # sources are still listed, so that a mistyped folder is an error.
