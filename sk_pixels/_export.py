@@ -66,6 +66,15 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                 f"{self.scope} at transform time, so no fixed mean/std describe it for "
                 f"{target}. Use scope='dataset' (fitted statistics) to export."
             )
+        if getattr(self, "per_pixel", False):
+            shape = getattr(self, "mean_", np.empty(0)).shape
+            raise ValueError(
+                f"{name}(per_pixel=True) subtracts a mean image (one value per pixel "
+                f"position{f', shape {shape}' if shape else ''}), but the export to "
+                f"{target} takes one mean and std per channel. Apply the "
+                "estimator's transform (or subtract mean_ before the framework's "
+                "normalization), or fit per_pixel=False for per-channel numbers."
+            )
         # None (standardizer) or False (normalizer): no clip.
         if not clip_ok and getattr(self, "clip", None) not in (None, False):
             raise ValueError(

@@ -60,6 +60,13 @@ class _Moments:
     def reshape(self, shape: tuple[int, ...]) -> Any:
         return type(self)(*(a.reshape(shape) for a in self._arrays()))
 
+    def moveaxis(self, source: int, destination: int) -> Any:
+        """The same moments with axis ``source`` moved to ``destination``
+        (per-pixel statistics pool their channel axis as the last one)."""
+        return type(self)(
+            *(np.moveaxis(a, source, destination) for a in self._arrays())
+        )
+
     def equals(self, other: Any) -> bool:
         return type(other) is type(self) and all(
             np.array_equal(a, b, equal_nan=a.dtype != object)

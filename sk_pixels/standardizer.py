@@ -10,11 +10,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
+from ._per_pixel import _PerPixelMixin
 from .presets import PRESETS
 
 
 @fill_doc
-class PixelStandardizer(_BasePixelTransformer):
+class PixelStandardizer(_PerPixelMixin, _BasePixelTransformer):
     """Standardize pixels: subtract a mean, divide by a standard deviation.
 
     .. math::
@@ -35,6 +36,8 @@ class PixelStandardizer(_BasePixelTransformer):
         image on its own (TensorFlow's ``per_image_standardization``).
 
     %(per_channel)s
+
+    %(per_pixel)s
 
     mean : None, str or array-like of shape (n_channels,) or (), default=None
         None learns the mean; a preset name (``"imagenet"``, ``"clip"``,
@@ -67,15 +70,19 @@ class PixelStandardizer(_BasePixelTransformer):
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_channels,) or ()
-        Mean, in input pixel units (dataset scope).
+    mean_ : ndarray of shape (n_channels,), () or pixel_shape_
+        Mean, in input pixel units (dataset scope). With ``per_pixel=True``,
+        the mean image: of shape ``pixel_shape_``, or without its channel
+        axis when ``per_channel=False`` (so are ``std_`` and ``var_``).
 
-    std_ : ndarray of shape (n_channels,) or ()
+    std_ : ndarray of shape (n_channels,), () or pixel_shape_
         Standard deviation with ``ddof``, in input pixel units, as computed
         (a zero std is reported as 0 and applied as 1).
 
-    var_ : ndarray of shape (n_channels,) or ()
+    var_ : ndarray of shape (n_channels,), () or pixel_shape_
         Variance, ``std_ ** 2``, in squared pixel units.
+
+    %(pixel_shape)s
 
     %(common_attributes)s
 
@@ -118,6 +125,7 @@ class PixelStandardizer(_BasePixelTransformer):
         "clip": [Interval(Real, 0, None, closed="neither"), None],
         "rescale": ["boolean"],
         "adjusted_std": ["boolean"],
+        "per_pixel": ["boolean"],
     }
     _STAT_PARAMS = ("mean", "std")
 
@@ -126,6 +134,7 @@ class PixelStandardizer(_BasePixelTransformer):
         *,
         scope="dataset",
         per_channel=True,
+        per_pixel=False,
         mean=None,
         std=None,
         ddof=0,
@@ -139,6 +148,7 @@ class PixelStandardizer(_BasePixelTransformer):
     ):
         self.scope = scope
         self.per_channel = per_channel
+        self.per_pixel = per_pixel
         self.mean = mean
         self.std = std
         self.ddof = ddof
