@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_open
+from ._persist_arrays import encode, pixel_stats_doc
 from ._persist_quantiles import fitted_fields as quantile_fields
 from ._persist_read import (
     _CHANNEL_ORDERS,
@@ -236,7 +237,7 @@ def save_json(
         "format": FORMAT,
         # Version 2 only adds "provenance": a file without it stays version 1,
         # readable by every sk_pixels release.
-        "format_version": FORMAT_VERSION if provenance is not None else 1,
+        "format_version": _version_needed(estimator, provenance),
         "library_version": __version__,
         "class": cls.__name__,
         "params": params,
@@ -270,16 +271,25 @@ def save_json(
         fh.write(text + "\n")
 
 
+def _version_needed(estimator: Any, provenance: Any) -> int:
+    """Version 3 for array blocks (mean images, whitening), 2 for provenance,
+    else 1: a file is readable by every release that knows what it holds."""
+    if getattr(estimator, "per_pixel", False):
+        return FORMAT_VERSION
+    return 2 if provenance is not None else 1
+
+
 def _fitted_doc(estimator: Any) -> dict[str, Any]:
     stats = getattr(estimator, "stats_", None)
+    per_pixel = bool(getattr(estimator, "per_pixel", False))
     if stats is not None:
-        stats_doc = stats.to_dict()
-        if any(c == 0 for c in stats_doc["count"]):
+        if np.any(stats.count == 0):
             raise ValueError(
                 "The estimator's statistics have a channel that counted no pixel "
                 "(all NaN), so they cannot be stored as finite JSON numbers. Refit "
                 "on data with at least one valid pixel per channel."
             )
+        stats_doc = pixel_stats_doc(stats) if per_pixel else stats.to_dict()
     else:
         stats_doc = None
     names = getattr(estimator, "feature_names_in_", None)
@@ -296,9 +306,12 @@ def _fitted_doc(estimator: Any) -> dict[str, Any]:
         "max_value": float(estimator.max_value_),
         "statistics": stats_doc,
     }
+    if per_pixel:  # a mean image: its shape, and its statistics as array blocks
+        fitted["pixel_shape"] = [int(s) for s in estimator.pixel_shape_]
     for key, attr in _DERIVED.items():
         if hasattr(estimator, attr):
-            fitted[key] = _encode_stat(getattr(estimator, attr))
+            value = getattr(estimator, attr)
+            fitted[key] = encode(value) if per_pixel else _encode_stat(value)
     return fitted
 
 
