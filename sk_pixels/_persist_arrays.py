@@ -48,15 +48,21 @@ def is_block(value: Any) -> bool:
 
 
 # -- writing -------------------------------------------------------------------------
-def encode(values: Any) -> dict[str, Any]:
-    """An array (float, integer, or object array of Python ints) as a block."""
+def encode(values: Any, keep_object: bool = False) -> dict[str, Any]:
+    """An array (float, integer, or object array of Python ints) as a block.
+
+    Integers go to ``int64`` when they fit, else to ``bigint``; with
+    ``keep_object``, an object array stays ``bigint`` (so that it loads as
+    Python integers again, the type its arithmetic depends on).
+    """
     a = np.asarray(values)
     if a.dtype.kind == "f":
         kind, data = "float64", a.astype("<f8")
     elif a.dtype.kind in "iu" or a.dtype == object:
         ints = a.astype(object)
-        fits = not a.size or (
-            _INT64[0] <= min(ints.ravel().tolist())
+        fits = not (keep_object and a.dtype == object) and (
+            not a.size
+            or _INT64[0] <= min(ints.ravel().tolist())
             and max(ints.ravel().tolist()) <= _INT64[1]
         )
         if fits:

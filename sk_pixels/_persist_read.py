@@ -22,6 +22,7 @@ import numpy as np
 from ._persist_arrays import check_pixel_shape, check_stat, read_pixel_stats
 from ._persist_quantiles import KEYS as _QUANTILE_KEYS
 from ._persist_quantiles import restore as _restore_quantiles
+from ._persist_whitener import WHITENER_KEYS, restore_whitener
 from ._provenance import read_provenance
 from ._stats import PixelStats, is_exact_dtype
 from ._units import resolve_max_value
@@ -31,13 +32,15 @@ from .centerer import PixelCenterer
 from .io._modes import CHANNEL_ORDERS
 from .normalizer import PixelNormalizer
 from .standardizer import PixelStandardizer
+from .whitener import PixelWhitener
 
 FORMAT = "sk_pixels.estimator"
 FORMAT_VERSION = 3
 
 #: The only classes a file can name.
 _CLASSES = {
-    cls.__name__: cls for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer)
+    cls.__name__: cls
+    for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer, PixelWhitener)
 }
 
 #: Channel orders a file may declare -> number of channels.
@@ -389,7 +392,10 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
     ``max_value``, ``n_channels``, ``n_features_in`` and ``feature_names_in``
     (None or a list of str).  Writes nothing: :func:`_commit_fitted` does.
     """
+    whitener = isinstance(estimator, PixelWhitener)
     allowed = _FITTED_KEYS | set(_DERIVED) | _QUANTILE_KEYS | {"pixel_shape"}
+    if whitener:
+        allowed = allowed | WHITENER_KEYS
     fitted = reader.keys(fitted, "fitted", allowed, _FITTED_KEYS)
     per_pixel = bool(getattr(estimator, "per_pixel", False))
     pixel_shape = check_pixel_shape(fitted, reader, per_pixel, estimator._layout())
@@ -438,7 +444,7 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
     stats = None
     if fitted["statistics"] is not None:
         stats = _check_statistics(fitted["statistics"], fitted, reader)
-    elif estimator._learns():
+    elif estimator._learns() and not whitener:  # (its covariance: see below)
         raise reader.fail(
             f"{type(estimator).__name__} with these parameters learns statistics, "
             "but 'fitted.statistics' is null."
@@ -546,6 +552,9 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
         estimator._check_params()
         if fitted is not None:
             values = _fitted_values(estimator, fitted, reader)
+        if fitted is not None and isinstance(estimator, PixelWhitener):
+            restore_whitener(estimator, fitted, values, reader, _FITTED_KEYS)
+        elif fitted is not None:
             # A saved file holds finite derived statistics: an overflow while
             # recomputing them (a fixed std of 1e308 squared) is a forged file.
             try:

@@ -89,6 +89,7 @@ from ._persist_read import (
     _Reader,
     read_document,
 )
+from ._persist_whitener import whitener_fitted_fields
 from ._provenance import counts_of
 from ._version import __version__
 from .presets import PRESETS
@@ -210,7 +211,8 @@ def save_json(
     cls = type(estimator)
     if _CLASSES.get(cls.__name__) is not cls:
         raise TypeError(
-            f"save_json stores PixelNormalizer, PixelCenterer or PixelStandardizer; "
+            "save_json stores PixelNormalizer, PixelCenterer, PixelStandardizer or "
+            f"PixelWhitener; "
             f"got {cls.__name__}. Save a whole Pipeline with joblib.dump (and load "
             "it only from a trusted source)."
         )
@@ -274,8 +276,10 @@ def save_json(
 def _version_needed(estimator: Any, provenance: Any) -> int:
     """Version 3 for array blocks (mean images, whitening), 2 for provenance,
     else 1: a file is readable by every release that knows what it holds."""
-    if getattr(estimator, "per_pixel", False):
-        return FORMAT_VERSION
+    if getattr(estimator, "per_pixel", False) or isinstance(
+        estimator, _CLASSES["PixelWhitener"]
+    ):
+        return FORMAT_VERSION  # a mean image, or a whitener (array blocks)
     return 2 if provenance is not None else 1
 
 
@@ -306,6 +310,8 @@ def _fitted_doc(estimator: Any) -> dict[str, Any]:
         "max_value": float(estimator.max_value_),
         "statistics": stats_doc,
     }
+    if hasattr(estimator, "cov_"):  # a whitener: its covariance, as array blocks
+        return {**fitted, **whitener_fitted_fields(estimator)}
     if per_pixel:  # a mean image: its shape, and its statistics as array blocks
         fitted["pixel_shape"] = [int(s) for s in estimator.pixel_shape_]
     for key, attr in _DERIVED.items():
