@@ -13,7 +13,8 @@ atomically, read by the same validating reader)::
 * ``"float64"``, ``"int64"``: 8 bytes per value;
 * ``"bigint"``: integers beyond int64 (exact sums of very many 16-bit
   pixels), stored as int64 pairs ``(hi, lo)`` of shape ``(2, *shape)`` with
-  value ``hi * 2**62 + lo`` and ``0 <= lo < 2**62``.
+  value ``hi * 2**62 + lo`` and ``0 <= lo < 2**62`` (so ``|value| < 2**125``:
+  sums of squares of 16-bit pixels of 2**92 images).
 
 Every block is checked before anything is allocated: exactly these three keys,
 a dtype the field allows (never ``object``, so nothing can unpickle), a shape
@@ -71,7 +72,14 @@ def encode(values: Any, keep_object: bool = False) -> dict[str, Any]:
             kind = "bigint"
             hi = ints // (1 << _LOW_BITS)
             lo = ints - hi * (1 << _LOW_BITS)
-            data = np.stack([hi.astype("<i8"), lo.astype("<i8")])
+            try:
+                data = np.stack([hi.astype("<i8"), lo.astype("<i8")])
+            except OverflowError:
+                raise ValueError(
+                    "An integer statistic exceeds 2**125, the largest a file "
+                    "stores; no realistic fit reaches it (it takes 2**92 images "
+                    "of 16-bit pixels)."
+                ) from None
     else:
         raise TypeError(f"Cannot store an array of dtype {a.dtype} in a file.")
     raw = np.ascontiguousarray(data).tobytes()

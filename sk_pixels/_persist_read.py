@@ -442,7 +442,7 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
             "was edited or is corrupt."
         )
     stats = None
-    if fitted["statistics"] is not None:
+    if fitted["statistics"] is not None and not whitener:
         stats = _check_statistics(fitted["statistics"], fitted, reader)
     elif estimator._learns() and not whitener:  # (its covariance: see below)
         raise reader.fail(
