@@ -52,6 +52,19 @@ def pixel_layout(
     return shape, _normalize_axis(channel_axis, len(shape) + 1, shape) - 1
 
 
+def reshaped(stats: Any, shape: tuple[int, ...]) -> Any:
+    """``stats`` (a PixelStats) with its arrays reshaped to ``shape``: the
+    per-"channel" statistics of ``(n, 1, 1, D)`` as those of each position."""
+    shape = tuple(shape)
+    return type(stats)._make(
+        stats.input_dtype,
+        stats.n_images,
+        stats._moments.reshape(shape),
+        stats.min.reshape(shape),
+        stats.max.reshape(shape),
+    )
+
+
 def _flat(X: Any, size: int) -> Any:
     """``X`` of shape ``(n, *image)`` as ``(n, size)``, in its own namespace."""
     if isinstance(X, np.ndarray) or hasattr(X, "dask"):
@@ -100,7 +113,7 @@ class PositionBackend:
         if per_image:  # scope="image" is refused with per_pixel=True
             raise ValueError("per-pixel statistics pool the images of a batch.")
         stats = self.inner.stats(_flat(X, self.size), self.layout)
-        return stats.reshape(self.shape)
+        return reshaped(stats, self.shape)
 
     def apply(
         self,
@@ -220,7 +233,7 @@ class _PerPixelMixin:
         axis = self._channel_axis_of(shape)
         if axis is None:
             return stats
-        return stats.pooled(axis).reshape(shape[:axis] + shape[axis + 1 :])
+        return reshaped(stats.pooled(axis), shape[:axis] + shape[axis + 1 :])
 
     def _fitted_stat(self, values: np.ndarray) -> np.ndarray:
         return values if self._per_pixel() else super()._fitted_stat(values)

@@ -226,7 +226,9 @@ _PIXEL_STATS_KEYS = {
 def pixel_stats_doc(stats: Any) -> dict[str, Any]:
     """Per-pixel :class:`PixelStats` -> ``PixelStats.to_dict()`` with blocks."""
     shape = tuple(stats.min.shape)
-    doc = stats.reshape((int(np.prod(shape)),)).to_dict()
+    from ._per_pixel import reshaped
+
+    doc = reshaped(stats, (int(np.prod(shape)),)).to_dict()
     for key in (*_INT_FIELDS, *_FLOAT_FIELDS):
         if key in doc:
             kind = object if key in _INT_FIELDS else np.float64

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ._per_pixel import reshaped
 from ._persist_arrays import check_pixel_shape, check_stat, read_pixel_stats
 from ._persist_quantiles import KEYS as _QUANTILE_KEYS
 from ._persist_quantiles import restore as _restore_quantiles
@@ -360,7 +361,7 @@ def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelSta
         raise reader.fail(f"field {field!r} has a channel with no pixel.")
     if stats.exact:
         _check_exact_moments(stats_doc, np.iinfo(stats.input_dtype), reader)
-    return stats if shape is None else stats.reshape(tuple(shape))
+    return stats if shape is None else reshaped(stats, shape)
 
 
 def _check_exact_moments(doc: dict, info: np.iinfo, reader: _Reader) -> None:

@@ -366,33 +366,12 @@ class PixelStats:
         length 1.
         """
         self._require_data()
-        moments = self._moments
-        if axis not in (-1, self._min.ndim - 1):
-            moments = moments.moveaxis(axis, -1).pooled().moveaxis(-1, axis)
-        else:
-            moments = moments.pooled()
         return self._make(
             self._input_dtype,
             self._n_images,
-            moments,
+            self._moments.moveaxis(axis, -1).pooled().moveaxis(-1, axis),
             np.fmin.reduce(self._min, axis=axis, keepdims=True),
             np.fmax.reduce(self._max, axis=axis, keepdims=True),
-        )
-
-    def reshape(self, shape: tuple[int, ...]) -> PixelStats:
-        """Return the statistics with their arrays reshaped to ``shape``.
-
-        Per-pixel statistics (``per_pixel=True``) are reduced with each value of
-        an image (a position and channel) as a channel, then reshaped to the
-        image's shape: the reduction runs over the image axis only.
-        """
-        self._require_data()
-        return self._make(
-            self._input_dtype,
-            self._n_images,
-            self._moments.reshape(tuple(shape)),
-            self._min.reshape(shape),
-            self._max.reshape(shape),
         )
 
     # -- results ------------------------------------------------------------
