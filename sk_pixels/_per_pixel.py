@@ -37,7 +37,7 @@ def pixel_layout(
 
     Examples
     --------
-    >>> pixel_layout((3, 8, 8), 1 - 1 + 1, None)  # channel_axis=1: (C, H, W)
+    >>> pixel_layout((3, 8, 8), 1, None)  # channel_axis=1: (C, H, W)
     ((3, 8, 8), 0)
     >>> pixel_layout((8, 8), -1, None)  # grayscale (n, H, W)
     ((8, 8), None)

@@ -4,7 +4,7 @@
 :func:`load_json` reads it back into an estimator whose ``transform`` equals
 the original's exactly.  Unlike ``pickle``/``joblib``, loading never executes
 code: the file is parsed as plain JSON data, every field is checked, and only
-the three sk_pixels estimators can be rebuilt.  Use it to ship normalization
+the four sk_pixels estimators can be rebuilt.  Use it to ship normalization
 statistics to inference or to share them; use ``joblib`` for whole fitted
 Pipelines, and only with files you trust (``joblib.load`` runs code).
 
@@ -56,6 +56,16 @@ or null, bounded in length, no control characters), ``n_skipped``,
 ``library_version``, ``created`` (UTC, ISO 8601), and the counts of the fit,
 ``n_images`` (``fitted.n_samples_seen``) and ``n_pixels`` (pixels per
 channel in ``fitted.statistics``), which must match the fit.
+
+Version 3 adds array-valued fitted state, as array blocks (base64 with a
+declared dtype and shape, checked before decoding; see
+:mod:`sk_pixels._persist_arrays`): a mean image (``per_pixel=True``) stores
+``fitted.pixel_shape``, its ``statistics`` fields as blocks of that shape and
+its ``mean``/``std``/``var`` as blocks; a ``PixelWhitener`` stores
+``fitted.input_image_shape`` and ``fitted.covariance`` (see
+:mod:`sk_pixels._persist_whitener`) and ``statistics: null``.  Files without
+arrays stay version 1 or 2.  Such files are larger than the default 1 MiB
+``max_bytes`` of :func:`load_json` for large images: pass a larger one.
 
 Guarantees: what :func:`save_json` writes, :func:`load_json` loads (the file
 is read back before it is written); every malformed file raises
@@ -157,7 +167,7 @@ def save_json(
 
     Parameters
     ----------
-    estimator : PixelNormalizer, PixelCenterer or PixelStandardizer
+    estimator : PixelNormalizer, PixelCenterer, PixelStandardizer or PixelWhitener
         The estimator to save. Pipelines and other objects are refused (use
         ``joblib`` for them).
     path : str or path-like
@@ -176,7 +186,7 @@ def save_json(
     Raises
     ------
     TypeError
-        ``estimator`` is not one of the three estimators.
+        ``estimator`` is not one of the four estimators.
     ValueError
         ``channel_order`` contradicts the estimator (channel count, preset),
         or :func:`load_json` would refuse the file (e.g. a parameter given as
@@ -330,14 +340,16 @@ def load_json(
     """Read an estimator written by :func:`save_json`, validating everything.
 
     Loading never executes code: the file is parsed as JSON data and only
-    PixelNormalizer, PixelCenterer or PixelStandardizer can be built from it.
+    PixelNormalizer, PixelCenterer, PixelStandardizer or PixelWhitener can be
+    built from it.
 
     Parameters
     ----------
     path : str or path-like
         File written by :func:`save_json`.
     max_bytes : int, default=1048576
-        Refuse larger files (a version-1 file is a few KiB).
+        Refuse larger files (a version-1 file is a few KiB; a mean image of
+        224x224x3 pixels is about 13 MB, a whitener of 32x32x3 images 50 MB).
     return_metadata : bool, default=False
         Also return a dict with ``"channel_order"``, ``"library_version"`` and
         ``"format_version"``.
@@ -347,7 +359,7 @@ def load_json(
 
     Returns
     -------
-    estimator : PixelNormalizer, PixelCenterer or PixelStandardizer
+    estimator : PixelNormalizer, PixelCenterer, PixelStandardizer or PixelWhitener
         Fitted (when it was saved fitted), with the same parameters and
         fitted attributes; its ``transform`` equals the original's exactly.
     metadata : dict
