@@ -263,6 +263,13 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
             f"channel, dtype {stats.input_dtype}, {units}",
             f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
         ]
+        if getattr(self, "per_pixel", False):  # a mean image: its shape and range
+            for label, values in (("mean", stats.mean), ("std", stats.std)):
+                lines.append(
+                    f"  {label} image of shape {values.shape}: values in "
+                    f"[{_nanmin(values):.4g}, {_nanmax(values):.4g}]"
+                )
+            return "\n".join(lines + provenance)
         with np.printoptions(precision=4, suppress=True):
             for label, values in (
                 ("mean", stats.mean),

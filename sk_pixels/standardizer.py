@@ -182,6 +182,8 @@ class PixelStandardizer(_PerPixelMixin, _BasePixelTransformer):
         # batches; transform refuses it if it never is.
         count = np.asarray(self._pool(stats).count, dtype=np.float64)
         if np.any((count > 0) & (count <= self.ddof)):
+            if count.ndim > 1:  # a mean image: the distinct counts, not each one
+                count = np.unique(count)
             raise ValueError(
                 f"ddof={self.ddof} needs more than {self.ddof} pixel(s) per "
                 f"channel to estimate a std, but the statistics count "

@@ -401,3 +401,15 @@ def test_cloned_and_refitted_per_pixel_estimator_forgets_its_shape(rng):
     other = rng.integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
     assert scaler.fit(other).pixel_shape_ == (3, 3, 3)
     assert not hasattr(sklearn.clone(scaler), "pixel_shape_")
+
+
+def test_summary_describes_the_mean_image():
+    X = np.arange(2 * 3 * 2, dtype=np.uint8).reshape(2, 3, 2, 1)
+    text = PixelStandardizer(per_pixel=True).fit(X).summary()
+    assert "mean image of shape (3, 2, 1): values in [3, 8]" in text
+    assert "std image of shape (3, 2, 1): values in [3, 3]" in text
+
+
+def test_ddof_refusal_names_the_distinct_counts():
+    with pytest.raises(ValueError, match=r"the statistics count \[2\]\. Fit on more"):
+        PixelStandardizer(per_pixel=True, ddof=2).fit(X_FIT)
