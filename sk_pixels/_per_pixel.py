@@ -67,9 +67,28 @@ def reshaped(stats: Any, shape: tuple[int, ...]) -> Any:
 
 def _flat(X: Any, size: int) -> Any:
     """``X`` of shape ``(n, *image)`` as ``(n, size)``, in its own namespace."""
-    if isinstance(X, np.ndarray) or hasattr(X, "dask"):
+    if isinstance(X, np.ndarray):
         return X.reshape(-1, size)
+    if hasattr(X, "dask"):
+        return _dask_reshape(X, (size,))
     return namespace_of(X).reshape(X, (-1, size))
+
+
+def _dask_reshape(X: Any, image: tuple[int, ...]) -> Any:
+    """A Dask array ``(n, ...)`` with each image reshaped to ``image``, chunk by
+    chunk of whole images (the number of images may be unknown)."""
+    if tuple(X.shape[1:]) == tuple(image):
+        return X
+    from ._backends._dask import _whole_images
+
+    whole = _whole_images(X)
+    return whole.map_blocks(
+        lambda block: block.reshape(block.shape[0], *image),
+        chunks=(whole.chunks[0], *((s,) for s in image)),
+        drop_axis=list(range(1 + len(image), X.ndim)),
+        new_axis=list(range(X.ndim, 1 + len(image))),
+        dtype=X.dtype,
+    )
 
 
 def flat_affine(affine: Affine, shape: tuple[int, ...], channel_axis) -> Affine:
@@ -150,7 +169,9 @@ class PositionBackend:
         )
         if flat_out is not None:
             return out
-        if isinstance(result, np.ndarray) or hasattr(result, "dask"):
+        if hasattr(result, "dask"):
+            shaped = _dask_reshape(result, tuple(X.shape[1:]))
+        elif isinstance(result, np.ndarray):
             shaped = result.reshape(X.shape)
         else:
             shaped = namespace_of(result).reshape(result, tuple(X.shape))
