@@ -312,6 +312,11 @@ def test_dask_spatial_chunks_equal_numpy(rng):
         da.from_array(X, chunks=(2, 3, 2, 3))
     )
     assert fitted.stats_ == reference.stats_
+    # Unknown numbers of images per chunk (a boolean selection).
+    lazy = da.from_array(X, chunks=(2, 6, 4, 3))
+    lazy = lazy[lazy[:, 0, 0, 0] < 256]
+    assert PixelStandardizer(per_pixel=True).fit(lazy).stats_ == reference.stats_
+    assert_array_equal(fitted.transform(lazy).compute(), reference.transform(X))
 
 
 # -- refusals ------------------------------------------------------------------------
