@@ -157,8 +157,12 @@ class PositionBackend:
                 flat_out.shape = (out.shape[0], self.size)
             except AttributeError:
                 flat_out = None
-        elif out is not None:  # Dask refuses out; device arrays reshape to views
-            flat_out = _flat(out, self.size)
+        elif out is not None and self.inner.name == "dask":
+            flat_out = out  # refused by the Dask backend, with its message
+        elif out is not None:  # a device array: checked, then written whole
+            from ._backends._array_api import _check_out
+
+            out_dtype = _check_out(out, X, namespace_of(X))
         result = self.inner.apply(
             _flat(X, self.size),
             flat,
@@ -177,7 +181,10 @@ class PositionBackend:
             shaped = namespace_of(result).reshape(result, tuple(X.shape))
         if out is None:
             return shaped
-        np.copyto(out, shaped)  # out's strides allow no flat view
+        if isinstance(out, np.ndarray):
+            np.copyto(out, shaped)  # out's strides allow no flat view
+        else:
+            out[...] = shaped  # (a device reshape may copy: never write through one)
         return out
 
 

@@ -418,3 +418,21 @@ def test_summary_describes_the_mean_image():
 def test_ddof_refusal_names_the_distinct_counts():
     with pytest.raises(ValueError, match=r"the statistics count \[2\]\. Fit on more"):
         PixelStandardizer(per_pixel=True, ddof=2).fit(X_FIT)
+
+
+@pytest.mark.parametrize("name", ["array_api_strict", "torch"])
+def test_device_out_receives_the_transform(name, rng):
+    X = rng.integers(0, 256, (4, 3, 5, 3), dtype=np.uint8)
+    reference = PixelStandardizer(per_pixel=True).fit(X).transform(X)
+    with _dispatch(name):
+        Xb, to_numpy = BACKENDS[name](X)
+        from sk_pixels._xp import namespace_of
+
+        xp = namespace_of(Xb)
+        out = xp.zeros(X.shape, dtype=xp.float32)
+        scaler = PixelStandardizer(per_pixel=True).fit(Xb)
+        assert scaler.transform(Xb, out=out) is out
+        assert_allclose(to_numpy(out), reference, rtol=4e-7, atol=1e-6)
+        bad = xp.zeros(X.shape, dtype=xp.int32)
+        with pytest.raises(ValueError, match="out has dtype int32"):
+            scaler.transform(Xb, out=bad)
