@@ -230,6 +230,15 @@ class _PerPixelMixin:
         backend, data, dtype = super()._validate(
             X, reset=reset, fitting=fitting, check_names=check_names
         )
+        fitted = not reset and self._learns() and hasattr(self, "stats_")
+        if fitted and self._per_pixel() != hasattr(self, "pixel_shape_"):
+            raise ValueError(
+                f"{type(self).__name__} was fitted with per_pixel="
+                f"{not self._per_pixel()}, but per_pixel is now {self._per_pixel()}: "
+                "the statistics describe "
+                f"{'channels' if self._per_pixel() else 'pixel positions'}. Call fit "
+                "again after changing per_pixel."
+            )
         if not self._per_pixel():
             return backend, data, dtype
         shape, axis = pixel_layout(tuple(data.shape[1:]), *self._layout())

@@ -436,3 +436,14 @@ def test_device_out_receives_the_transform(name, rng):
         bad = xp.zeros(X.shape, dtype=xp.int32)
         with pytest.raises(ValueError, match="out has dtype int32"):
             scaler.transform(Xb, out=bad)
+
+
+@pytest.mark.parametrize("before", [True, False], ids=["was-per-pixel", "was-channel"])
+def test_changing_per_pixel_after_fit_asks_for_fit(before):
+    scaler = PixelStandardizer(per_pixel=before).fit(X_FIT)
+    scaler.set_params(per_pixel=not before)
+    with pytest.raises(ValueError, match="Call fit again after changing per_pixel"):
+        scaler.transform(X_FIT)
+    with pytest.raises(ValueError, match="Call fit again after changing per_pixel"):
+        scaler.partial_fit(X_FIT)
+    assert scaler.fit(X_FIT).transform(X_FIT).shape == X_FIT.shape
