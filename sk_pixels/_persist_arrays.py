@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 import numpy as np
@@ -285,7 +286,7 @@ def check_pixel_shape(
         )
     shape, axis = pixel_layout(tuple(stored), *layout)
     channels = 1 if axis is None else shape[axis]
-    values = int(np.prod(shape))
+    values = math.prod(shape)  # Python ints: no overflow, nothing allocated
     n_features = fitted.get("n_features_in")
     if (
         shape != tuple(stored)

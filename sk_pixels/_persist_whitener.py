@@ -26,12 +26,13 @@ a non-negative diagonal, and sizes that match the image shape and mode.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ._covariance import _EXACT_FLOAT, PixelCovariance, _exact_bound
-from ._layout import image_view
+from ._per_pixel import pixel_layout
 from ._persist_arrays import decode, encode
 
 #: Fields of a whitener file's "fitted" object on top of the shared ones.
@@ -90,17 +91,18 @@ def _image_shape(fitted: dict, estimator: Any, reader: Any) -> tuple[int, ...]:
             "field 'fitted.input_image_shape' must be the shape of one training "
             f"image (1 to 4 integers >= 1), got {shape!r:.80}."
         )
-    try:
-        view = image_view(np.zeros((1, *shape), np.uint8), *estimator._layout())
+    try:  # from the shape alone: a hostile shape must allocate nothing
+        image, axis = pixel_layout(tuple(shape), *estimator._layout())
     except ValueError as exc:
-        raise reader.fail(f"field 'fitted.input_image_shape' is invalid: {exc}")
-    if view.shape[-1] != fitted["n_channels"]:
         raise reader.fail(
-            f"field 'fitted.input_image_shape' {shape} holds {view.shape[-1]} "
+            f"field 'fitted.input_image_shape' is invalid: {exc}"
+        ) from None
+    channels = 1 if axis is None else image[axis]
+    if channels != fitted["n_channels"]:
+        raise reader.fail(
+            f"field 'fitted.input_image_shape' {shape} holds {channels} "
             f"channel(s), but 'fitted.n_channels' is {fitted['n_channels']}."
         )
-    if estimator.patch_size is not None and min(view.shape[1:3]) < 1:
-        raise reader.fail("field 'fitted.input_image_shape' holds no pixel.")
     return tuple(shape)
 
 
@@ -155,7 +157,10 @@ def read_covariance(
     packed = d * (d + 1) // 2
     cov = PixelCovariance.__new__(PixelCovariance)
     cov.n_features, cov.dtype, cov.n_samples, cov.exact = d, dtype, n, exact
-    diagonal = np.cumsum(np.r_[0, np.arange(d, 1, -1)])  # offsets of G_ii
+
+    def diagonal() -> np.ndarray:  # offsets of G_ii (once the blocks, of
+        return np.cumsum(np.r_[0, np.arange(d, 1, -1)])  # d*d values, decoded)
+
     if not exact:
         if doc["bound"] is not None:
             raise reader.fail(f"field '{field}.bound' must be null for float sums.")
@@ -166,7 +171,7 @@ def read_covariance(
         m2 = decode(
             doc["m2"], reader, f"{field}.m2", kinds=("float64",), shape=(packed,)
         )
-        if np.any(m2[diagonal] < 0):
+        if np.any(m2[diagonal()] < 0):
             raise reader.fail(f"field '{field}.m2' has a negative diagonal entry.")
         cov._m2 = _unpack_upper(m2, d)
         return cov
@@ -189,9 +194,8 @@ def read_covariance(
     if (sums.dtype == object) != (gram.dtype == object):
         raise reader.fail(f"fields '{field}.sum' and '.gram' differ in number type.")
     s = sums.astype(object)
-    g = gram[diagonal].astype(object) if gram.dtype != np.float64 else None
-    if g is None:
-        g = gram[diagonal].astype(np.int64).astype(object)
+    g = gram[diagonal()]
+    g = (g.astype(np.int64) if g.dtype == np.float64 else g).astype(object)
     if not (
         np.all(np.abs(s) <= n * bound)
         and np.all(g >= 0)
@@ -228,11 +232,11 @@ def restore_whitener(
     shape = _image_shape(fitted, estimator, reader)
     c = fitted["n_channels"]
     k = estimator.patch_size
-    d = int(np.prod(shape)) if k is None else k * k * c
-    if values["n_features_in"] not in (None, int(np.prod(shape))):
+    d = math.prod(shape) if k is None else k * k * c
+    if values["n_features_in"] not in (None, math.prod(shape)):
         raise reader.fail(
             f"field 'fitted.n_features_in' is {values['n_features_in']}, but images "
-            f"of shape {list(shape)} hold {int(np.prod(shape))} values."
+            f"of shape {list(shape)} hold {math.prod(shape)} values."
         )
     cov = read_covariance(
         fitted["covariance"],
@@ -252,7 +256,7 @@ def restore_whitener(
         X=np.zeros((0, *shape), dtype=dtype),
     )
     estimator.n_channels_ = c
-    estimator.n_features_in_ = values["n_features_in"] or int(np.prod(shape))
+    estimator.n_features_in_ = values["n_features_in"] or math.prod(shape)
     if values["feature_names_in"] is not None:
         estimator.feature_names_in_ = np.asarray(
             values["feature_names_in"], dtype=object

@@ -538,6 +538,33 @@ ARRAY_CASES = [
         "whitener-float",
     ),
     Case(
+        "whitener-huge-image-shape",
+        set_("fitted.input_image_shape", [10**6, 10**6, 3]),
+        bad(
+            "'fitted.n_features_in' is 48, but images of shape .* 3000000000000 values"
+        ),
+        "whitener",
+    ),
+    Case(
+        "whitener-huge-declared-covariance",
+        both(
+            set_("fitted.input_image_shape", [10**6, 10**6, 3]),
+            set_("fitted.n_features_in", None),
+            set_(f"{COV}.n_features", 3 * 10**12),
+        ),
+        bad(r"'fitted.covariance.sum.shape' is \[48\], but .* \[3000000000000\]"),
+        "whitener",
+    ),
+    Case(
+        "pixel-huge-shape",
+        both(
+            set_("fitted.pixel_shape", [10**6, 10**6, 3]),
+            set_("fitted.n_features_in", None),
+        ),
+        bad(r"'fitted.statistics.shape' is \[4, 4, 3\], but 'fitted.pixel_shape'"),
+        "pixel-uint8",
+    ),
+    Case(
         "whitener-n-components-too-many",
         set_("params.n_components", 49),
         bad("n_components=49 is larger than the n_features=48"),
