@@ -554,19 +554,19 @@ def _exact_stream(flat: np.ndarray, channels: int):
     sums = np.zeros((2, width))
     part = np.empty((2, 1, width), dtype=acc)  # exact: < 2**24 or 2**53
     lo = hi = None
-    # int64 while no sum can overflow it, then Python ints: per-pixel statistics
-    # have one "channel" per image value, too many for a loop over Python ints.
+    # int64 while no sum overflows it, then Python ints: per-pixel statistics have
+    # a "channel" per image value, too many for a loop over Python ints.
     totals = np.zeros((2, channels), dtype=np.int64)
     pending = 0
 
     def add(folded: np.ndarray) -> None:
         nonlocal totals
-        if totals.dtype != object and folded.dtype != object:
-            largest = int(np.abs(totals).max()) + int(np.abs(folded).max())
-            if largest < 2**63:
-                totals += folded
-                return
-        totals = totals.astype(object) + folded.astype(object)
+        if totals.dtype == folded.dtype == np.int64 and (
+            int(np.abs(totals).max()) + int(np.abs(folded).max()) < 2**63
+        ):
+            totals += folded
+        else:
+            totals = totals.astype(object) + folded.astype(object)
 
     def flush() -> None:
         column = sums.astype(np.int64)  # exact: integers below 2**53
@@ -599,5 +599,5 @@ def _exact_stream(flat: np.ndarray, channels: int):
         hi_t = fold(tail, channels, np.maximum)[0]
         lo = lo_t if lo is None else np.minimum(lo, lo_t)
         hi = hi_t if hi is None else np.maximum(hi, hi_t)
-    totals = totals.astype(object)  # Python ints, as the moments hold them
-    return totals[0], totals[1], lo.astype(np.float64), hi.astype(np.float64)
+    total, squares = totals.astype(object)  # Python ints, as the moments hold
+    return total, squares, lo.astype(np.float64), hi.astype(np.float64)
