@@ -87,6 +87,12 @@ class PixelCenterer(_PerPixelMixin, _BasePixelTransformer):
            [ 25.,  25.,  25.]], dtype=float32)
     >>> PixelCenterer(per_channel=False).fit(X).mean_
     array(125.)
+
+    A mean image (one mean per pixel position and channel):
+
+    >>> PixelCenterer(per_pixel=True).fit(np.concatenate([X, X // 2])).mean_[:, 0]
+    array([[  0. ,  75. , 150. ],
+           [ 37.5, 112.5, 187.5]])
     """
 
     _parameter_constraints: dict = {
