@@ -424,6 +424,9 @@ def _exact_numpy(view: np.ndarray, per_image: bool) -> Reduction:
     n_threads = 1
     if n > 1:
         n_threads = _threads.get_num_threads(view.size * (view.itemsize + 4))
+        # A part costs a few Python-int operations per channel to merge: parts
+        # with few pixels per channel (per-pixel statistics) stay on one thread.
+        n_threads = min(n_threads, max(1, n * view.shape[1] * view.shape[2] // 4096))
     if n_threads == 1:
         return _exact_numpy_serial(view, per_image)
     parts = _threads.run(
