@@ -4,6 +4,15 @@ _SHARED = {
     "per_channel": """per_channel : bool, default=True
         Compute one statistic per channel (True) or one for all channels
         of an image together (False).""",
+    "per_pixel": """per_pixel : bool, default=False
+        Learn one statistic per pixel position and channel (a mean image,
+        Caffe's "subtract the mean image") instead of one per channel. Every
+        image must then have the training images' shape; ``scope="dataset"``
+        or ``"batch"`` only, with learned (not fixed) statistics.""",
+    "pixel_shape": """pixel_shape_ : tuple of int
+        ``per_pixel=True`` only: the shape of one training image in the
+        input's layout (``(H, W, C)``, ``(C, H, W)``, ``(H, W)``, or
+        ``(n_features,)`` for flattened input without ``image_shape``).""",
     "max_value": """max_value : "auto" or float, default="auto"
         Domain maximum of the input pixels, the units of the data. ``"auto"``
         is 255 for ``uint8``, 65535 for ``uint16``, the dtype's maximum for

@@ -67,6 +67,15 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                 f"{self.scope} at transform time, so no fixed mean/std describe it for "
                 f"{target}. Use scope='dataset' (fitted statistics) to export."
             )
+        if getattr(self, "per_pixel", False):
+            shape = getattr(self, "mean_", np.empty(0)).shape
+            raise ValueError(
+                f"{name}(per_pixel=True) subtracts a mean image (one value per pixel "
+                f"position{f', shape {shape}' if shape else ''}), but the export to "
+                f"{target} takes one mean and std per channel. Apply the "
+                "estimator's transform (or subtract mean_ before the framework's "
+                "normalization), or fit per_pixel=False for per-channel numbers."
+            )
         # None (standardizer) or False (normalizer): no clip.
         if not clip_ok and getattr(self, "clip", None) not in (None, False):
             raise ValueError(
@@ -258,6 +267,13 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
             f"channel, dtype {stats.input_dtype}, {units}",
             f"  observed range [{_nanmin(stats.min):g}, {_nanmax(stats.max):g}]",
         ]
+        if getattr(self, "per_pixel", False):  # a mean image: its shape and range
+            for label, values in (("mean", stats.mean), ("std", stats.std)):
+                lines.append(
+                    f"  {label} image of shape {values.shape}: values in "
+                    f"[{_nanmin(values):.4g}, {_nanmax(values):.4g}]"
+                )
+            return "\n".join(lines + provenance)
         with np.printoptions(precision=4, suppress=True):
             for label, values in (
                 ("mean", stats.mean),

@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from ._per_pixel import reshaped
+from ._persist_arrays import check_pixel_shape, check_stat, read_pixel_stats
 from ._persist_quantiles import KEYS as _QUANTILE_KEYS
 from ._persist_quantiles import restore as _restore_quantiles
+from ._persist_whitener import WHITENER_KEYS, restore_whitener
 from ._provenance import read_provenance
 from ._stats import PixelStats, is_exact_dtype
 from ._units import resolve_max_value
@@ -30,13 +33,15 @@ from .centerer import PixelCenterer
 from .io._modes import CHANNEL_ORDERS
 from .normalizer import PixelNormalizer
 from .standardizer import PixelStandardizer
+from .whitener import PixelWhitener
 
 FORMAT = "sk_pixels.estimator"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: The only classes a file can name.
 _CLASSES = {
-    cls.__name__: cls for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer)
+    cls.__name__: cls
+    for cls in (PixelNormalizer, PixelCenterer, PixelStandardizer, PixelWhitener)
 }
 
 #: Channel orders a file may declare -> number of channels.
@@ -179,7 +184,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 #: character and the closing quote is optional, so a match never backtracks and
 #: every character is read once: the search is linear even for a megabyte of
 #: ``\"`` (the closed-string pattern, retried at every quote, was quadratic).
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+#: Runs of plain characters are taken whole (``+``): the optional closing quote
+#: always matches, so nothing backtracks, and a megabyte-long base64 block is
+#: one fast C loop instead of a step per character.
+_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
 
 
 def _nesting_depth(text: str) -> int:
@@ -278,8 +286,8 @@ def _parse(text: str, reader: _Reader) -> Any:
 _NODATA = {"nodata", "nodata_fill"}
 _NEWER_PARAMS = {
     "PixelNormalizer": {"quantile_range", "clip", *_NODATA},
-    "PixelCenterer": _NODATA,
-    "PixelStandardizer": {"quantile_range", *_NODATA},
+    "PixelCenterer": {"per_pixel", *_NODATA},
+    "PixelStandardizer": {"quantile_range", "per_pixel", *_NODATA},
 }
 
 
@@ -326,8 +334,11 @@ def _nan_nodata(value: Any) -> Any:
 def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelStats:
     """``fitted.statistics`` -> PixelStats, consistent with the rest of ``fitted``."""
     field = "fitted.statistics"
+    shape = fitted.get("pixel_shape")
+    if shape is not None:  # a mean image: blocks of the image's shape
+        stats_doc = read_pixel_stats(stats_doc, reader, field, tuple(shape))
     count = stats_doc.get("count") if isinstance(stats_doc, dict) else None
-    if isinstance(count, list) and len(count) != fitted["n_channels"]:
+    if shape is None and isinstance(count, list) and len(count) != fitted["n_channels"]:
         raise reader.fail(  # before the per-value checks of a possibly huge list
             f"field {field!r} has {len(count)} channels but 'fitted.n_channels' is "
             f"{fitted['n_channels']}."
@@ -361,15 +372,16 @@ def _check_statistics(stats_doc: Any, fitted: dict, reader: _Reader) -> PixelSta
         raise reader.fail(f"field {field!r} has a channel with no pixel.")
     if stats.exact:
         _check_exact_moments(stats_doc, np.iinfo(stats.input_dtype), reader)
-    return stats
+    return stats if shape is None else reshaped(stats, shape)
 
 
 def _check_exact_moments(doc: dict, info: np.iinfo, reader: _Reader) -> None:
     """Integer moments that some pixels in ``[min, max]`` can have (exact checks)."""
     field = "fitted.statistics"
     for key in ("min", "max"):
-        if not all(
-            float(v).is_integer() and info.min <= v <= info.max for v in doc[key]
+        values = np.asarray(doc[key], dtype=np.float64)  # finite: checked before
+        if not np.all((values == np.round(values)) & (values >= info.min)) or not (
+            np.all(values <= info.max)
         ):
             raise reader.fail(
                 f"field '{field}.{key}' must hold integers in [{info.min}, "
@@ -392,8 +404,13 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
     ``max_value``, ``n_channels``, ``n_features_in`` and ``feature_names_in``
     (None or a list of str).  Writes nothing: :func:`_commit_fitted` does.
     """
-    allowed = _FITTED_KEYS | set(_DERIVED) | _QUANTILE_KEYS
+    whitener = isinstance(estimator, PixelWhitener)
+    allowed = _FITTED_KEYS | set(_DERIVED) | _QUANTILE_KEYS | {"pixel_shape"}
+    if whitener:
+        allowed = allowed | WHITENER_KEYS
     fitted = reader.keys(fitted, "fitted", allowed, _FITTED_KEYS)
+    per_pixel = bool(getattr(estimator, "per_pixel", False))
+    pixel_shape = check_pixel_shape(fitted, reader, per_pixel, estimator._layout())
     n_seen = reader.integer(fitted["n_samples_seen"], "fitted.n_samples_seen", 0)
     n_channels = reader.integer(fitted["n_channels"], "fitted.n_channels", 1)
     n_features = fitted["n_features_in"]
@@ -437,9 +454,9 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
             "was edited or is corrupt."
         )
     stats = None
-    if fitted["statistics"] is not None:
+    if fitted["statistics"] is not None and not whitener:
         stats = _check_statistics(fitted["statistics"], fitted, reader)
-    elif estimator._learns():
+    elif estimator._learns() and not whitener:  # (its covariance: see below)
         raise reader.fail(
             f"{type(estimator).__name__} with these parameters learns statistics, "
             "but 'fitted.statistics' is null."
@@ -452,6 +469,7 @@ def _fitted_values(estimator: Any, fitted: Any, reader: _Reader) -> dict[str, An
         "n_channels": n_channels,
         "n_features_in": n_features,
         "feature_names_in": names,
+        "pixel_shape": pixel_shape,
     }
 
 
@@ -465,6 +483,8 @@ def _commit_fitted(estimator: Any, values: dict[str, Any]) -> None:
     estimator._validate_params()
     estimator._check_params()
     estimator._check_fixed_lengths(values["n_channels"])
+    if values["pixel_shape"] is not None:
+        estimator.pixel_shape_ = values["pixel_shape"]
     estimator._commit(
         input_dtype=np.dtype(values["input_dtype"]),
         n_images=values["n_samples_seen"],
@@ -491,38 +511,7 @@ def _check_derived(estimator: Any, fitted: dict, reader: _Reader) -> None:
         if has_attr and key not in fitted:
             raise reader.fail(f"field 'fitted.{key}' is missing.")
         if has_attr:
-            _check_array_stat(reader, key, fitted[key], getattr(estimator, attr))
-
-
-def _check_array_stat(
-    reader: _Reader, key: str, stored: Any, recomputed: np.ndarray
-) -> None:
-    field = f"fitted.{key}"
-    items = stored if isinstance(stored, list) else [stored]
-    for v in items:
-        if v is not None:  # null: undefined, recomputed as NaN below
-            reader.number(v, field)
-    values = np.asarray([np.nan if v is None else v for v in items], dtype=np.float64)
-    if not isinstance(stored, list):
-        values = values.reshape(())
-    if key in ("std", "var") and np.any(values < 0):
-        raise reader.fail(
-            f"field {field!r} holds a negative value {values.tolist()}; "
-            f"a {key} is >= 0."
-        )
-    recomputed = np.asarray(recomputed, dtype=np.float64)
-    if values.shape != recomputed.shape:
-        raise reader.fail(
-            f"field {field!r} has {values.size} value(s) but the estimator has "
-            f"{recomputed.size} (shape {recomputed.shape}); the file was edited or "
-            "is corrupt."
-        )
-    if not np.array_equal(values, recomputed, equal_nan=True):
-        raise reader.fail(
-            f"field {field!r} = {values.tolist()} does not match the value recomputed "
-            f"from 'statistics', {recomputed.tolist()}; the file was edited or is "
-            "corrupt. Refit and save again rather than editing statistics by hand."
-        )
+            check_stat(reader, key, fitted[key], getattr(estimator, attr))
 
 
 def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
@@ -575,6 +564,9 @@ def read_document(doc: Any, reader: _Reader) -> tuple[Any, dict[str, Any]]:
         estimator._check_params()
         if fitted is not None:
             values = _fitted_values(estimator, fitted, reader)
+        if fitted is not None and isinstance(estimator, PixelWhitener):
+            restore_whitener(estimator, fitted, values, reader, _FITTED_KEYS)
+        elif fitted is not None:
             # A saved file holds finite derived statistics: an overflow while
             # recomputing them (a fixed std of 1e308 squared) is a forged file.
             try:

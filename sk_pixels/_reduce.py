@@ -399,6 +399,9 @@ def _exact_numpy(view: np.ndarray, per_image: bool) -> Reduction:
     n_threads = 1
     if n > 1:
         n_threads = _threads.get_num_threads(view.size * (view.itemsize + 4))
+        # A part costs a few Python-int operations per channel to merge: parts
+        # with few pixels per channel (per-pixel statistics) stay on one thread.
+        n_threads = min(n_threads, max(1, n * view.shape[1] * view.shape[2] // 4096))
     if n_threads == 1:
         return _exact_numpy_serial(view, per_image)
     parts = _threads.run(
@@ -529,12 +532,19 @@ def _exact_stream(flat: np.ndarray, channels: int):
     sums = np.zeros((2, width))
     part = np.empty((2, 1, width), dtype=acc)  # exact: < 2**24 or 2**53
     lo = hi = None
-    totals = [0] * channels, [0] * channels
+    # int64 while no sum overflows it, then Python ints: per-pixel statistics have
+    # a "channel" per image value, too many for a loop over Python ints.
+    totals = np.zeros((2, channels), dtype=np.int64)
     pending = 0
 
     def add(folded: np.ndarray) -> None:
-        for total, values in zip(totals, folded.tolist(), strict=True):
-            total[:] = [a + int(b) for a, b in zip(total, values, strict=True)]
+        nonlocal totals
+        if totals.dtype == folded.dtype == np.int64 and (
+            int(np.abs(totals).max()) + int(np.abs(folded).max()) < 2**63
+        ):
+            totals += folded
+        else:
+            totals = totals.astype(object) + folded.astype(object)
 
     def flush() -> None:
         column = sums.astype(np.int64)  # exact: integers below 2**53
@@ -567,4 +577,5 @@ def _exact_stream(flat: np.ndarray, channels: int):
         hi_t = fold(tail, channels, np.maximum)[0]
         lo = lo_t if lo is None else np.minimum(lo, lo_t)
         hi = hi_t if hi is None else np.maximum(hi, hi_t)
-    return totals[0], totals[1], lo.astype(np.float64), hi.astype(np.float64)
+    total, squares = totals.astype(object)  # Python ints, as the moments hold
+    return total, squares, lo.astype(np.float64), hi.astype(np.float64)

@@ -373,18 +373,21 @@ class PixelStats:
         # place (merge_inplace rebinds them): sharing them is safe.
         return PixelStats.__new__(PixelStats)._set(*self._fields())
 
-    def pooled(self) -> PixelStats:
+    def pooled(self, axis: int = -1) -> PixelStats:
         """Return the statistics of all channels pooled into one (global) channel.
 
         The result has one channel (shape ``(1,)``, or ``(n, 1)`` per image).
+        ``axis`` is the channel axis of statistics with more axes (per-pixel
+        statistics of shape ``(C, H, W)`` pool ``axis=0``); it is kept, of
+        length 1.
         """
         self._require_data()
         return self._make(
             self._input_dtype,
             self._n_images,
-            self._moments.pooled(),
-            np.fmin.reduce(self._min, axis=-1, keepdims=True),
-            np.fmax.reduce(self._max, axis=-1, keepdims=True),
+            self._moments.moveaxis(axis, -1).pooled().moveaxis(-1, axis),
+            np.fmin.reduce(self._min, axis=axis, keepdims=True),
+            np.fmax.reduce(self._max, axis=axis, keepdims=True),
         )
 
     # -- results ------------------------------------------------------------

@@ -20,7 +20,8 @@ def _number_list(data: dict, key: str, *, integer: bool = False, length=None) ->
             f"Field {key!r} must be a non-empty list, got {value!r:.80}."
         )
     kind = Integral if integer else Real
-    for item in value:
+    plain = (int,) if integer else (int, float)  # what JSON and tolist() give
+    for item in value if not all(type(v) in plain for v in value) else ():
         if isinstance(item, bool) or not isinstance(item, kind):
             what = "integers" if integer else "numbers"
             raise InvalidStatsError(

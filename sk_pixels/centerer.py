@@ -9,11 +9,12 @@ from sklearn.utils._param_validation import StrOptions
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
+from ._per_pixel import _PerPixelMixin
 from .presets import PRESETS
 
 
 @fill_doc
-class PixelCenterer(_BasePixelTransformer):
+class PixelCenterer(_PerPixelMixin, _BasePixelTransformer):
     """Center pixels by subtracting a mean.
 
     .. math::
@@ -34,6 +35,8 @@ class PixelCenterer(_BasePixelTransformer):
 
     %(per_channel)s
 
+    %(per_pixel)s
+
     mean : None, str or array-like of shape (n_channels,) or (), default=None
         None learns the mean. A preset name (``"imagenet"``, ``"clip"``,
         ``"inception"``, ``"caffe"``; see :mod:`sk_pixels.presets`) is
@@ -52,8 +55,12 @@ class PixelCenterer(_BasePixelTransformer):
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_channels,) or ()
-        Mean subtracted, in input pixel units (dataset scope).
+    mean_ : ndarray of shape (n_channels,), () or pixel_shape_
+        Mean subtracted, in input pixel units (dataset scope). With
+        ``per_pixel=True``, the mean image: of shape ``pixel_shape_``, or
+        without its channel axis when ``per_channel=False``.
+
+    %(pixel_shape)s
 
     %(common_attributes)s
 
@@ -84,6 +91,12 @@ class PixelCenterer(_BasePixelTransformer):
            [ 25.,  25.,  25.]], dtype=float32)
     >>> PixelCenterer(per_channel=False).fit(X).mean_
     array(125.)
+
+    A mean image (one mean per pixel position and channel):
+
+    >>> PixelCenterer(per_pixel=True).fit(np.concatenate([X, X // 2])).mean_[:, 0]
+    array([[  0. ,  75. , 150. ],
+           [ 37.5, 112.5, 187.5]])
     """
 
     _parameter_constraints: dict = {
@@ -91,6 +104,7 @@ class PixelCenterer(_BasePixelTransformer):
         "scope": [StrOptions({"dataset", "batch", "image"})],
         "mean": [None, StrOptions(set(PRESETS)), "array-like", Real],
         "normalize": ["boolean"],
+        "per_pixel": ["boolean"],
     }
     _STAT_PARAMS = ("mean",)
 
@@ -99,6 +113,7 @@ class PixelCenterer(_BasePixelTransformer):
         *,
         scope="dataset",
         per_channel=True,
+        per_pixel=False,
         mean=None,
         normalize=False,
         max_value="auto",
@@ -110,6 +125,7 @@ class PixelCenterer(_BasePixelTransformer):
     ):
         self.scope = scope
         self.per_channel = per_channel
+        self.per_pixel = per_pixel
         self.mean = mean
         self.normalize = normalize
         self.max_value = max_value

@@ -4,7 +4,7 @@
 :func:`load_json` reads it back into an estimator whose ``transform`` equals
 the original's exactly.  Unlike ``pickle``/``joblib``, loading never executes
 code: the file is parsed as plain JSON data, every field is checked, and only
-the three sk_pixels estimators can be rebuilt.  Use it to ship normalization
+the four sk_pixels estimators can be rebuilt.  Use it to ship normalization
 statistics to inference or to share them; use ``joblib`` for whole fitted
 Pipelines, and only with files you trust (``joblib.load`` runs code).
 
@@ -57,6 +57,16 @@ or null, bounded in length, no control characters), ``n_skipped``,
 ``n_images`` (``fitted.n_samples_seen``) and ``n_pixels`` (pixels per
 channel in ``fitted.statistics``), which must match the fit.
 
+Version 3 adds array-valued fitted state, as array blocks (base64 with a
+declared dtype and shape, checked before decoding; see
+:mod:`sk_pixels._persist_arrays`): a mean image (``per_pixel=True``) stores
+``fitted.pixel_shape``, its ``statistics`` fields as blocks of that shape and
+its ``mean``/``std``/``var`` as blocks; a ``PixelWhitener`` stores
+``fitted.input_image_shape`` and ``fitted.covariance`` (see
+:mod:`sk_pixels._persist_whitener`) and ``statistics: null``.  Files without
+arrays stay version 1 or 2.  Such files are larger than the default 1 MiB
+``max_bytes`` of :func:`load_json` for large images: pass a larger one.
+
 Guarantees: what :func:`save_json` writes, :func:`load_json` loads (the file
 is read back before it is written); every malformed file raises
 :class:`InvalidModelFileError` naming the field; and every check is linear in
@@ -74,6 +84,7 @@ from typing import Any
 import numpy as np
 
 from ._files import atomic_open
+from ._persist_arrays import encode, pixel_stats_doc
 from ._persist_quantiles import fitted_fields as quantile_fields
 from ._persist_read import (
     _CHANNEL_ORDERS,
@@ -88,6 +99,7 @@ from ._persist_read import (
     _Reader,
     read_document,
 )
+from ._persist_whitener import whitener_fitted_fields
 from ._provenance import counts_of
 from ._version import __version__
 from .presets import PRESETS
@@ -157,7 +169,7 @@ def save_json(
 
     Parameters
     ----------
-    estimator : PixelNormalizer, PixelCenterer or PixelStandardizer
+    estimator : PixelNormalizer, PixelCenterer, PixelStandardizer or PixelWhitener
         The estimator to save. Pipelines and other objects are refused (use
         ``joblib`` for them).
     path : str or path-like
@@ -176,7 +188,7 @@ def save_json(
     Raises
     ------
     TypeError
-        ``estimator`` is not one of the three estimators.
+        ``estimator`` is not one of the four estimators.
     ValueError
         ``channel_order`` contradicts the estimator (channel count, preset),
         or :func:`load_json` would refuse the file (e.g. a parameter given as
@@ -211,7 +223,8 @@ def save_json(
     cls = type(estimator)
     if _CLASSES.get(cls.__name__) is not cls:
         raise TypeError(
-            f"save_json stores PixelNormalizer, PixelCenterer or PixelStandardizer; "
+            "save_json stores PixelNormalizer, PixelCenterer, PixelStandardizer or "
+            f"PixelWhitener; "
             f"got {cls.__name__}. Save a whole Pipeline with joblib.dump (and load "
             "it only from a trusted source)."
         )
@@ -238,7 +251,7 @@ def save_json(
         "format": FORMAT,
         # Version 2 only adds "provenance": a file without it stays version 1,
         # readable by every sk_pixels release.
-        "format_version": FORMAT_VERSION if provenance is not None else 1,
+        "format_version": _version_needed(estimator, provenance),
         "library_version": __version__,
         "class": cls.__name__,
         "params": params,
@@ -272,16 +285,27 @@ def save_json(
         fh.write(text + "\n")
 
 
+def _version_needed(estimator: Any, provenance: Any) -> int:
+    """Version 3 for array blocks (mean images, whitening), 2 for provenance,
+    else 1: a file is readable by every release that knows what it holds."""
+    if getattr(estimator, "per_pixel", False) or isinstance(
+        estimator, _CLASSES["PixelWhitener"]
+    ):
+        return FORMAT_VERSION  # a mean image, or a whitener (array blocks)
+    return 2 if provenance is not None else 1
+
+
 def _fitted_doc(estimator: Any) -> dict[str, Any]:
     stats = getattr(estimator, "stats_", None)
+    per_pixel = bool(getattr(estimator, "per_pixel", False))
     if stats is not None:
-        stats_doc = stats.to_dict()
-        if any(c == 0 for c in stats_doc["count"]):
+        if np.any(stats.count == 0):
             raise ValueError(
                 "The estimator's statistics have a channel that counted no pixel "
                 "(all NaN), so they cannot be stored as finite JSON numbers. Refit "
                 "on data with at least one valid pixel per channel."
             )
+        stats_doc = pixel_stats_doc(stats) if per_pixel else stats.to_dict()
     else:
         stats_doc = None
     names = getattr(estimator, "feature_names_in_", None)
@@ -298,9 +322,14 @@ def _fitted_doc(estimator: Any) -> dict[str, Any]:
         "max_value": float(estimator.max_value_),
         "statistics": stats_doc,
     }
+    if hasattr(estimator, "cov_"):  # a whitener: its covariance, as array blocks
+        return {**fitted, **whitener_fitted_fields(estimator)}
+    if per_pixel:  # a mean image: its shape, and its statistics as array blocks
+        fitted["pixel_shape"] = [int(s) for s in estimator.pixel_shape_]
     for key, attr in _DERIVED.items():
         if hasattr(estimator, attr):
-            fitted[key] = _encode_stat(getattr(estimator, attr))
+            value = getattr(estimator, attr)
+            fitted[key] = encode(value) if per_pixel else _encode_stat(value)
     return fitted
 
 
@@ -313,14 +342,16 @@ def load_json(
     """Read an estimator written by :func:`save_json`, validating everything.
 
     Loading never executes code: the file is parsed as JSON data and only
-    PixelNormalizer, PixelCenterer or PixelStandardizer can be built from it.
+    PixelNormalizer, PixelCenterer, PixelStandardizer or PixelWhitener can be
+    built from it.
 
     Parameters
     ----------
     path : str or path-like
         File written by :func:`save_json`.
     max_bytes : int, default=1048576
-        Refuse larger files (a version-1 file is a few KiB).
+        Refuse larger files (a version-1 file is a few KiB; a mean image of
+        224x224x3 pixels is about 13 MB, a whitener of 32x32x3 images 50 MB).
     return_metadata : bool, default=False
         Also return a dict with ``"channel_order"``, ``"library_version"`` and
         ``"format_version"``.
@@ -330,7 +361,7 @@ def load_json(
 
     Returns
     -------
-    estimator : PixelNormalizer, PixelCenterer or PixelStandardizer
+    estimator : PixelNormalizer, PixelCenterer, PixelStandardizer or PixelWhitener
         Fitted (when it was saved fitted), with the same parameters and
         fitted attributes; its ``transform`` equals the original's exactly.
     metadata : dict

@@ -10,13 +10,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._affine import Affine
 from ._base import _BasePixelTransformer
 from ._docstrings import fill_doc
+from ._per_pixel import _PerPixelMixin
 from ._percentiles import check_quantile_range, fitted_quantiles
 from ._quantile_scaling import QuantileScalingMixin
 from .presets import PRESETS
 
 
 @fill_doc
-class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
+class PixelStandardizer(_PerPixelMixin, QuantileScalingMixin, _BasePixelTransformer):
     """Standardize pixels: subtract a mean, divide by a standard deviation.
 
     .. math::
@@ -37,6 +38,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
         image on its own (TensorFlow's ``per_image_standardization``).
 
     %(per_channel)s
+
+    %(per_pixel)s
 
     mean : None, str or array-like of shape (n_channels,) or (), default=None
         None learns the mean; a preset name (``"imagenet"``, ``"clip"``,
@@ -82,14 +85,16 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_channels,) or ()
-        Mean, in input pixel units (dataset scope).
+    mean_ : ndarray of shape (n_channels,), () or pixel_shape_
+        Mean, in input pixel units (dataset scope). With ``per_pixel=True``,
+        the mean image: of shape ``pixel_shape_``, or without its channel
+        axis when ``per_channel=False`` (so are ``std_`` and ``var_``).
 
-    std_ : ndarray of shape (n_channels,) or ()
+    std_ : ndarray of shape (n_channels,), () or pixel_shape_
         Standard deviation with ``ddof``, in input pixel units, as computed
         (a zero std is reported as 0 and applied as 1).
 
-    var_ : ndarray of shape (n_channels,) or ()
+    var_ : ndarray of shape (n_channels,), () or pixel_shape_
         Variance, ``std_ ** 2``, in squared pixel units.
 
     center_ : ndarray of shape (n_channels,) or ()
@@ -106,6 +111,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
 
     histogram_ : PixelHistogram
         Per-channel histogram the percentiles come from.
+
+    %(pixel_shape)s
 
     %(common_attributes)s
 
@@ -171,6 +178,7 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
         "rescale": ["boolean"],
         "adjusted_std": ["boolean"],
         "quantile_range": [tuple, list, None],
+        "per_pixel": ["boolean"],
     }
     _STAT_PARAMS = ("mean", "std")
 
@@ -179,6 +187,7 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
         *,
         scope="dataset",
         per_channel=True,
+        per_pixel=False,
         mean=None,
         std=None,
         ddof=0,
@@ -195,6 +204,7 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
     ):
         self.scope = scope
         self.per_channel = per_channel
+        self.per_pixel = per_pixel
         self.mean = mean
         self.std = std
         self.ddof = ddof
@@ -232,6 +242,13 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
                     "fixed mean or std or with adjusted_std. Pass quantile_range="
                     f"None, or drop those. Got {fixed or {'adjusted_std': True}}."
                 )
+            if self.per_pixel:
+                raise ValueError(
+                    "quantile_range takes percentiles of each channel, and "
+                    "per_pixel=True learns one mean and std per pixel position; "
+                    "they cannot be combined. Pass per_pixel=False for the robust "
+                    "standardizer, or quantile_range=None for a mean/std image."
+                )
 
     def _learns_quantiles(self) -> bool:
         return self.scope == "dataset" and self.quantile_range is not None
@@ -248,6 +265,8 @@ class PixelStandardizer(QuantileScalingMixin, _BasePixelTransformer):
         # batches; transform refuses it if it never is.
         count = np.asarray(self._pool(stats).count, dtype=np.float64)
         if np.any((count > 0) & (count <= self.ddof)):
+            if count.ndim > 1:  # a mean image: the distinct counts, not each one
+                count = np.unique(count)
             raise ValueError(
                 f"ddof={self.ddof} needs more than {self.ddof} pixel(s) per "
                 f"channel to estimate a std, but the statistics count "

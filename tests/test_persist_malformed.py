@@ -97,8 +97,8 @@ CASES = [
     Case("format-other", set_("format", "other"), bad("not an sk_pixels estimator")),
     Case(
         "format-version-newer",
-        set_("format_version", 3),
-        bad("format version 3 was written by a newer"),
+        set_("format_version", 4),
+        bad("format version 4 was written by a newer"),
     ),
     Case(
         "format-version-string",

@@ -224,6 +224,10 @@ BAD_PARAMS = {
         dict(quantile_range=(25, 75), adjusted_std=True),
         Raises(ValueError, "adjusted_std"),
     ),
+    "per-pixel": (
+        dict(quantile_range=(25, 75), per_pixel=True),
+        Raises(ValueError, "per_pixel=True learns one mean and std per pixel"),
+    ),
     "not-a-tuple": (
         dict(quantile_range="iqr"),
         Raises(ValueError, "quantile_range' parameter"),

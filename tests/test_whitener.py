@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
-from sk_pixels import PixelCovariance, PixelWhitener, _covariance, save_json
+from sk_pixels import PixelCovariance, PixelWhitener, _covariance
 
 from ._outcomes import Raises, check
 from .strategies import splits
@@ -432,10 +432,6 @@ FAILURES = {
     "not fitted": (
         lambda: PixelWhitener().transform(np.zeros((1, 2, 2, 3))),
         Raises(AttributeError, "not fitted"),
-    ),
-    "save_json (not yet)": (
-        lambda: save_json(_fitted(), "never-written.json"),
-        Raises(TypeError, "got PixelWhitener.*joblib"),
     ),
 }
 
