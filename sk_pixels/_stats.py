@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._layout import image_view
-from ._moments import ExactMoments, FloatMoments, as_ints
+from ._moments import ExactMoments, FloatMoments
 from ._nodata import masked_view, split_masked
 from ._reduce import is_exact_dtype, reduce_view
 from ._xp import numpy_dtype
@@ -559,41 +559,9 @@ class PixelStats:
             maximum, or moments no set of pixels has (``count * sumsq <
             sum**2``).
         """
-        from ._validation import InvalidStatsError, check_stats_dict
+        from ._validation import stats_fields
 
-        data = check_stats_dict(data)
-        if data["exact"] != is_exact_dtype(data["dtype"]):
-            kind = "exact" if is_exact_dtype(data["dtype"]) else "float"
-            raise InvalidStatsError(
-                f"Field 'exact' is {str(data['exact']).lower()} for dtype "
-                f"{data['dtype']}, but {data['dtype']} statistics are {kind} (exact "
-                "only for integers of at most 16 bits)."
-            )
-        count = data["count"]
-        if not data["exact"] and max(count) > _INT64_MAX:
-            raise InvalidStatsError(
-                f"Field 'count' holds {max(count)}, more than the float statistics "
-                f"of one channel can count (2**63 - 1)."
-            )
-        kind = ExactMoments if data["exact"] else FloatMoments
-        moments = kind.from_fields(count, data)
-        lo = np.asarray(data["min"], dtype=np.float64)
-        hi = np.asarray(data["max"], dtype=np.float64)
-        counted = as_ints(count) > 0
-        if data["exact"]:  # (float documents: check_stats_dict refuses m2 < 0)
-            bad = np.flatnonzero(counted & moments.inconsistent()).tolist()
-        if data["exact"] and bad:
-            raise InvalidStatsError(
-                f"Fields 'count', 'sum' and 'sumsq' are inconsistent in channel(s) "
-                f"{bad}: count * sumsq < sum**2, which no set of pixels gives."
-            )
-        bad = np.flatnonzero(counted & (lo > hi)).tolist()
-        if bad:
-            raise InvalidStatsError(
-                f"Field 'min' exceeds field 'max' in channel(s) {bad} "
-                f"(min={lo[bad].tolist()}, max={hi[bad].tolist()})."
-            )
-        return cls._make(data["dtype"], data["n_images"], moments, lo, hi)
+        return cls._make(*stats_fields(data))
 
 
 def _check_pixels(X: Any) -> np.ndarray:

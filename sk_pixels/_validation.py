@@ -77,3 +77,49 @@ def check_stats_dict(data: Any) -> dict[str, Any]:
         if key in ("m2", "sumsq") and any(v < 0 for v in values):
             raise InvalidStatsError(f"Field {key!r} must not be negative.")
     return data
+
+
+def stats_fields(data: dict[str, Any]) -> tuple:
+    """The fields of a :meth:`PixelStats.to_dict` document, validated.
+
+    Returns ``(input_dtype, n_images, moments, min, max)``; raises
+    :class:`InvalidStatsError` for a malformed field or fields that
+    contradict each other (``exact`` not matching ``dtype``, a minimum above
+    its maximum, or moments no set of pixels has: ``count * sumsq < sum**2``).
+    """
+    from ._moments import ExactMoments, FloatMoments, as_ints
+    from ._reduce import is_exact_dtype
+
+    data = check_stats_dict(data)
+    if data["exact"] != is_exact_dtype(data["dtype"]):
+        kind = "exact" if is_exact_dtype(data["dtype"]) else "float"
+        raise InvalidStatsError(
+            f"Field 'exact' is {str(data['exact']).lower()} for dtype "
+            f"{data['dtype']}, but {data['dtype']} statistics are {kind} (exact "
+            "only for integers of at most 16 bits)."
+        )
+    count = data["count"]
+    if not data["exact"] and max(count) > np.iinfo(np.int64).max:
+        raise InvalidStatsError(
+            f"Field 'count' holds {max(count)}, more than the float statistics "
+            f"of one channel can count (2**63 - 1)."
+        )
+    kind = ExactMoments if data["exact"] else FloatMoments
+    moments = kind.from_fields(count, data)
+    lo = np.asarray(data["min"], dtype=np.float64)
+    hi = np.asarray(data["max"], dtype=np.float64)
+    counted = as_ints(count) > 0
+    if data["exact"]:  # (float documents: check_stats_dict refuses m2 < 0)
+        bad = np.flatnonzero(counted & moments.inconsistent()).tolist()
+    if data["exact"] and bad:
+        raise InvalidStatsError(
+            f"Fields 'count', 'sum' and 'sumsq' are inconsistent in channel(s) "
+            f"{bad}: count * sumsq < sum**2, which no set of pixels gives."
+        )
+    bad = np.flatnonzero(counted & (lo > hi)).tolist()
+    if bad:
+        raise InvalidStatsError(
+            f"Field 'min' exceeds field 'max' in channel(s) {bad} "
+            f"(min={lo[bad].tolist()}, max={hi[bad].tolist()})."
+        )
+    return data["dtype"], data["n_images"], moments, lo, hi
