@@ -85,6 +85,13 @@ import numpy as np
 
 from ._files import atomic_open
 from ._persist_arrays import encode, pixel_stats_doc
+from ._persist_parse import (
+    MAX_BYTES,
+    InvalidModelFileError,
+    _parse,
+    _read_text,
+    _Reader,
+)
 from ._persist_quantiles import fitted_fields as quantile_fields
 from ._persist_read import (
     _CHANNEL_ORDERS,
@@ -92,11 +99,6 @@ from ._persist_read import (
     _DERIVED,
     FORMAT,
     FORMAT_VERSION,
-    MAX_BYTES,
-    InvalidModelFileError,
-    _parse,
-    _read_text,
-    _Reader,
     read_document,
 )
 from ._persist_whitener import whitener_fitted_fields

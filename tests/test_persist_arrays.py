@@ -33,7 +33,7 @@ from sk_pixels import (
     save_json,
 )
 from sk_pixels._persist_arrays import decode, encode
-from sk_pixels._persist_read import _Reader
+from sk_pixels._persist_parse import _Reader
 from sk_pixels.persist import InvalidModelFileError
 
 from .test_per_pixel import integer_batches
