@@ -32,6 +32,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from . import _fastpath
 from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
 from ._images import as_image_list, stream
@@ -409,6 +410,9 @@ class _BasePixelTransformer(
             (or ``dtype`` when set); an array of X's namespace for device input,
             a lazy Dask array for Dask input.
         """
+        fast = _fastpath.transform(self, X, out)  # small NumPy calls seen before
+        if fast is not None:
+            return fast
         images = as_image_list(X)
         if images is not None:
             return self._transform_images(images, out)
@@ -416,6 +420,7 @@ class _BasePixelTransformer(
         result = self._scale(backend, data, dtype, out)
         if not backend.eager:  # set_output never materialises a lazy result
             return result
+        _fastpath.remember(self, X, dtype)
         return _wrap_data_with_container("transform", result, X, self)
 
     def fit_transform(self, X, y=None):
@@ -464,9 +469,7 @@ class _BasePixelTransformer(
         out_dtype = output_float_dtype(dtype, self.dtype)
         max_value = resolve_max_value(dtype, self.max_value)
         if self.scope in ("domain", "dataset"):
-            self._check_learned_counts()
-            affine = self._coefficients(None, max_value, dtype)
-            check = self._scale_check(dtype) if self._should_track_max(dtype) else None
+            affine, check = self._fixed_map(dtype)
             return backend.apply(X, affine, out_dtype, layout, out=out, check_max=check)
         per_image = self.scope == "image"
         if per_image and not backend.eager:
@@ -482,6 +485,15 @@ class _BasePixelTransformer(
         self._warn_domain(dtype, _nanmax(stats.max), "transform")
         affine = self._coefficients(stats, max_value, dtype)
         return backend.apply(X, affine, out_dtype, layout, per_image=per_image, out=out)
+
+    def _fixed_map(self, dtype: np.dtype):
+        """The map of a kept-statistics scope for pixels of ``dtype``, and the
+        check of a batch's maximum (None when X's range needs no look)."""
+        self._check_learned_counts()
+        max_value = resolve_max_value(dtype, self.max_value)
+        affine = self._coefficients(None, max_value, dtype)
+        check = self._scale_check(dtype) if self._should_track_max(dtype) else None
+        return affine, check
 
     def _check_learned_counts(self) -> None:
         """Refuse to apply statistics learned from no pixel (all NaN in fit).
