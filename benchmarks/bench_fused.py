@@ -11,8 +11,8 @@ Candidates for ``uint8 (n, 224, 224, 3) -> float32`` with ImageNet statistics
 - a NumPy variant that folds the cast into the subtraction
   (``np.subtract(x, c_hi, out=y)``: three passes instead of four);
 - per-image standardization (``scope="image"``, global and per channel);
-- exact uint8 / uint16 statistics (``PixelStats.from_array``) against one read
-  of the batch (``np.max``).
+- exact uint8 / uint16 statistics (``PixelStats.from_array``: the numba pass
+  and the NumPy/BLAS engine) against one read of the batch (``np.max``).
 
 The first-call costs (importing numba; compiling the kernel, or loading it from
 numba's on-disk cache) are measured apart, in fresh processes.
@@ -142,14 +142,15 @@ def transform_table(X: np.ndarray, repeats: int, threads: Threads) -> str:
 def stats_table(X8: np.ndarray, repeats: int, threads: Threads) -> str:
     X16 = (X8.astype(np.uint16) * 257)[: max(1, len(X8) // 2)]
     one = lambda f: threads.wrap(f, 1)  # noqa: E731
-    rows = {
-        "uint8: one read (np.max)": one(lambda: X8.max()),
-        "uint8: PixelStats.from_array (exact)": one(lambda: PixelStats.from_array(X8)),
-        "uint16: one read (np.max)": one(lambda: X16.max()),
-        "uint16: PixelStats.from_array (exact)": one(
-            lambda: PixelStats.from_array(X16)
-        ),
-    }
+    rows = {}
+    for name, X in (("uint8", X8), ("uint16", X16)):
+        rows[f"{name}: one read (np.max)"] = one(lambda X=X: X.max())
+        rows[f"{name}: PixelStats.from_array, numba pass"] = one(
+            lambda X=X: PixelStats.from_array(X)
+        )
+        rows[f"{name}: PixelStats.from_array, NumPy/BLAS engine"] = one(
+            _numpy_kernel(lambda X=X: PixelStats.from_array(X))
+        )
     timings = compare(rows, repeats=repeats)
     table = []
     for name, t in timings.items():

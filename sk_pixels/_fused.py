@@ -1,4 +1,4 @@
-"""Optional compiled kernel: the transform's steps fused into one pass (numba).
+"""Optional compiled kernels (numba): the transform, and exact statistics, in one pass.
 
 With `numba <https://numba.pydata.org>`_ installed (the ``fast`` extra,
 ``pip install sk_pixels[fast]``), a block of the transform is computed in one
@@ -15,7 +15,14 @@ exact identity (``- (+0.0)``, ``* 1``, ``+ (-0.0)``, no clip as
 ``[-inf, inf]``), which changes no value and no sign of zero.  The tests run
 both kernels on the same inputs and compare their bits.
 
-numba is imported, and the kernel compiled for a dtype pair, on first use
+The exact statistics of a contiguous batch of integer pixels of at most 16 bits
+(:func:`exact_sums`, used by ``sk_pixels._reduce``) are read once: per
+position of long rows, the sums of ``x`` and ``x * x`` in integers (32-bit
+partials for 8-bit pixels, flushed before they could wrap; 64-bit otherwise)
+and the extrema, folded into channels as Python ints.  Integer sums are exact
+whatever the order, so the result is the NumPy/BLAS engine's, to the bit.
+
+numba is imported, and a kernel compiled for its dtypes, on first use
 (``cache=True`` keeps the machine code on disk, so only the first process
 ever pays the compilation).
 """
@@ -108,7 +115,46 @@ def _compile():
                 observed = v
         return observed
 
-    return {np.dtype(np.float32): rows32, np.dtype(np.float64): rows64}, largest
+    # Exact statistics: per position of rows of ``width`` values, sums of x and
+    # x * x and extrema, in one pass.  8-bit pixels sum into 32-bit partials
+    # over at most _CHUNK8 rows, which cannot wrap, then into 64-bit totals;
+    # wider pixels (<= 16 bits) sum into 64-bit totals directly.
+    @numba.njit(cache=True, nogil=True)
+    def sums8(rows, total, squares, lo, hi, chunk):  # pragma: no cover (compiled)
+        n, width = rows.shape
+        part = np.zeros(width, np.uint32)
+        part_sq = np.zeros(width, np.uint32)
+        for start in range(0, n, chunk):
+            for r in range(start, min(start + chunk, n)):
+                row = rows[r]
+                for j in range(width):
+                    v = row[j]
+                    lo[j] = min(lo[j], v)
+                    hi[j] = max(hi[j], v)
+                    w = np.uint32(v)
+                    part[j] += w
+                    part_sq[j] += w * w
+            for j in range(width):
+                total[j] += part[j]
+                squares[j] += part_sq[j]
+                part[j] = 0
+                part_sq[j] = 0
+
+    @numba.njit(cache=True, nogil=True)
+    def sums16(rows, total, squares, lo, hi, chunk):  # pragma: no cover (compiled)
+        n, width = rows.shape
+        for r in range(n):
+            row = rows[r]
+            for j in range(width):
+                v = row[j]
+                lo[j] = min(lo[j], v)
+                hi[j] = max(hi[j], v)
+                w = np.int64(v)
+                total[j] += w
+                squares[j] += np.uint64(w * w)
+
+    kernels = {np.dtype(np.float32): rows32, np.dtype(np.float64): rows64}
+    return kernels, largest, sums8, sums16
 
 
 def available() -> bool:
@@ -156,7 +202,7 @@ def affine_rows(
     max : float
         ``nanmax(x)`` when ``track_max`` (-inf for no value), else NaN.
     """
-    rows, largest = _loaded or _load()
+    rows, largest = (_loaded or _load())[:2]
     observed = np.nan
     if track_max:
         observed = float(largest(x)) if x.size else -np.inf
@@ -177,3 +223,58 @@ def _overflow() -> None:
         np.geterrcall()("overflow", 2)
     elif mode == "log":
         np.geterrcall().write(f"Warning: {message}\n")
+
+
+#: Integer dtypes whose exact statistics the fused pass computes.
+_EXACT = frozenset(np.dtype(n) for n in ("uint8", "int8", "uint16", "int16"))
+
+#: Rows of 8-bit pixels summed in 32 bits before they go to 64-bit totals:
+#: ``_CHUNK8 * 255**2 < 2**32``, so a partial sum of squares cannot wrap.
+_CHUNK8 = 65_536
+
+#: Values per row of the statistics pass (a multiple of the channels near it).
+_STATS_ROW = 3072
+
+
+def applies_sums(flat: np.ndarray) -> bool:
+    """Whether :func:`exact_sums` can take the contiguous stream ``flat``."""
+    return flat.dtype in _EXACT and flat.flags.c_contiguous and available()
+
+
+def exact_sums(flat: np.ndarray, channels: int):
+    """Exact per-channel sums, sums of squares (Python ints) and extrema.
+
+    The fused counterpart of ``sk_pixels._reduce._exact_stream`` (same
+    arguments and results): ``flat`` is a 1-D C-contiguous stream of integer
+    pixels of at most 16 bits, channel = index % ``channels``.
+    """
+    _, _, sums8, sums16 = _loaded or _load()
+    width = channels * max(1, _STATS_ROW // channels)
+    n_full = flat.size // width if flat.size >= width else 0
+    if n_full == 0:
+        width, n_full = channels, flat.size // channels
+    info = np.iinfo(flat.dtype)
+    total = np.zeros(width, np.int64)
+    squares = np.zeros(width, np.uint64)
+    lo = np.full(width, info.max, flat.dtype)
+    hi = np.full(width, info.min, flat.dtype)
+    kernel = sums8 if flat.dtype == np.uint8 else sums16
+    rows = flat[: n_full * width].reshape(n_full, width)
+    kernel(rows, total, squares, lo, hi, _CHUNK8)
+    tail = flat[n_full * width :]  # fewer values than one row
+    # Fold the positions into channels as Python ints (no int64 overflow).
+    fold_total = [0] * channels
+    fold_squares = [0] * channels
+    for k, (t, q) in enumerate(zip(total.tolist(), squares.tolist(), strict=True)):
+        fold_total[k % channels] += t
+        fold_squares[k % channels] += q
+    lo = lo.reshape(-1, channels).min(axis=0).astype(np.float64)
+    hi = hi.reshape(-1, channels).max(axis=0).astype(np.float64)
+    if tail.size:
+        t = tail.reshape(-1, channels)
+        for c, column in enumerate(t.T.tolist()):
+            fold_total[c] += sum(column)
+            fold_squares[c] += sum(v * v for v in column)
+        lo = np.fmin(lo, t.min(axis=0))
+        hi = np.fmax(hi, t.max(axis=0))
+    return fold_total, fold_squares, lo, hi

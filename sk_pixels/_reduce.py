@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _fused
 from ._blocks import _TARGET_ROW, BLOCK_BYTES, _row_length, iter_blocks
 from ._moments import ExactMoments, FloatMoments, fast_two_sum
 from ._xp import float_dtype, namespace_of, numpy_dtype, to_numpy
@@ -439,7 +440,9 @@ def _exact_numpy(view: np.ndarray, per_image: bool) -> Reduction:
 def _exact_numpy_serial(view: np.ndarray, per_image: bool) -> Reduction:
     n, h, w, c = view.shape
     if not per_image and view.flags.c_contiguous:
-        total, squares, lo, hi = _exact_stream(view.reshape(-1), c)
+        flat = view.reshape(-1)
+        stream = _fused.exact_sums if _fused.applies_sums(flat) else _exact_stream
+        total, squares, lo, hi = stream(flat, c)
         return ExactMoments(np.full(c, n * h * w), total, squares), lo, hi
     planes = _channel_planes(view)
     work = planes if planes is not None else view

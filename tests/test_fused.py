@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from sk_pixels import PixelStandardizer, _fused, _kernels
+from sk_pixels import PixelStandardizer, PixelStats, _fused, _kernels
 
 pytest.importorskip("numba")
 
@@ -114,3 +114,36 @@ def test_overflow_is_an_error_on_both_kernels(numpy, numpy_steps):
 def test_environment_switch(value, disabled, monkeypatch):
     monkeypatch.setenv("SK_PIXELS_FUSED", value)
     assert _fused.disabled_by_environment() is disabled
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1, 1, 3), (3, 5, 7, 3), (2, 64, 48, 3), (1, 300, 301, 4), (2, 9, 9)],
+    ids=str,
+)
+def test_fused_exact_statistics_equal_the_numpy_engine(dtype, shape, rng, numpy_steps):
+    info = np.iinfo(dtype)
+    X = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    X.reshape(-1)[:2] = (info.min, info.max)
+    numpy_steps(False)
+    fused = PixelStats.from_array(X, channel_axis=-1 if len(shape) == 4 else None)
+    numpy_steps(True)
+    numpy = PixelStats.from_array(X, channel_axis=-1 if len(shape) == 4 else None)
+    assert fused == numpy
+    assert fused.sum.tolist() == numpy.sum.tolist()
+    assert_array_equal(fused.min, numpy.min)
+    assert_array_equal(fused.max, numpy.max)
+
+
+def test_fused_exact_statistics_flush_their_32_bit_partials(monkeypatch, numpy_steps):
+    # 8-bit partial sums are 32-bit, flushed every _CHUNK8 rows (which cannot
+    # wrap); a small chunk runs the flush many times on a small batch.
+    assert _fused._CHUNK8 * 255**2 < 2**32
+    monkeypatch.setattr(_fused, "_CHUNK8", 3)
+    X = np.full((2, 40, 1024, 3), 255, np.uint8)
+    X[0, 0, 0] = (0, 1, 2)
+    numpy_steps(False)
+    fused = PixelStats.from_array(X)
+    numpy_steps(True)
+    assert fused == PixelStats.from_array(X)
