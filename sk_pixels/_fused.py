@@ -127,13 +127,13 @@ def _compile():
         for start in range(0, n, chunk):
             for r in range(start, min(start + chunk, n)):
                 row = rows[r]
-                for j in range(width):
-                    v = row[j]
-                    lo[j] = min(lo[j], v)
-                    hi[j] = max(hi[j], v)
-                    w = np.uint32(v)
+                for j in range(width):  # two loops: each one vectorizes
+                    w = np.uint32(row[j])
                     part[j] += w
                     part_sq[j] += w * w
+                for j in range(width):
+                    lo[j] = min(lo[j], row[j])
+                    hi[j] = max(hi[j], row[j])
             for j in range(width):
                 total[j] += part[j]
                 squares[j] += part_sq[j]
@@ -146,12 +146,12 @@ def _compile():
         for r in range(n):
             row = rows[r]
             for j in range(width):
-                v = row[j]
-                lo[j] = min(lo[j], v)
-                hi[j] = max(hi[j], v)
-                w = np.int64(v)
+                w = np.int64(row[j])
                 total[j] += w
                 squares[j] += np.uint64(w * w)
+            for j in range(width):
+                lo[j] = min(lo[j], row[j])
+                hi[j] = max(hi[j], row[j])
 
     kernels = {np.dtype(np.float32): rows32, np.dtype(np.float64): rows64}
     return kernels, largest, sums8, sums16
