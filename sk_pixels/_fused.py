@@ -153,8 +153,20 @@ def _compile():
                 lo[j] = min(lo[j], row[j])
                 hi[j] = max(hi[j], row[j])
 
+    @numba.njit(cache=True, nogil=True)
+    def fold(
+        total, squares, lo, hi, out_total, out_squares, out_lo, out_hi
+    ):  # pragma: no cover
+        channels = out_total.shape[0]
+        for j in range(total.shape[0]):
+            c = j % channels
+            out_total[c] += total[j]
+            out_squares[c] += np.int64(squares[j])
+            out_lo[c] = min(out_lo[c], lo[j])
+            out_hi[c] = max(out_hi[c], hi[j])
+
     kernels = {np.dtype(np.float32): rows32, np.dtype(np.float64): rows64}
-    return kernels, largest, sums8, sums16
+    return kernels, largest, sums8, sums16, fold
 
 
 def available() -> bool:
@@ -248,7 +260,7 @@ def exact_sums(flat: np.ndarray, channels: int):
     arguments and results): ``flat`` is a 1-D C-contiguous stream of integer
     pixels of at most 16 bits, channel = index % ``channels``.
     """
-    _, _, sums8, sums16 = _loaded or _load()
+    _, _, sums8, sums16, fold = _loaded or _load()
     width = channels * max(1, _STATS_ROW // channels)
     n_full = flat.size // width if flat.size >= width else 0
     if n_full == 0:
@@ -262,14 +274,25 @@ def exact_sums(flat: np.ndarray, channels: int):
     rows = flat[: n_full * width].reshape(n_full, width)
     kernel(rows, total, squares, lo, hi, _CHUNK8)
     tail = flat[n_full * width :]  # fewer values than one row
-    # Fold the positions into channels as Python ints (no int64 overflow).
-    fold_total = [0] * channels
-    fold_squares = [0] * channels
-    for k, (t, q) in enumerate(zip(total.tolist(), squares.tolist(), strict=True)):
-        fold_total[k % channels] += t
-        fold_squares[k % channels] += q
-    lo = lo.reshape(-1, channels).min(axis=0).astype(np.float64)
-    hi = hi.reshape(-1, channels).max(axis=0).astype(np.float64)
+    # Fold the positions into channels: in int64 where no sum can reach 2**62
+    # (every batch that fits in memory, for 8-bit pixels), else as Python ints.
+    largest = max(-int(info.min), int(info.max)) ** 2
+    out_lo = np.full(channels, info.max, flat.dtype)
+    out_hi = np.full(channels, info.min, flat.dtype)
+    if flat.size * largest < 2**62:
+        fold_total = np.zeros(channels, np.int64)
+        fold_squares = np.zeros(channels, np.int64)
+        fold(total, squares, lo, hi, fold_total, fold_squares, out_lo, out_hi)
+        fold_total, fold_squares = fold_total.tolist(), fold_squares.tolist()
+    else:
+        fold_total = [0] * channels
+        fold_squares = [0] * channels
+        for k, (t, q) in enumerate(zip(total.tolist(), squares.tolist(), strict=True)):
+            fold_total[k % channels] += t
+            fold_squares[k % channels] += q
+        out_lo = lo.reshape(-1, channels).min(axis=0)
+        out_hi = hi.reshape(-1, channels).max(axis=0)
+    lo, hi = out_lo.astype(np.float64), out_hi.astype(np.float64)
     if tail.size:
         t = tail.reshape(-1, channels)
         for c, column in enumerate(t.T.tolist()):
@@ -278,3 +301,18 @@ def exact_sums(flat: np.ndarray, channels: int):
         lo = np.fmin(lo, t.min(axis=0))
         hi = np.fmax(hi, t.max(axis=0))
     return fold_total, fold_squares, lo, hi
+
+
+def exact_sums_per_image(view: np.ndarray):
+    """:func:`exact_sums` of each image of a C-contiguous ``(n, H, W, C)`` batch.
+
+    Returns int64 sums and sums of squares (exact: one image's sums stay below
+    2**62) and float64 extrema, each of shape ``(n, C)``.
+    """
+    n, c = view.shape[0], view.shape[-1]
+    if n == 0:
+        empty = np.zeros((0, c))
+        return empty.astype(np.int64), empty.astype(np.int64), empty, empty
+    total, squares, lo, hi = zip(*(exact_sums(x.reshape(-1), c) for x in view))
+    sums = np.array([total, squares], dtype=np.int64)
+    return sums[0], sums[1], np.stack(lo), np.stack(hi)

@@ -305,10 +305,24 @@ class Plan:
 
     def _block(self, x, y, images, layout, in_place, track_max, tile_buf=None):
         """One block: cast, then the steps in place (fused when compiled)."""
-        if layout == "last" and not self.per_image and _fused.applies(x, y):
+        fused = layout == "last" and _fused.applies(x, y)
+        if fused and not self.per_image:
             return self._fused_rows(x, y, track_max)
         observed = -np.inf
         view, *coef = self._operands(y, images, layout, tile_buf)
+        if fused:  # per image: its own rows of coefficients
+            width = view.shape[-1]
+            for k in range(x.shape[0]):
+                seen = _fused.affine_rows(
+                    x[k].reshape(-1, width),
+                    y[k].reshape(-1, width),
+                    tuple(a[k, 0] for a in coef),
+                    self.bounds,
+                    track_max,
+                    self.may_overflow,
+                )
+                observed = max(observed, seen) if track_max else observed
+            return observed if track_max else np.nan
         if track_max:
             observed = float(np.fmax.reduce(x, axis=None))
         if not in_place:

@@ -147,3 +147,47 @@ def test_fused_exact_statistics_flush_their_32_bit_partials(monkeypatch, numpy_s
     fused = PixelStats.from_array(X)
     numpy_steps(True)
     assert fused == PixelStats.from_array(X)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+@pytest.mark.parametrize("clip", [None, (-1.0, 1.0)], ids=["no-clip", "clip"])
+def test_fused_per_image_maps_equal_numpy_steps(dtype, clip, rng, numpy_steps):
+    x = _input(rng, dtype, shape=(5, 6, 7, 3))
+    n, c = x.shape[0], x.shape[-1]
+    scale = rng.random((n, 1, 1, c)) + 0.5
+    center = rng.random((n, 1, 1, c)) * 100
+    center[0] = 0.0  # an image with nothing to subtract
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        dst = np.empty(x.shape, np.float32)
+        with np.errstate(all="ignore"):
+            observed = _kernels.affine(
+                x, dst, scale, np.zeros_like(scale), clip, True, 1, 2 * 42 * 3, center
+            )
+        results.append((dst, observed))
+    assert_array_equal(_bits(results[1][0]), _bits(results[0][0]))
+    assert results[1][1] == results[0][1]
+
+
+def test_fused_per_image_scope_equals_numpy_steps(rng, numpy_steps):
+    X = _input(rng, "uint8", shape=(4, 9, 8, 3))
+    X[1] = 77  # a constant image maps to exactly 0
+    numpy_steps(True)
+    expected = PixelStandardizer(scope="image").transform(X)
+    numpy_steps(False)
+    got = PixelStandardizer(scope="image").transform(X)
+    assert_array_equal(_bits(got), _bits(expected))
+    assert not got[1].any()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16"])
+def test_fused_per_image_statistics_equal_the_numpy_engine(dtype, rng, numpy_steps):
+    X = _input(rng, dtype, shape=(4, 31, 17, 3))
+    X[2] = 9  # a constant image
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        results.append(PixelStandardizer(scope="image").transform(X))
+    assert_array_equal(_bits(results[1]), _bits(results[0]))
+    assert not results[1][2].any()
