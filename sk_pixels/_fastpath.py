@@ -225,10 +225,12 @@ class _Plan:
                 return None
             out = _kernels.check_out(out, X.shape, X)
         dst = image_view(out, *self.layout)
-        with raise_on_overflow(out.dtype):
-            observed = self.kernel.run(
-                view, dst, track_max=self.check is not None, n_threads=1
-            )
+        track = self.check is not None
+        if self.kernel.may_overflow:
+            with raise_on_overflow(out.dtype):
+                observed = self.kernel.run(view, dst, track, n_threads=1)
+        else:  # integer pixels whose range maps well inside the output's
+            observed = self.kernel.run(view, dst, track, n_threads=1)
         if self.check is not None:
             self.check(observed)
         return _wrap_data_with_container("transform", out, X, estimator)

@@ -214,6 +214,8 @@ class Plan:
         self.wide = _needs_float64(src_dtype, ftype, scale, offset, center)
         self.clip = clip
         self._tiles: dict[int, tuple[np.ndarray, ...]] = {}
+        #: Whether a step can overflow the output dtype (checked by the fused loop).
+        self.may_overflow = True
         if self.wide:
             self.coefficients = np.broadcast_arrays(
                 *(np.asarray(a, dtype=np.float64) for a in (scale, center, offset))
@@ -242,7 +244,6 @@ class Plan:
             self.clip = (ftype.type(clip[0]), ftype.type(clip[1]))
         #: The clip bounds, no clip being ``(-inf, inf)`` (the fused loop).
         self.bounds = self.clip or (ftype.type(-np.inf), ftype.type(np.inf))
-        #: Whether a step can overflow the output dtype (checked by the fused loop).
         self.may_overflow = _may_overflow(src_dtype, ftype, *self.coefficients)
 
     @property
