@@ -72,7 +72,7 @@ def _compile():
     # written as a function argument would make the kernel a closure, which
     # numba cannot cache.  max/min keep NaN and the sign of zero as np.clip does.
     @numba.njit(cache=True, nogil=True)
-    def rows32(x, y, center, scale, offset, lo, hi, check):  # pragma: no cover
+    def rows32(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
         n, width = x.shape
         overflowed = 0
         for r in range(n):
@@ -83,14 +83,17 @@ def _compile():
                     t = (v - center[j]) * scale[j] + offset[j]
                     overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
                     yr[j] = min(max(t, lo), hi)
-            else:
+            elif clamp:
                 for j in range(width):
                     t = (np.float32(xr[j]) - center[j]) * scale[j] + offset[j]
                     yr[j] = min(max(t, lo), hi)
+            else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
+                for j in range(width):
+                    yr[j] = (np.float32(xr[j]) - center[j]) * scale[j] + offset[j]
         return overflowed
 
     @numba.njit(cache=True, nogil=True)
-    def rows64(x, y, center, scale, offset, lo, hi, check):  # pragma: no cover
+    def rows64(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
         n, width = x.shape
         overflowed = 0
         for r in range(n):
@@ -101,10 +104,13 @@ def _compile():
                     t = (v - center[j]) * scale[j] + offset[j]
                     overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
                     yr[j] = min(max(t, lo), hi)
-            else:
+            elif clamp:
                 for j in range(width):
                     t = (np.float64(xr[j]) - center[j]) * scale[j] + offset[j]
                     yr[j] = min(max(t, lo), hi)
+            else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
+                for j in range(width):
+                    yr[j] = (np.float64(xr[j]) - center[j]) * scale[j] + offset[j]
         return overflowed
 
     @numba.njit(cache=True, nogil=True)
@@ -218,7 +224,8 @@ def affine_rows(
     observed = np.nan
     if track_max:
         observed = float(largest(x)) if x.size else -np.inf
-    if rows[y.dtype](x, y, *coefficients, *bounds, check_overflow):
+    clamp = bool(bounds[0] != -np.inf or bounds[1] != np.inf)
+    if rows[y.dtype](x, y, *coefficients, *bounds, check_overflow, clamp):
         _overflow()
     return observed
 

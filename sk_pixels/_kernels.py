@@ -268,13 +268,9 @@ class Plan:
             )
         if n_threads is None:
             n_threads = _threads.get_num_threads(src.nbytes + dst.nbytes)
-        if (
-            n_threads <= 1
-            and src.size <= block
-            and not self.per_image
-            and _fused.applies(src, dst)
-        ):
-            return self._fused_rows(src, dst, track_max)  # one small block
+        if n_threads <= 1 and not self.per_image and _fused.applies(src, dst):
+            # One pass needs no cache blocks: the whole batch in one call.
+            return self._fused_rows(src, dst, track_max)
         layout = _layout(dst)
         in_place = _same_memory(src, dst)
         if n_threads <= 1 and src.size <= block and not self.per_image:
