@@ -58,15 +58,32 @@ def _load():
     global _loaded
     with _lock:
         if _loaded is None:
-            _loaded = False if disabled_by_environment() else _compile()
+            _loaded = False if disabled_by_environment() else _compile_or_warn()
     return _loaded
 
 
-def _compile():
+def _compile_or_warn():
+    """:func:`_compile`, or False with a warning when numba is there but fails
+    (a version that does not support this NumPy, no writable cache location)."""
     try:
-        import numba
+        import numba  # noqa: F401
     except ImportError:
         return False
+    try:
+        return _compile()
+    except Exception as exc:  # noqa: BLE001 (any failure: use the NumPy kernels)
+        warnings.warn(
+            f"numba is installed but sk_pixels could not set up its compiled "
+            f"kernels ({type(exc).__name__}: {exc}); the NumPy kernels run instead. "
+            "Set SK_PIXELS_FUSED=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+
+
+def _compile():
+    import numba
 
     # Two copies that differ only in the output type of the cast: a cast
     # written as a function argument would make the kernel a closure, which

@@ -53,7 +53,7 @@ MAPS = {
     "one channel at 0": ([1.0, 2.0, 3.0], [0.0, -0.0, 1.0], [0.0, 1.0, -0.0], None),
 }
 
-DTYPES = ["uint8", "uint16", "int8", "int16", "int32", "float32", "float64"]
+DTYPES = ["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64"]
 
 
 @pytest.mark.parametrize("name", list(MAPS))
@@ -191,3 +191,17 @@ def test_fused_per_image_statistics_equal_the_numpy_engine(dtype, rng, numpy_ste
         results.append(PixelStandardizer(scope="image").transform(X))
     assert_array_equal(_bits(results[1]), _bits(results[0]))
     assert not results[1][2].any()
+
+
+def test_a_numba_that_fails_falls_back_to_numpy_with_a_warning(monkeypatch):
+    def broken():
+        raise RuntimeError("no locator available")
+
+    monkeypatch.setattr(_fused, "_compile", broken)
+    monkeypatch.setattr(_fused, "_loaded", None)
+    with pytest.warns(RuntimeWarning, match="NumPy kernels run instead"):
+        assert not _fused.available()
+    X = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)
+    assert_array_equal(
+        PixelStandardizer(mean=1.0, std=2.0).fit(X).transform(X), (X - 1) / 2
+    )
