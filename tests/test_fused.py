@@ -203,5 +203,5 @@ def test_a_numba_that_fails_falls_back_to_numpy_with_a_warning(monkeypatch):
         assert not _fused.available()
     X = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)
     assert_array_equal(
-        PixelStandardizer(mean=1.0, std=2.0).fit(X).transform(X), (X - 1) / 2
+        PixelStandardizer(mean=1.0, std=2.0).fit(X).transform(X), (X - 1.0) / 2
     )
