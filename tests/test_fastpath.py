@@ -314,3 +314,17 @@ def test_statistics_learned_from_nan_only_still_refuse(rng):
     scaler.transform(X[..., :2])
     with pytest.raises(ValueError, match="expecting 2 channels"):
         scaler.transform(X)
+
+
+def test_units_warnings_hold_on_a_planned_float_kind(rng, monkeypatch):
+    X = (rng.random((1, 6, 5, 3)) * 255).astype(np.float32)
+    planned = _planned(PixelStandardizer, X)
+    preset = _planned(
+        lambda: PixelStandardizer(mean="imagenet", std="imagenet"), X / np.float32(255)
+    )
+    calls = _counting_validation(monkeypatch)
+    with pytest.warns(UserWarning, match="was fitted on float32 pixels"):
+        planned.transform(X / np.float32(255))  # the same kind: the fast path
+    with pytest.warns(UserWarning, match="pass max_value=255"):
+        preset.transform(X)
+    assert calls == []  # both warnings came from the fast path
