@@ -189,27 +189,31 @@ def dataloader_table(n_images: int, repeats: int) -> str:
         t = b.permute(0, 3, 1, 2)
         return t.to(torch.float32).div_(255.0).sub_(tm).div_(ts)
 
-    variants = {
-        "per item: sk_pixels transform": (sk_item, None),
-        "per item: PyTorch ops (v2 ToDtype + Normalize)": (torch_item, None),
-        "after collation: sk_pixels to_torch() module": (raw_item, module),
-        "after collation: PyTorch ops": (raw_item, torch_batch),
+    variants = {  # name: (per-item function, batch function, workers)
+        "per item: sk_pixels transform": (sk_item, None, 2),
+        "per item: PyTorch ops (v2 ToDtype + Normalize)": (torch_item, None, 2),
+        "after collation: sk_pixels to_torch() module": (raw_item, module, 2),
+        "after collation: PyTorch ops": (raw_item, torch_batch, 2),
         "after collation: sk_pixels transform(batch.numpy())": (
             raw_item,
             lambda b: scaler.transform(b.numpy()),
+            2,
         ),
+        # In the main process: the transforms' own cost, no items between processes.
+        "num_workers=0, per item: sk_pixels transform": (sk_item, None, 0),
+        "num_workers=0, per item: PyTorch ops": (torch_item, None, 0),
     }
     loaders = {
         name: (
             DataLoader(
                 Images(item),
                 batch_size=32,
-                num_workers=2,
-                persistent_workers=True,
+                num_workers=workers,
+                persistent_workers=workers > 0,
             ),
             batch_fn,
         )
-        for name, (item, batch_fn) in variants.items()
+        for name, (item, batch_fn, workers) in variants.items()
     }
 
     def epoch(loader, batch_fn):
@@ -240,7 +244,7 @@ def dataloader_table(n_images: int, repeats: int) -> str:
     return "\n".join(
         [
             f"### DataLoader: {n_images} uint8 224x224x3 images per epoch, "
-            "num_workers=2, batch_size=32",
+            "num_workers=2 unless a row says so, batch_size=32",
             "",
             markdown_table(
                 ["variant", "ms per epoch (median ± MAD)", "images/s"], table
