@@ -25,6 +25,13 @@ block is chosen from the output's memory layout:
   ``(C,)`` coefficients as they are: correct, slower.
 
 Per-image coefficients (``scope="image"``/``"batch"``) are tiled per block.
+
+With numba installed (the ``fast`` extra), the cast and the steps run fused in
+one pass (:mod:`sk_pixels._fused`; on one thread over the whole batch at once,
+no blocks needed), with results equal to the steps' to the bit.  A map is
+prepared once as a :class:`Plan` (float64 route, centred coefficients in the
+output dtype, which steps run), which :func:`affine` builds per call and
+``transform``'s fast path (:mod:`sk_pixels._fastpath`) keeps.
 Large batches (more than :data:`sk_pixels._threads.MIN_PARALLEL_BYTES` of
 memory traffic) are split over threads (NumPy releases the GIL inside each
 step); see :mod:`sk_pixels._threads` for the limits that are respected.
