@@ -577,17 +577,25 @@ class _BasePixelTransformer(
                 "inverse_transform needs the pixel units seen in fit. Call 'fit' "
                 "with appropriate arguments before using this estimator."
             )
+        fast = _fastpath.inverse_transform(self, X, restore_dtype)
+        if fast is not None:
+            return fast
         # The same checks as transform (dtype, layout, channels, feature names),
         # then float: rejects bool/string input instead of parsing it.
-        backend, X, _ = self._validate(X, reset=False, fitting=False, check_names=False)
-        X = backend.as_float(X)
-        self._check_learned_counts()
-        affine = self._coefficients(
-            None, self.max_value_, np.dtype(self.input_dtype_)
-        ).inverse()
-        out_dtype = output_float_dtype(backend.dtype(X), self.dtype)
-        result = backend.apply(X, affine, out_dtype, self._layout())
+        backend, data, _ = self._validate(
+            X, reset=False, fitting=False, check_names=False
+        )
+        data = backend.as_float(data)
+        out_dtype = output_float_dtype(backend.dtype(data), self.dtype)
+        result = backend.apply(data, self._inverse_map(), out_dtype, self._layout())
+        _fastpath.remember_inverse(self, X)
         return backend.restore(result, self.input_dtype_) if restore_dtype else result
+
+    def _inverse_map(self):
+        """The inverse of the fitted map (pixels of the dtype seen in fit)."""
+        self._check_learned_counts()
+        dtype = np.dtype(self.input_dtype_)
+        return self._coefficients(None, self.max_value_, dtype).inverse()
 
 
 #: Serialises commits of fitted state (partial_fit from several threads).

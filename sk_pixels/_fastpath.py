@@ -39,7 +39,7 @@ import numpy as np
 from sklearn.utils._set_output import _wrap_data_with_container
 
 from . import _kernels, _threads
-from ._backends._common import raise_on_overflow
+from ._backends._common import raise_on_overflow, restore_dtype
 from ._input import _ambiguous_layout
 from ._layout import image_view
 from ._units import output_float_dtype
@@ -280,4 +280,71 @@ def remember(estimator, X, dtype: np.dtype) -> None:
     elif (X.dtype, X.ndim) in entry.plans:
         return
     entry.plans[(X.dtype, X.ndim)] = _Plan(estimator, X, dtype)
+    _PLANS[estimator] = entry
+
+
+class _InversePlan:
+    """What inverse_transform does to float NumPy input of one dtype and ndim."""
+
+    __slots__ = ("kernel", "layout", "n_channels", "n_features", "out_dtype")
+
+    def __init__(self, estimator, X: np.ndarray) -> None:
+        self.layout = estimator._layout()
+        self.n_channels = image_view(X, *self.layout).shape[-1]
+        self.n_features = X.shape[1] if X.ndim == 2 else None
+        self.out_dtype = output_float_dtype(X.dtype, estimator.dtype)
+        affine = estimator._inverse_map()
+        scale, center, base = affine.centered_for_view(self.n_channels, False)
+        self.kernel = _kernels.Plan(
+            X.dtype, self.out_dtype, scale, base, affine.clip, center
+        )
+
+    def apply(self, estimator, X: np.ndarray, restore: bool):
+        view = image_view(X, *self.layout)
+        if (
+            view.shape[-1] != self.n_channels
+            or (self.n_features is not None and X.shape[1] != self.n_features)
+            or _ambiguous_layout(X.shape, *self.layout) is not None
+            or 2 * X.nbytes + X.size * 8 >= _threads.MIN_PARALLEL_BYTES
+            or not _no_infinity(X)
+        ):
+            return None
+        out = np.empty(X.shape, dtype=self.out_dtype)
+        with raise_on_overflow(out.dtype):
+            self.kernel.run(view, image_view(out, *self.layout), n_threads=1)
+        return restore_dtype(out, estimator.input_dtype_) if restore else out
+
+
+def inverse_transform(estimator, X, restore: bool):
+    """``estimator.inverse_transform(X)`` by a plan, or None (the full path)."""
+    if type(X) is not np.ndarray:
+        return None
+    entry = _PLANS.get(estimator)
+    plan = None if entry is None else entry.plans.get(("inverse", X.dtype, X.ndim))
+    if plan is None or X.size == 0 or not X.flags.c_contiguous:
+        return None
+    if not entry.key.matches(estimator):
+        return None
+    return plan.apply(estimator, X, restore)
+
+
+def remember_inverse(estimator, X) -> None:
+    """Plan inverse transforms like the one of float X that just succeeded."""
+    if (
+        type(X) is not np.ndarray
+        or X.dtype not in (np.float32, np.float64)
+        or X.size == 0
+        or not X.flags.c_contiguous
+        or any(getattr(estimator, name, None) is not None for name in _UNSUPPORTED)
+    ):
+        return
+    entry = _PLANS.get(estimator)
+    if entry is None or not entry.key.matches(estimator):
+        key = fingerprint(estimator)
+        if key is None:
+            return
+        entry = _Entry(key)
+    elif ("inverse", X.dtype, X.ndim) in entry.plans:
+        return
+    entry.plans[("inverse", X.dtype, X.ndim)] = _InversePlan(estimator, X)
     _PLANS[estimator] = entry

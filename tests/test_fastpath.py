@@ -328,3 +328,75 @@ def test_units_warnings_hold_on_a_planned_float_kind(rng, monkeypatch):
     with pytest.warns(UserWarning, match="pass max_value=255"):
         preset.transform(X)
     assert calls == []  # both warnings came from the fast path
+
+
+@pytest.mark.parametrize("name", ["learned", "preset", "clip-rescale", "minmax"])
+@pytest.mark.parametrize("restore", [False, True], ids=["float", "restore_dtype"])
+def test_inverse_fast_path_equals_full_path_to_the_bit(name, restore, rng, monkeypatch):
+    X = _uint8(rng, (2, 6, 5, 3))
+    make = ESTIMATORS[name]
+    Y = make().fit(X).transform(X)
+    full = make().fit(X).inverse_transform(Y, restore_dtype=restore)
+    planned = make().fit(X)
+    planned.inverse_transform(Y)  # full path, then planned
+    calls = _counting_validation(monkeypatch)
+    fast = planned.inverse_transform(Y, restore_dtype=restore)
+    assert calls == []
+    assert fast.dtype == full.dtype
+    if restore:
+        assert_array_equal(fast, full)
+    else:
+        assert_array_equal(_bits(fast), _bits(full))
+
+
+INVERSE_CALLS = {
+    "four channels": (
+        lambda Y: np.zeros((1, 6, 5, 4), np.float32),
+        Raises(ValueError, "expecting 3 channels"),
+    ),
+    "inf": (
+        lambda Y: np.where(Y == Y.flat[0], np.inf, Y).astype(np.float32),
+        Raises(ValueError, "infinity"),
+    ),
+    "one HWC image without its batch axis": (
+        lambda Y: Y[0],
+        Raises(ValueError, "pass X\\[None\\]"),
+    ),
+    "NaN is allowed": (
+        lambda Y: np.where(Y == Y.flat[0], np.nan, Y).astype(np.float32),
+        OK,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(INVERSE_CALLS))
+def test_inverse_checks_hold_after_the_fast_path(case, rng):
+    X = _uint8(rng)
+    make_input, outcome = INVERSE_CALLS[case]
+    planned = PixelStandardizer().fit(X)
+    Y = planned.transform(X)
+    planned.inverse_transform(Y)
+    planned.inverse_transform(Y)  # the fast path
+    got = _what_happens(lambda: planned.inverse_transform(make_input(Y)))
+    full = _what_happens(
+        lambda: PixelStandardizer().fit(X).inverse_transform(make_input(Y))
+    )
+    assert got[1:] == full[1:]
+    if got[0] is not None:
+        assert_array_equal(_bits(got[0]), _bits(full[0]))
+    if isinstance(outcome, Raises):
+        assert issubclass(got[1][0], outcome.exc) and re.search(
+            outcome.match, got[1][1]
+        )
+
+
+def test_inverse_fast_path_sees_edited_fitted_attributes(rng):
+    X = _uint8(rng)
+    scaler = PixelCenterer().fit(X)
+    Y = scaler.transform(X)
+    scaler.inverse_transform(Y)
+    scaler.inverse_transform(Y)
+    scaler.mean_[0] += 5.0
+    full = PixelCenterer().fit(X)
+    full.mean_[0] += 5.0
+    assert_array_equal(scaler.inverse_transform(Y), full.inverse_transform(Y))
