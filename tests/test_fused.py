@@ -15,6 +15,13 @@ from sk_pixels import PixelStandardizer, PixelStats, _fused, _kernels
 pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _fused_allowed(monkeypatch):
+    """This module tests the compiled kernels even under SK_PIXELS_FUSED=0."""
+    monkeypatch.delenv("SK_PIXELS_FUSED", raising=False)
+    monkeypatch.setattr(_fused, "_loaded", None)
+
+
 @pytest.fixture
 def numpy_steps(monkeypatch):
     """Run the block under it on the NumPy steps (compiled kernel off)."""
