@@ -32,6 +32,7 @@ from sklearn.utils._set_output import _wrap_data_with_container
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from . import _fastpath
 from ._backends._common import nanmax as _nanmax
 from ._export import _ExportMixin
 from ._histogram import PixelHistogram
@@ -442,6 +443,9 @@ class _BasePixelTransformer(
             (or ``dtype`` when set); an array of X's namespace for device input,
             a lazy Dask array for Dask input.
         """
+        fast = _fastpath.transform(self, X, out)  # small NumPy calls seen before
+        if fast is not None:
+            return fast
         images = as_image_list(X)
         if images is not None:
             return self._transform_images(images, out)
@@ -449,6 +453,7 @@ class _BasePixelTransformer(
         result = self._scale(backend, data, dtype, out)
         if not backend.eager:  # set_output never materialises a lazy result
             return result
+        _fastpath.remember(self, X, dtype)
         return _wrap_data_with_container("transform", result, X, self)
 
     def fit_transform(self, X, y=None):
@@ -497,9 +502,7 @@ class _BasePixelTransformer(
         out_dtype = output_float_dtype(dtype, self.dtype)
         max_value = resolve_max_value(dtype, self.max_value)
         if self.scope in ("domain", "dataset"):
-            self._check_learned_counts()
-            affine = self._coefficients(None, max_value, dtype)
-            check = self._scale_check(dtype) if self._should_track_max(dtype) else None
+            affine, check = self._fixed_map(dtype)
             return backend.apply(
                 X, affine, out_dtype, layout, out=out, check_max=check, **self._fill()
             )
@@ -519,6 +522,15 @@ class _BasePixelTransformer(
         return backend.apply(
             X, affine, out_dtype, layout, per_image=per_image, out=out, **self._fill()
         )
+
+    def _fixed_map(self, dtype: np.dtype):
+        """The map of a kept-statistics scope for pixels of ``dtype``, and the
+        check of a batch's maximum (None when X's range needs no look)."""
+        self._check_learned_counts()
+        max_value = resolve_max_value(dtype, self.max_value)
+        affine = self._coefficients(None, max_value, dtype)
+        check = self._scale_check(dtype) if self._should_track_max(dtype) else None
+        return affine, check
 
     def _check_learned_counts(self) -> None:
         """Refuse to apply statistics learned from no pixel (all NaN in fit).
@@ -602,17 +614,25 @@ class _BasePixelTransformer(
                 "inverse_transform needs the pixel units seen in fit. Call 'fit' "
                 "with appropriate arguments before using this estimator."
             )
+        fast = _fastpath.inverse_transform(self, X, restore_dtype)
+        if fast is not None:
+            return fast
         # The same checks as transform (dtype, layout, channels, feature names),
         # then float: rejects bool/string input instead of parsing it.
-        backend, X, _ = self._validate(X, reset=False, fitting=False, check_names=False)
-        X = backend.as_float(X)
-        self._check_learned_counts()
-        affine = self._coefficients(
-            None, self.max_value_, np.dtype(self.input_dtype_)
-        ).inverse()
-        out_dtype = output_float_dtype(backend.dtype(X), self.dtype)
-        result = backend.apply(X, affine, out_dtype, self._layout())
+        backend, data, _ = self._validate(
+            X, reset=False, fitting=False, check_names=False
+        )
+        data = backend.as_float(data)
+        out_dtype = output_float_dtype(backend.dtype(data), self.dtype)
+        result = backend.apply(data, self._inverse_map(), out_dtype, self._layout())
+        _fastpath.remember_inverse(self, X)
         return backend.restore(result, self.input_dtype_) if restore_dtype else result
+
+    def _inverse_map(self):
+        """The inverse of the fitted map (pixels of the dtype seen in fit)."""
+        self._check_learned_counts()
+        dtype = np.dtype(self.input_dtype_)
+        return self._coefficients(None, self.max_value_, dtype).inverse()
 
 
 #: Serialises commits of fitted state (partial_fit from several threads).

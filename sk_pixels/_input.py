@@ -280,21 +280,25 @@ def _warn_if_layout_is_ambiguous(shape: tuple, channel_axis, image_shape) -> Non
     holds 1, 3 or 4 values is probably channels-first. An explicit layout
     (``channel_axis=None``, ``1``, or any value other than -1) never warns.
     """
+    message = _ambiguous_layout(shape, channel_axis, image_shape)
+    if message is not None:
+        warnings.warn(message, UserWarning, stacklevel=4)
+
+
+def _ambiguous_layout(shape: tuple, channel_axis, image_shape) -> str | None:
+    """The warning of :func:`_warn_if_layout_is_ambiguous` for ``shape``, or None."""
     if channel_axis != -1 or image_shape is not None:
-        return
+        return None
     if len(shape) == 3 and shape[-1] in (3, 4) and shape[1] > shape[-1]:
-        warnings.warn(
+        return (
             f"X of shape {shape} is read as {shape[0]} grayscale images of "
             f"{shape[1]}x{shape[2]} pixels. If it is one colour image, pass X[None] "
             "(a batch of one); if it is grayscale, pass channel_axis=None to say "
-            "so.",
-            UserWarning,
-            stacklevel=4,
+            "so."
         )
-    elif len(shape) == 4 and shape[-1] > 4 and shape[1] in (1, 3, 4):
-        warnings.warn(
+    if len(shape) == 4 and shape[-1] > 4 and shape[1] in (1, 3, 4):
+        return (
             f"X of shape {shape} is read as channels-last, with {shape[-1]} "
-            f"channels. If it is channels-first (n, C, H, W), pass channel_axis=1.",
-            UserWarning,
-            stacklevel=4,
+            f"channels. If it is channels-first (n, C, H, W), pass channel_axis=1."
         )
+    return None

@@ -25,6 +25,13 @@ block is chosen from the output's memory layout:
   ``(C,)`` coefficients as they are: correct, slower.
 
 Per-image coefficients (``scope="image"``/``"batch"``) are tiled per block.
+
+With numba installed (the ``fast`` extra), the cast and the steps run fused in
+one pass (:mod:`sk_pixels._fused`; on one thread over the whole batch at once,
+no blocks needed), with results equal to the steps' to the bit.  A map is
+prepared once as a :class:`Plan` (float64 route, centred coefficients in the
+output dtype, which steps run), which :func:`affine` builds per call and
+``transform``'s fast path (:mod:`sk_pixels._fastpath`) keeps.
 Large batches (more than :data:`sk_pixels._threads.MIN_PARALLEL_BYTES` of
 memory traffic) are split over threads (NumPy releases the GIL inside each
 step); see :mod:`sk_pixels._threads` for the limits that are respected.
@@ -66,7 +73,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _threads
+from . import _fused, _threads
 from ._blocks import BLOCK_BYTES, _row_length, iter_blocks
 
 #: The accuracy guaranteed, in units of ``eps * (|y*| + |base|)`` (see above).
@@ -184,35 +191,183 @@ def affine(
     >>> y.ravel()
     array([-0.5,  0. ,  2. ], dtype=float32)
     """
-    ftype = dst.dtype
-    if center is None:
-        center = np.zeros_like(np.asarray(scale, dtype=np.float64))
-    if _needs_float64(src.dtype, ftype, scale, offset, center):
-        return _affine_float64(src, dst, scale, center, offset, clip, track_max, block)
-    scale, center, offset = split_center(scale, center, offset, ftype)
-    scale, center, offset = np.broadcast_arrays(scale, center, offset)
-    per_image = scale.ndim == 4
-    layout = _layout(dst)
-    in_place = _same_memory(src, dst)
-    if n_threads is None:
-        n_threads = _threads.get_num_threads(src.nbytes + dst.nbytes)
-    if clip is not None:
-        clip = (ftype.type(clip[0]), ftype.type(clip[1]))
-    tiles: dict[int, tuple[np.ndarray, ...]] = {}
-    # x / 255 needs no shift and no add, a pure shift no multiply: a pass less each.
-    coefficients = (center, scale, offset)
-    steps = (
-        (np.subtract, bool(np.any(center))),
-        (np.multiply, not bool(np.all(scale == 1))),
-        (np.add, bool(np.any(offset))),
-    )
+    plan = Plan(src.dtype, dst.dtype, scale, offset, clip, center)
+    return plan.run(src, dst, track_max, n_threads, block)
 
-    def operands(y: np.ndarray, images: slice, tile_buf=None):
+
+class Plan:
+    """One map prepared for one input and output dtype: what :func:`affine` runs.
+
+    Built from the float64 coefficients (the float64-route decision, the
+    centred coefficients in the output dtype, which steps are needed), so that a
+    caller applying the same map many times (``transform``'s fast path for
+    small calls, :mod:`sk_pixels._fastpath`) prepares it once. A plan holds
+    values only, never a reference to the parameters it came from.
+
+    Parameters
+    ----------
+    src_dtype, ftype : numpy dtype
+        Dtypes of the input pixels and of the output.
+    scale, offset, clip, center :
+        As in :func:`affine`.
+    """
+
+    def __init__(self, src_dtype, ftype, scale, offset, clip=None, center=None):
+        ftype = np.dtype(ftype)
+        self.ftype = ftype
+        if center is None:
+            center = np.zeros_like(np.asarray(scale, dtype=np.float64))
+        #: Whether the map runs in float64 blocks (:func:`_needs_float64`).
+        self.wide = _needs_float64(src_dtype, ftype, scale, offset, center)
+        self.clip = clip
+        self._tiles: dict[int, tuple[np.ndarray, ...]] = {}
+        #: Whether a step can overflow the output dtype (checked by the fused loop).
+        self.may_overflow = True
+        if self.wide:
+            self.coefficients = np.broadcast_arrays(
+                *(np.asarray(a, dtype=np.float64) for a in (scale, center, offset))
+            )
+            return
+        scale, center, offset = split_center(scale, center, offset, ftype)
+        scale, center, offset = np.broadcast_arrays(scale, center, offset)
+        # x / 255 needs no shift and no add, a pure shift no multiply: a pass less each.
+        self.steps = (
+            bool(np.any(center)),
+            not bool(np.all(scale == 1)),
+            bool(np.any(offset)),
+        )
+        # A skipped step's operand is its exact identity (- +0.0, * 1, + -0.0:
+        # no value and no sign of zero changes), for the fused loop that runs
+        # every step.
+        if not self.steps[0]:
+            center = np.zeros_like(center)
+        if not self.steps[1]:
+            scale = np.ones_like(scale)
+        if not self.steps[2]:
+            offset = np.full_like(offset, -0.0)
+        #: ``(center, scale, offset)`` in ``ftype``: the operands of the steps.
+        self.coefficients = (center, scale, offset)
+        if clip is not None:
+            self.clip = (ftype.type(clip[0]), ftype.type(clip[1]))
+        #: The clip bounds, no clip being ``(-inf, inf)`` (the fused loop).
+        self.bounds = self.clip or (ftype.type(-np.inf), ftype.type(np.inf))
+        self.may_overflow = _may_overflow(src_dtype, ftype, *self.coefficients)
+
+    @property
+    def per_image(self) -> bool:
+        return self.coefficients[0].ndim == 4
+
+    def run(
+        self,
+        src: np.ndarray,
+        dst: np.ndarray,
+        track_max: bool = False,
+        n_threads: int | None = None,
+        block: int = BLOCK_ELEMENTS,
+    ) -> float:
+        """Apply the map from ``src`` to ``dst`` (see :func:`affine`)."""
+        if src.size == 0:
+            return -np.inf if track_max else np.nan
+        if self.wide:
+            scale, center, offset = self.coefficients
+            return _affine_float64(
+                src, dst, scale, center, offset, self.clip, track_max, block
+            )
+        if n_threads is None:
+            n_threads = _threads.get_num_threads(src.nbytes + dst.nbytes)
+        if n_threads <= 1 and not self.per_image and _fused.applies(src, dst):
+            # One pass needs no cache blocks: the whole batch in one call.
+            return self._fused_rows(src, dst, track_max)
+        layout = _layout(dst)
+        in_place = _same_memory(src, dst)
+        if n_threads <= 1 and src.size <= block and not self.per_image:
+            return self._block(src, dst, slice(None), layout, in_place, track_max)
+
+        def run(blocks) -> float:
+            observed = -np.inf
+            tile_buf = None
+            if self.per_image and layout == "last":
+                # Coefficient rows of the largest block (its images x one row).
+                size = max(_tile_size(src.shape, im, rs) for im, rs in blocks)
+                tile_buf = np.empty((3, size), dtype=self.ftype)
+            for images, rows in blocks:
+                seen = self._block(
+                    src[images, rows],
+                    dst[images, rows],
+                    images,
+                    layout,
+                    in_place,
+                    track_max,
+                    tile_buf,
+                )
+                observed = max(observed, seen)
+            return observed
+
+        blocks = list(iter_blocks(src.shape, block))
+        observed = max(_threads.run(run, blocks, n_threads))
+        return observed if track_max else np.nan
+
+    def _block(self, x, y, images, layout, in_place, track_max, tile_buf=None):
+        """One block: cast, then the steps in place (fused when compiled)."""
+        fused = layout == "last" and _fused.applies(x, y)
+        if fused and not self.per_image:
+            return self._fused_rows(x, y, track_max)
+        observed = -np.inf
+        view, *coef = self._operands(y, images, layout, tile_buf)
+        if fused:  # per image: its own rows of coefficients
+            width = view.shape[-1]
+            for k in range(x.shape[0]):
+                seen = _fused.affine_rows(
+                    x[k].reshape(-1, width),
+                    y[k].reshape(-1, width),
+                    tuple(a[k, 0] for a in coef),
+                    self.bounds,
+                    track_max,
+                    self.may_overflow,
+                )
+                observed = max(observed, seen) if track_max else observed
+            return observed if track_max else np.nan
+        if track_max:
+            observed = float(np.fmax.reduce(x, axis=None))
+        if not in_place:
+            np.copyto(y, x, casting="unsafe")
+        for ufunc, needed, a in zip(_UFUNCS, self.steps, coef):
+            if needed:
+                ufunc(view, a, out=view)
+        if self.clip is not None:
+            np.clip(view, self.clip[0], self.clip[1], out=view)
+        return observed if track_max else np.nan
+
+    def _fused_rows(self, x, y, track_max):
+        """The fused loop over C-contiguous channels-last blocks x -> y."""
+        g, r, w, c = y.shape
+        width = _row_length(r * w, c, w, _TILE_ROW)
+        return _fused.affine_rows(
+            x.reshape(-1, width),
+            y.reshape(-1, width),
+            self._tiled(width),
+            self.bounds,
+            track_max,
+            self.may_overflow,
+        )
+
+    def _tiled(self, width: int) -> tuple[np.ndarray, ...]:
+        """The coefficients tiled into rows of ``width`` values (kept per width)."""
+        tiles = self._tiles.get(width)
+        if tiles is None:
+            c = self.coefficients[0].shape[-1]
+            tiles = tuple(np.tile(a.reshape(-1), width // c) for a in self.coefficients)
+            if len(self._tiles) < 16:  # a few image sizes per plan
+                self._tiles[width] = tiles
+        return tiles
+
+    def _operands(self, y: np.ndarray, images: slice, layout: str, tile_buf=None):
         """``y`` reshaped for fast inner loops, with matching coefficients."""
         g, r, w, c = y.shape
+        per_image = self.per_image
         coef = [
             a[images].reshape(g, 1, c) if per_image else a.reshape(1, c)
-            for a in coefficients
+            for a in self.coefficients
         ]
         if layout == "last":
             width = _row_length(r * w, c, w, _TILE_ROW)
@@ -224,9 +379,7 @@ def affine(
                     np.copyto(t, a.reshape(g, 1, 1, c))
                     rows.append(t.reshape(g, 1, width))
                 return (y.reshape(g, -1, width), *rows)
-            if width not in tiles:
-                tiles[width] = tuple(np.tile(a[0], width // c) for a in coef)
-            return (y.reshape(g, -1, width), *tiles[width])
+            return (y.reshape(g, -1, width), *self._tiled(width))
         if layout == "first":
             planes = y.transpose(0, 3, 1, 2)
             if per_image:
@@ -236,33 +389,28 @@ def affine(
             return (y, *(a.reshape(g, 1, 1, c) for a in coef))
         return (y, *(a[0] for a in coef))
 
-    def run(blocks) -> float:
-        observed = -np.inf
-        tile_buf = None
-        if per_image and layout == "last":
-            # Coefficient rows of the largest block (its images x one row).
-            size = max(_tile_size(src.shape, im, rs) for im, rs in blocks)
-            tile_buf = np.empty((3, size), dtype=ftype)
-        for images, rows in blocks:
-            x = src[images, rows]
-            y = dst[images, rows]
-            if track_max:
-                observed = max(observed, float(np.fmax.reduce(x, axis=None)))
-            if not in_place:
-                np.copyto(y, x, casting="unsafe")
-            view, *coef = operands(y, images, tile_buf)
-            for (ufunc, needed), a in zip(steps, coef):
-                if needed:
-                    ufunc(view, a, out=view)
-            if clip is not None:
-                np.clip(view, clip[0], clip[1], out=view)
-        return observed
 
-    if src.size == 0:
-        return -np.inf if track_max else np.nan
-    blocks = list(iter_blocks(src.shape, block))
-    observed = max(_threads.run(run, blocks, n_threads))
-    return observed if track_max else np.nan
+def _may_overflow(src_dtype, ftype, center, scale, offset) -> bool:
+    """Whether ``(x - center) * scale + offset`` can exceed ``ftype``'s range.
+
+    False only for integer input whose whole range maps well inside it (the
+    common case: 8- and 16-bit pixels with any reasonable statistics).
+    """
+    src_dtype = np.dtype(src_dtype)
+    if src_dtype.kind not in "ui":
+        return True
+    info = np.iinfo(src_dtype)
+    c = np.asarray(center, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.maximum(np.abs(info.min - c), np.abs(info.max - c))
+        bound = spread * np.abs(np.asarray(scale, dtype=np.float64)) + np.abs(
+            np.asarray(offset, dtype=np.float64)
+        )
+        return not bool(np.all(bound < np.finfo(ftype).max / 4))
+
+
+#: The steps of the centred form, in order: ``y -= c_hi; y *= scale; y += base'``.
+_UFUNCS = (np.subtract, np.multiply, np.add)
 
 
 def _needs_float64(src_dtype, ftype, scale, offset, center=0.0) -> bool:

@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _fused
 from ._blocks import (
     _TARGET_ROW,
     BLOCK_BYTES,
@@ -417,8 +418,13 @@ def _exact_numpy(view: np.ndarray, per_image: bool) -> Reduction:
 def _exact_numpy_serial(view: np.ndarray, per_image: bool) -> Reduction:
     n, h, w, c = view.shape
     if not per_image and view.flags.c_contiguous:
-        total, squares, lo, hi = _exact_stream(view.reshape(-1), c)
+        flat = view.reshape(-1)
+        stream = _fused.exact_sums if _fused.applies_sums(flat) else _exact_stream
+        total, squares, lo, hi = stream(flat, c)
         return ExactMoments(np.full(c, n * h * w), total, squares), lo, hi
+    if per_image and _fused.applies_sums(view):
+        total, squares, lo, hi = _fused.exact_sums_per_image(view)
+        return ExactMoments(np.full((n, c), h * w), total, squares), lo, hi
     planes = _channel_planes(view)
     work = planes if planes is not None else view
     acc, max_rows = exact_plan(view.dtype, np)

@@ -1,0 +1,346 @@
+"""Optional compiled kernels (numba): the transform, and exact statistics, in one pass.
+
+With `numba <https://numba.pydata.org>`_ installed (the ``fast`` extra,
+``pip install sk_pixels[fast]``), a block of the transform is computed in one
+pass instead of NumPy's four (cast, ``-= c_hi``, ``*= scale``, ``+= base'``,
+then the clip): each value is read, converted, mapped and written once, while
+it is in a register.  Without numba, or with the environment variable
+``SK_PIXELS_FUSED=0``, the NumPy steps of :mod:`sk_pixels._kernels` run.
+
+The results are the same to the bit: the fused loop performs the same float
+operations in the same order and the same precision as the NumPy steps
+(numba, without ``fastmath``, neither contracts ``a * b + c`` into a fused
+multiply-add nor reorders), and a step that NumPy skips is replaced by its
+exact identity (``- (+0.0)``, ``* 1``, ``+ (-0.0)``, no clip as
+``[-inf, inf]``), which changes no value and no sign of zero.  The tests run
+both kernels on the same inputs and compare their bits.
+
+The exact statistics of a contiguous batch of integer pixels of at most 16 bits
+(:func:`exact_sums`, used by ``sk_pixels._reduce``) are read once: per
+position of long rows, the sums of ``x`` and ``x * x`` in integers (32-bit
+partials for 8-bit pixels, flushed before they could wrap; 64-bit otherwise)
+and the extrema, folded into channels as Python ints.  Integer sums are exact
+whatever the order, so the result is the NumPy/BLAS engine's, to the bit.
+
+numba is imported, and a kernel compiled for its dtypes, on first use
+(``cache=True`` keeps the machine code on disk, so only the first process
+ever pays the compilation).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+import numpy as np
+
+#: Input dtypes the fused loop takes (others run the NumPy steps).
+_INPUTS = frozenset(
+    np.dtype(name)
+    for name in ("uint8", "uint16", "int8", "int16", "uint32", "int32", "float32")
+) | {np.dtype(np.float64)}
+_OUTPUTS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+#: None: not loaded yet; False: unavailable or disabled; else the kernels.
+_loaded: object = None
+_lock = threading.Lock()
+
+
+def disabled_by_environment() -> bool:
+    """Whether ``SK_PIXELS_FUSED`` turns the compiled kernel off (0, false, no, off)."""
+    flag = os.environ.get("SK_PIXELS_FUSED", "").strip().lower()
+    return flag in ("0", "false", "no", "off")
+
+
+def _load():
+    """The compiled kernels, or False (numba missing or disabled)."""
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            _loaded = False if disabled_by_environment() else _compile_or_warn()
+    return _loaded
+
+
+def _compile_or_warn():
+    """:func:`_compile`, or False with a warning when numba is there but fails
+    (a version that does not support this NumPy, no writable cache location)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    try:
+        return _compile()
+    except Exception as exc:  # noqa: BLE001 (any failure: use the NumPy kernels)
+        warnings.warn(
+            f"numba is installed but sk_pixels could not set up its compiled "
+            f"kernels ({type(exc).__name__}: {exc}); the NumPy kernels run instead. "
+            "Set SK_PIXELS_FUSED=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+
+
+def _compile():
+    import numba
+
+    # Two copies that differ only in the output type of the cast: a cast
+    # written as a function argument would make the kernel a closure, which
+    # numba cannot cache.  max/min keep NaN and the sign of zero as np.clip does.
+    @numba.njit(cache=True, nogil=True)
+    def rows32(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
+        n, width = x.shape
+        overflowed = 0
+        for r in range(n):
+            xr, yr = x[r], y[r]
+            if check:  # a finite value that became infinite: a step overflowed
+                for j in range(width):
+                    v = np.float32(xr[j])
+                    t = (v - center[j]) * scale[j] + offset[j]
+                    overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
+                    yr[j] = min(max(t, lo), hi)
+            elif clamp:
+                for j in range(width):
+                    t = (np.float32(xr[j]) - center[j]) * scale[j] + offset[j]
+                    yr[j] = min(max(t, lo), hi)
+            else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
+                for j in range(width):
+                    yr[j] = (np.float32(xr[j]) - center[j]) * scale[j] + offset[j]
+        return overflowed
+
+    @numba.njit(cache=True, nogil=True)
+    def rows64(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
+        n, width = x.shape
+        overflowed = 0
+        for r in range(n):
+            xr, yr = x[r], y[r]
+            if check:  # a finite value that became infinite: a step overflowed
+                for j in range(width):
+                    v = np.float64(xr[j])
+                    t = (v - center[j]) * scale[j] + offset[j]
+                    overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
+                    yr[j] = min(max(t, lo), hi)
+            elif clamp:
+                for j in range(width):
+                    t = (np.float64(xr[j]) - center[j]) * scale[j] + offset[j]
+                    yr[j] = min(max(t, lo), hi)
+            else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
+                for j in range(width):
+                    yr[j] = (np.float64(xr[j]) - center[j]) * scale[j] + offset[j]
+        return overflowed
+
+    @numba.njit(cache=True, nogil=True)
+    def largest(x):  # pragma: no cover (compiled)
+        observed = -np.inf
+        for v in x.ravel():
+            if v > observed:  # False for NaN: NaN is ignored, as by np.fmax
+                observed = v
+        return observed
+
+    # Exact statistics: per position of rows of ``width`` values, sums of x and
+    # x * x and extrema, in one pass.  8-bit pixels sum into 32-bit partials
+    # over at most _CHUNK8 rows, which cannot wrap, then into 64-bit totals;
+    # wider pixels (<= 16 bits) sum into 64-bit totals directly.
+    @numba.njit(cache=True, nogil=True)
+    def sums8(rows, total, squares, lo, hi, chunk):  # pragma: no cover (compiled)
+        n, width = rows.shape
+        part = np.zeros(width, np.uint32)
+        part_sq = np.zeros(width, np.uint32)
+        for start in range(0, n, chunk):
+            for r in range(start, min(start + chunk, n)):
+                row = rows[r]
+                for j in range(width):  # two loops: each one vectorizes
+                    w = np.uint32(row[j])
+                    part[j] += w
+                    part_sq[j] += w * w
+                for j in range(width):
+                    lo[j] = min(lo[j], row[j])
+                    hi[j] = max(hi[j], row[j])
+            for j in range(width):
+                total[j] += part[j]
+                squares[j] += part_sq[j]
+                part[j] = 0
+                part_sq[j] = 0
+
+    @numba.njit(cache=True, nogil=True)
+    def sums16(rows, total, squares, lo, hi, chunk):  # pragma: no cover (compiled)
+        n, width = rows.shape
+        for r in range(n):
+            row = rows[r]
+            for j in range(width):
+                w = np.int64(row[j])
+                total[j] += w
+                squares[j] += np.uint64(w * w)
+            for j in range(width):
+                lo[j] = min(lo[j], row[j])
+                hi[j] = max(hi[j], row[j])
+
+    @numba.njit(cache=True, nogil=True)
+    def fold(
+        total, squares, lo, hi, out_total, out_squares, out_lo, out_hi
+    ):  # pragma: no cover
+        channels = out_total.shape[0]
+        for j in range(total.shape[0]):
+            c = j % channels
+            out_total[c] += total[j]
+            out_squares[c] += np.int64(squares[j])
+            out_lo[c] = min(out_lo[c], lo[j])
+            out_hi[c] = max(out_hi[c], hi[j])
+
+    kernels = {np.dtype(np.float32): rows32, np.dtype(np.float64): rows64}
+    return kernels, largest, sums8, sums16, fold
+
+
+def available() -> bool:
+    """Whether the compiled kernel runs (numba importable and not disabled)."""
+    return bool(_loaded or (_loaded is None and _load()))
+
+
+def applies(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the fused loop can run block ``x`` into ``y``."""
+    return (
+        x.dtype in _INPUTS
+        and y.dtype in _OUTPUTS
+        and x.flags.c_contiguous
+        and y.flags.c_contiguous
+        and available()
+    )
+
+
+def affine_rows(
+    x: np.ndarray,
+    y: np.ndarray,
+    coefficients,
+    bounds,
+    track_max: bool,
+    check_overflow: bool = True,
+) -> float:
+    """``y = clip((x - center) * scale + offset)`` over rows of tiled coefficients.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n_rows, width)
+        C-contiguous input and output rows (``y`` may be ``x``).
+    coefficients : (center, scale, offset), each ndarray of shape (width,)
+        In ``y``'s dtype; a step that NumPy skips holds its exact identity.
+    bounds : (lo, hi) of ``y``'s dtype
+        Clip bounds, ``(-inf, inf)`` for none.
+    track_max : bool
+        Return ``nanmax(x)`` (read before ``y`` is written: ``y`` may be ``x``).
+    check_overflow : bool
+        Look for a step that overflowed (as ``np.errstate(over=...)`` would);
+        False where the coefficients and the input dtype's range rule it out.
+
+    Returns
+    -------
+    max : float
+        ``nanmax(x)`` when ``track_max`` (-inf for no value), else NaN.
+    """
+    rows, largest = (_loaded or _load())[:2]
+    observed = np.nan
+    if track_max:
+        observed = float(largest(x)) if x.size else -np.inf
+    clamp = bool(bounds[0] != -np.inf or bounds[1] != np.inf)
+    if rows[y.dtype](x, y, *coefficients, *bounds, check_overflow, clamp):
+        _overflow()
+    return observed
+
+
+def _overflow() -> None:
+    """Report an overflow as NumPy's steps would, under the current ``np.errstate``."""
+    mode = np.geterr()["over"]
+    message = "overflow encountered in the fused transform kernel"
+    if mode == "raise":
+        raise FloatingPointError(message)
+    if mode == "warn":
+        warnings.warn(message, RuntimeWarning, stacklevel=4)
+    elif mode == "call":
+        np.geterrcall()("overflow", 2)
+    elif mode == "log":
+        np.geterrcall().write(f"Warning: {message}\n")
+
+
+#: Integer dtypes whose exact statistics the fused pass computes.
+_EXACT = frozenset(np.dtype(n) for n in ("uint8", "int8", "uint16", "int16"))
+
+#: Rows of 8-bit pixels summed in 32 bits before they go to 64-bit totals:
+#: ``_CHUNK8 * 255**2 < 2**32``, so a partial sum of squares cannot wrap.
+_CHUNK8 = 65_536
+
+#: Values per row of the statistics pass (a multiple of the channels near it).
+_STATS_ROW = 3072
+
+
+def applies_sums(flat: np.ndarray) -> bool:
+    """Whether :func:`exact_sums` can take the contiguous stream ``flat``."""
+    return flat.dtype in _EXACT and flat.flags.c_contiguous and available()
+
+
+def exact_sums(flat: np.ndarray, channels: int):
+    """Exact per-channel sums, sums of squares (object arrays of Python ints)
+    and extrema.
+
+    The fused counterpart of ``sk_pixels._reduce._exact_stream`` (same
+    arguments and results): ``flat`` is a 1-D C-contiguous stream of integer
+    pixels of at most 16 bits, channel = index % ``channels``.
+    """
+    _, _, sums8, sums16, fold = _loaded or _load()
+    width = channels * max(1, _STATS_ROW // channels)
+    n_full = flat.size // width if flat.size >= width else 0
+    if n_full == 0:
+        width, n_full = channels, flat.size // channels
+    info = np.iinfo(flat.dtype)
+    total = np.zeros(width, np.int64)
+    squares = np.zeros(width, np.uint64)
+    lo = np.full(width, info.max, flat.dtype)
+    hi = np.full(width, info.min, flat.dtype)
+    kernel = sums8 if flat.dtype == np.uint8 else sums16
+    rows = flat[: n_full * width].reshape(n_full, width)
+    kernel(rows, total, squares, lo, hi, _CHUNK8)
+    tail = flat[n_full * width :]  # fewer values than one row
+    # Fold the positions into channels: in int64 where no sum can reach 2**62
+    # (every batch that fits in memory, for 8-bit pixels), else as Python ints.
+    largest = max(-int(info.min), int(info.max)) ** 2
+    out_lo = np.full(channels, info.max, flat.dtype)
+    out_hi = np.full(channels, info.min, flat.dtype)
+    if flat.size * largest < 2**62:
+        fold_total = np.zeros(channels, np.int64)
+        fold_squares = np.zeros(channels, np.int64)
+        fold(total, squares, lo, hi, fold_total, fold_squares, out_lo, out_hi)
+        fold_total, fold_squares = (
+            fold_total.astype(object),
+            fold_squares.astype(object),
+        )
+    else:
+        fold_total = np.zeros(channels, dtype=object)  # Python ints
+        fold_squares = np.zeros(channels, dtype=object)
+        for k, (t, q) in enumerate(zip(total.tolist(), squares.tolist(), strict=True)):
+            fold_total[k % channels] += t
+            fold_squares[k % channels] += q
+        out_lo = lo.reshape(-1, channels).min(axis=0)
+        out_hi = hi.reshape(-1, channels).max(axis=0)
+    lo, hi = out_lo.astype(np.float64), out_hi.astype(np.float64)
+    if tail.size:
+        t = tail.reshape(-1, channels)
+        for c, column in enumerate(t.T.tolist()):
+            fold_total[c] += sum(column)
+            fold_squares[c] += sum(v * v for v in column)
+        lo = np.fmin(lo, t.min(axis=0))
+        hi = np.fmax(hi, t.max(axis=0))
+    return fold_total, fold_squares, lo, hi
+
+
+def exact_sums_per_image(view: np.ndarray):
+    """:func:`exact_sums` of each image of a C-contiguous ``(n, H, W, C)`` batch.
+
+    Returns int64 sums and sums of squares (exact: one image's sums stay below
+    2**62) and float64 extrema, each of shape ``(n, C)``.
+    """
+    n, c = view.shape[0], view.shape[-1]
+    if n == 0:
+        empty = np.zeros((0, c))
+        return empty.astype(np.int64), empty.astype(np.int64), empty, empty
+    total, squares, lo, hi = zip(*(exact_sums(x.reshape(-1), c) for x in view))
+    sums = np.array([total, squares], dtype=np.int64)
+    return sums[0], sums[1], np.stack(lo), np.stack(hi)

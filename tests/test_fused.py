@@ -1,0 +1,214 @@
+"""The compiled (numba) kernel gives the NumPy steps' results to the bit.
+
+Runs where numba is installed (the ``fast`` extra); the NumPy steps are the
+reference, run in the same process by switching the compiled kernel off.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from sk_pixels import PixelStandardizer, PixelStats, _fused, _kernels
+
+pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def _fused_allowed(monkeypatch):
+    """This module tests the compiled kernels even under SK_PIXELS_FUSED=0."""
+    monkeypatch.delenv("SK_PIXELS_FUSED", raising=False)
+    monkeypatch.setattr(_fused, "_loaded", None)
+
+
+@pytest.fixture
+def numpy_steps(monkeypatch):
+    """Run the block under it on the NumPy steps (compiled kernel off)."""
+
+    def switch(on: bool) -> None:
+        monkeypatch.setattr(_fused, "_loaded", False if on else None)
+
+    return switch
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    a = np.where(np.isnan(a), np.nan, a).astype(a.dtype)
+    return a.view(f"u{a.dtype.itemsize}")
+
+
+def _input(rng, dtype, shape=(2, 7, 9, 3)):
+    dtype = np.dtype(dtype)
+    if dtype.kind in "ui":
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+        x.reshape(-1)[:3] = (info.min, info.max, 0)
+        return x
+    x = (rng.standard_normal(shape) * 100).astype(dtype)
+    x.reshape(-1)[:4] = (np.nan, -0.0, 0.0, 1e-40)
+    return x
+
+
+# (scale, offset, center, clip): maps whose steps are all run, or some skipped.
+MAPS = {
+    "standardize": ([1 / 58.4, 1 / 57.1, 1 / 57.4], 0.0, [123.7, 116.3, 103.5], None),
+    "divide by 255": (1 / 255, 0.0, None, None),
+    "shift only": (1.0, 0.0, [3.0, 2.0, 1.0], None),
+    "negative scale, -0 results": (-1.0, 0.0, None, None),
+    "base and clip": ([0.1, 0.2, 0.3], 0.5, [100.0, 0.0, 50.0], (0.0, 1.0)),
+    "clip at -0": (1.0, 0.0, None, (-1.0, -0.0)),
+    "one channel at 0": ([1.0, 2.0, 3.0], [0.0, -0.0, 1.0], [0.0, 1.0, -0.0], None),
+}
+
+DTYPES = ["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64"]
+
+
+@pytest.mark.parametrize("name", list(MAPS))
+@pytest.mark.parametrize(
+    "dtype, out_dtype, in_place",
+    [(d, o, False) for d in DTYPES for o in ("float32", "float64")]
+    + [("float32", "float32", True), ("float64", "float64", True)],
+    ids=str,
+)
+def test_fused_kernel_equals_numpy_steps_to_the_bit(
+    name, dtype, out_dtype, in_place, rng, numpy_steps
+):
+    scale, offset, center, clip = MAPS[name]
+    x = _input(rng, dtype)
+    args = (np.broadcast_to(np.asarray(scale, np.float64), 3),)
+    args += (np.broadcast_to(np.asarray(offset, np.float64), 3),)
+    center = None if center is None else np.asarray(center, np.float64)
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        src = x.copy()
+        dst = src if in_place else np.empty(x.shape, out_dtype)
+        with np.errstate(all="ignore"):
+            observed = _kernels.affine(
+                src, dst, *args, clip=clip, track_max=True, center=center
+            )
+        results.append((dst, observed))
+    (expected, expected_max), (got, got_max) = results
+    assert_array_equal(_bits(got), _bits(expected))
+    assert got_max == expected_max or (np.isnan(got_max) and np.isnan(expected_max))
+
+
+def test_fused_kernel_runs_where_numba_is_installed():
+    assert _fused.available()
+    x = np.zeros((1, 2, 2, 3), np.uint8)
+    assert _fused.applies(x, np.empty(x.shape, np.float32))
+    assert not _fused.applies(x, np.empty(x.shape, np.float16))
+    assert not _fused.applies(x[:, ::-1], np.empty(x.shape, np.float32))
+
+
+@pytest.mark.parametrize("numpy", [True, False], ids=["numpy", "fused"])
+def test_overflow_is_an_error_on_both_kernels(numpy, numpy_steps):
+    numpy_steps(numpy)
+    X = np.full((1, 2, 2, 1), 3e30, np.float32)
+    scaler = PixelStandardizer(mean=0.0, std=1e-10).fit(X)
+    with pytest.raises(ValueError, match="overflowed"):
+        scaler.transform(X)
+    with pytest.raises(FloatingPointError), np.errstate(over="raise"):
+        _kernels.affine(X, np.empty_like(X), np.full(1, 1e10), np.zeros(1))
+    with pytest.warns(RuntimeWarning, match="overflow"), np.errstate(over="warn"):
+        _kernels.affine(X, np.empty_like(X), np.full(1, 1e10), np.zeros(1))
+
+
+@pytest.mark.parametrize(
+    "value, disabled",
+    [("0", True), ("off", True), ("false", True), ("", False), ("1", False)],
+)
+def test_environment_switch(value, disabled, monkeypatch):
+    monkeypatch.setenv("SK_PIXELS_FUSED", value)
+    assert _fused.disabled_by_environment() is disabled
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "uint16", "int16"])
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 1, 1, 3), (3, 5, 7, 3), (2, 64, 48, 3), (1, 300, 301, 4), (2, 9, 9)],
+    ids=str,
+)
+def test_fused_exact_statistics_equal_the_numpy_engine(dtype, shape, rng, numpy_steps):
+    info = np.iinfo(dtype)
+    X = rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype)
+    X.reshape(-1)[:2] = (info.min, info.max)
+    numpy_steps(False)
+    fused = PixelStats.from_array(X, channel_axis=-1 if len(shape) == 4 else None)
+    numpy_steps(True)
+    numpy = PixelStats.from_array(X, channel_axis=-1 if len(shape) == 4 else None)
+    assert fused == numpy
+    assert fused.sum.tolist() == numpy.sum.tolist()
+    assert_array_equal(fused.min, numpy.min)
+    assert_array_equal(fused.max, numpy.max)
+
+
+def test_fused_exact_statistics_flush_their_32_bit_partials(monkeypatch, numpy_steps):
+    # 8-bit partial sums are 32-bit, flushed every _CHUNK8 rows (which cannot
+    # wrap); a small chunk runs the flush many times on a small batch.
+    assert _fused._CHUNK8 * 255**2 < 2**32
+    monkeypatch.setattr(_fused, "_CHUNK8", 3)
+    X = np.full((2, 40, 1024, 3), 255, np.uint8)
+    X[0, 0, 0] = (0, 1, 2)
+    numpy_steps(False)
+    fused = PixelStats.from_array(X)
+    numpy_steps(True)
+    assert fused == PixelStats.from_array(X)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+@pytest.mark.parametrize("clip", [None, (-1.0, 1.0)], ids=["no-clip", "clip"])
+def test_fused_per_image_maps_equal_numpy_steps(dtype, clip, rng, numpy_steps):
+    x = _input(rng, dtype, shape=(5, 6, 7, 3))
+    n, c = x.shape[0], x.shape[-1]
+    scale = rng.random((n, 1, 1, c)) + 0.5
+    center = rng.random((n, 1, 1, c)) * 100
+    center[0] = 0.0  # an image with nothing to subtract
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        dst = np.empty(x.shape, np.float32)
+        with np.errstate(all="ignore"):
+            observed = _kernels.affine(
+                x, dst, scale, np.zeros_like(scale), clip, True, 1, 2 * 42 * 3, center
+            )
+        results.append((dst, observed))
+    assert_array_equal(_bits(results[1][0]), _bits(results[0][0]))
+    assert results[1][1] == results[0][1]
+
+
+def test_fused_per_image_scope_equals_numpy_steps(rng, numpy_steps):
+    X = _input(rng, "uint8", shape=(4, 9, 8, 3))
+    X[1] = 77  # a constant image maps to exactly 0
+    numpy_steps(True)
+    expected = PixelStandardizer(scope="image").transform(X)
+    numpy_steps(False)
+    got = PixelStandardizer(scope="image").transform(X)
+    assert_array_equal(_bits(got), _bits(expected))
+    assert not got[1].any()
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint16"])
+def test_fused_per_image_statistics_equal_the_numpy_engine(dtype, rng, numpy_steps):
+    X = _input(rng, dtype, shape=(4, 31, 17, 3))
+    X[2] = 9  # a constant image
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        results.append(PixelStandardizer(scope="image").transform(X))
+    assert_array_equal(_bits(results[1]), _bits(results[0]))
+    assert not results[1][2].any()
+
+
+def test_a_numba_that_fails_falls_back_to_numpy_with_a_warning(monkeypatch):
+    def broken():
+        raise RuntimeError("no locator available")
+
+    monkeypatch.setattr(_fused, "_compile", broken)
+    monkeypatch.setattr(_fused, "_loaded", None)
+    with pytest.warns(RuntimeWarning, match="NumPy kernels run instead"):
+        assert not _fused.available()
+    X = np.arange(12, dtype=np.uint8).reshape(1, 2, 2, 3)
+    assert_array_equal(
+        PixelStandardizer(mean=1.0, std=2.0).fit(X).transform(X), (X - 1.0) / 2
+    )
