@@ -236,7 +236,7 @@ class _BasePixelTransformer(
         stats, hist, n_images, observed_max = None, None, 0, None
         for backend, data, _ in checked:
             if self._learns():
-                part = backend.stats(data, self._layout(), nodata=self._nodata())
+                part = self._batch_stats(backend, data)
                 stats = part if stats is None else stats.merge(part)
                 if self._learns_quantiles():
                     counts = histogram_of(backend, data, self._layout(), self._nodata())
@@ -308,7 +308,7 @@ class _BasePixelTransformer(
                 if not first_call:
                     self._check_same_units(dtype, stats)
                 with np.errstate(over="ignore", invalid="ignore"):
-                    merged = stats if first_call else self.stats_.merge(stats)
+                    merged = stats if first_call else self._merged_stats(stats)
                 try:
                     self._check_learned_stats(merged)
                 except ValueError:
@@ -316,7 +316,7 @@ class _BasePixelTransformer(
                         self._reset()  # validation already recorded the shapes
                     raise
             if stats is not None:
-                observed_max = _nanmax(stats.max)
+                observed_max = self._observed_max(stats)
             if n_channels is not None:
                 self.n_channels_ = int(n_channels)
             if first_call:
@@ -383,6 +383,20 @@ class _BasePixelTransformer(
             histogram=histogram,
         )
         return self
+
+    # -- what fit learns: PixelStats here, overridden by PixelWhitener ----------
+    def _batch_stats(self, backend, X):
+        """The mergeable statistics of one validated batch (``_commit`` merges them)."""
+        return backend.stats(X, self._layout(), nodata=self._nodata())
+
+    def _merged_stats(self, stats):
+        """``stats_`` merged with one more batch's, under the commit lock (a new
+        value: the fitted state is untouched if the merged statistics are refused)."""
+        return self.stats_.merge(stats)
+
+    def _observed_max(self, stats) -> float | None:
+        """The largest pixel the statistics saw, for the units checks (or None)."""
+        return _nanmax(stats.max)
 
     def _store_fitted(self) -> None:
         """Set the class's public fitted attributes from ``stats_``."""
@@ -485,7 +499,7 @@ class _BasePixelTransformer(
         stats = None
         if self.scope == "batch":  # the batch is the whole list
             for backend, data, _ in checked:
-                part = backend.stats(data, self._layout(), nodata=self._nodata())
+                part = self._batch_stats(backend, data)
                 stats = part if stats is None else stats.merge(part)
         return [
             self._scale(backend, data, dtype, stats=stats)[0]

@@ -94,6 +94,9 @@ class PixelCovariance:
     ----------
     n_samples : int
         Rows accumulated.
+    n_images : int
+        Images the rows came from (set by whoever adds the rows of images;
+        added up by :meth:`merge`).
     n_features : int
         Length of each row.
     dtype : str
@@ -119,6 +122,7 @@ class PixelCovariance:
         self.n_features = int(n_features)
         self.dtype = np.dtype(dtype).name
         self.n_samples = 0
+        self.n_images = 0
         self._bound = _exact_bound(dtype)
         self.exact = self._bound is not None
         d = self.n_features
@@ -200,7 +204,9 @@ class PixelCovariance:
     def _to_float(self) -> None:
         """Switch an exact accumulator to the float representation (mixed dtypes)."""
         if self.n_samples == 0:
+            images = self.n_images
             self.__init__(self.n_features, np.float64)
+            self.n_images = images
             return
         self._mean = self.mean
         self._m2 = np.asfortranarray(self.covariance())
@@ -266,6 +272,7 @@ class PixelCovariance:
                 f"{other.n_features} values: they describe images (or patches) of "
                 "different sizes."
             )
+        self.n_images += other.n_images
         if other.n_samples == 0:
             return self
         if self.exact and other.exact:

@@ -209,11 +209,12 @@ class _InputMixin:
                 f"Convert the batch to {self.input_dtype_} (or pass max_value= so "
                 "that both dtypes share one domain)."
             )
-        if dtype.kind == "f":  # integer units are fixed by the dtype
+        batch_largest = self._observed_max(stats)
+        if dtype.kind == "f" and batch_largest is not None:  # (integers: fixed)
             warn_if_scale_differs(
-                _nanmax(self.stats_.max),
+                self._observed_max(self.stats_),
                 self.input_dtype_,
-                _nanmax(stats.max),
+                batch_largest,
                 dtype,
                 name,
             )

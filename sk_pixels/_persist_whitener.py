@@ -215,7 +215,8 @@ def read_covariance(
 def restore_whitener(
     estimator: Any, fitted: dict, values: dict, reader: Any, shared: set
 ) -> None:
-    """Check the whitener's fields and commit them through ``_commit_cov``.
+    """Check the whitener's fields and commit them through the one writer,
+    ``_commit``.
 
     ``values``: the shared fields, read by ``_persist_read._fitted_values``;
     ``shared``: the keys every estimator file has.
@@ -249,13 +250,12 @@ def restore_whitener(
     estimator._validate_params()
     estimator._check_params()
     dtype = np.dtype(values["input_dtype"])
-    estimator._commit_cov(
-        input_dtype=dtype,
-        n_images=values["n_samples_seen"],
-        cov=cov,
-        X=np.zeros((0, *shape), dtype=dtype),
+    cov.n_images = values["n_samples_seen"]
+    estimator.input_image_shape_ = tuple(int(s) for s in shape)
+    estimator._fitted_patch_size = k
+    estimator._commit(
+        input_dtype=dtype, n_images=values["n_samples_seen"], stats=cov, n_channels=c
     )
-    estimator.n_channels_ = c
     estimator.n_features_in_ = values["n_features_in"] or math.prod(shape)
     if values["feature_names_in"] is not None:
         estimator.feature_names_in_ = np.asarray(

@@ -144,8 +144,14 @@ def counts_of(estimator: Any) -> dict[str, int | None]:
             if hasattr(estimator, "n_samples_seen_")
             else None
         ),
-        "n_pixels": None if stats is None else int(stats.n_pixels),
+        # (a whitener's statistics are a covariance of rows: no pixel count)
+        "n_pixels": None if stats is None else _n_pixels(stats),
     }
+
+
+def _n_pixels(stats: Any) -> int | None:
+    n_pixels = getattr(stats, "n_pixels", None)
+    return None if n_pixels is None else int(n_pixels)
 
 
 def describe(provenance: dict[str, Any] | None) -> list[str]:

@@ -298,7 +298,9 @@ def _version_needed(estimator: Any, provenance: Any) -> int:
 
 
 def _fitted_doc(estimator: Any) -> dict[str, Any]:
-    stats = getattr(estimator, "stats_", None)
+    whitener = isinstance(estimator, _CLASSES["PixelWhitener"])
+    # (a whitener's statistics are its covariance: stored as array blocks below)
+    stats = None if whitener else getattr(estimator, "stats_", None)
     per_pixel = bool(getattr(estimator, "per_pixel", False))
     if stats is not None:
         if np.any(stats.count == 0):
@@ -324,7 +326,7 @@ def _fitted_doc(estimator: Any) -> dict[str, Any]:
         "max_value": float(estimator.max_value_),
         "statistics": stats_doc,
     }
-    if hasattr(estimator, "cov_"):  # a whitener: its covariance, as array blocks
+    if whitener:  # its covariance, as array blocks
         return {**fitted, **whitener_fitted_fields(estimator)}
     if per_pixel:  # a mean image: its shape, and its statistics as array blocks
         fitted["pixel_shape"] = [int(s) for s in estimator.pixel_shape_]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import _fit_context
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _wrap_data_with_container
@@ -13,16 +12,16 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_feature_names_in, check_is_fitted
 
 from ._backends._common import restore_dtype as _restore
-from ._base import _COMMIT_LOCK, _BasePixelTransformer
+from ._base import _BasePixelTransformer
 from ._covariance import PixelCovariance, PlanMemo, WhiteningPlan, whitening_plan
 from ._docstrings import fill_doc
 from ._layout import image_view
 from ._patches import convolve, patch_covariance
-from ._units import output_float_dtype, resolve_max_value
+from ._units import output_float_dtype
 from ._whiten_export import _WhitenerExportMixin
 
 #: The whitener's fitted attributes, on top of the base's.
-_WHITENER_FITTED = ("cov_", "input_image_shape_", "_plan_cache", "_fitted_patch_size")
+_WHITENER_FITTED = ("input_image_shape_", "_plan_cache", "_fitted_patch_size")
 #: d x d float64 matrices alive at once, at most: the running sums, a batch's
 #: sums, then the covariance, its eigenvectors, the whitening matrix and one
 #: temporary while the whitening is derived.
@@ -205,9 +204,11 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
         "max_memory": [Interval(Integral, 1, None, closed="left")],
     }
 
-    # Read by the base's validation: every batch must have the channel count of
-    # fit (a whitener always sees all channels together).
+    # Read by the base's validation and commit: every batch must have the
+    # channel count of fit (a whitener always sees all channels together), and
+    # the covariance is learned from the training set.
     per_channel = True
+    scope = "dataset"
 
     def __init__(
         self,
@@ -262,8 +263,7 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
                 f"patch_size, or patch_size=None for PCA. Got patch_size={k}."
             )
 
-    # -- fitting ----------------------------------------------------------------
-    @_fit_context(prefer_skip_nested_validation=True)
+    # -- fitting: the base's protocol, with a covariance for statistics --------
     def partial_fit(self, X, y=None):
         """Accumulate the covariance of one more batch of images.
 
@@ -273,8 +273,11 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
 
         Parameters
         ----------
-        X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_features)
-            A batch of training images (all of one size in whole-image mode).
+        X : array-like of shape (n, H, W, C), (n, C, H, W), (n, H, W) or \
+(n, n_features); a list of single images; or an iterable of batches
+            A batch of training images (all of one size in whole-image mode),
+            or batches to stream as for the other estimators (a generator, a
+            PyTorch ``DataLoader``).
         y : None
             Ignored.
 
@@ -283,38 +286,13 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
         self : object
             Fitted transformer.
         """
-        self._check_params()
-        with _COMMIT_LOCK:
-            first_call = not hasattr(self, "n_samples_seen_")
-            _, X, dtype = self._validate_numpy(X, reset=first_call)
-            view = image_view(X, *self._layout())
-            if first_call:
-                self._check_memory(view.shape[1:])
-            else:
-                self._check_image_size(view.shape[1:])
-        cov = self._accumulate(view)
-        self._commit_cov(input_dtype=dtype, n_images=X.shape[0], cov=cov, X=X)
-        return self
+        return super().partial_fit(X, y)
 
-    def _commit_cov(self, *, input_dtype, n_images: int, cov, X) -> None:
-        """The one writer of the whitener's fitted state (one validated batch)."""
-        with _COMMIT_LOCK:
-            if not hasattr(self, "n_samples_seen_"):
-                self.n_samples_seen_ = 0
-                self.input_dtype_ = np.dtype(input_dtype).name
-                self.max_value_ = resolve_max_value(input_dtype, self.max_value)
-                self.input_image_shape_ = tuple(int(s) for s in X.shape[1:])
-                self._fitted_patch_size = self.patch_size
-                self._check_n_components(cov.n_features)
-                self.cov_ = cov
-            else:
-                self.cov_.absorb(cov)
-            self.n_samples_seen_ += int(n_images)
-            self._plan_cache = PlanMemo()
-
-    def _validate_numpy(self, X, *, reset: bool, check_names: bool = True):
-        backend, X, dtype = self._validate(
-            X, reset=reset, fitting=reset, check_names=check_names
+    def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
+        """The base's checks, NumPy only and without NaN; when fitting, the size
+        rules (memory before the first covariance, one image size after)."""
+        backend, X, dtype = super()._validate(
+            X, reset=reset, fitting=fitting, check_names=check_names
         )
         if backend.name != "numpy":
             raise TypeError(
@@ -328,7 +306,44 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
                 "covariance cannot skip single pixels). Fill or drop the NaN "
                 "pixels first."
             )
+        if fitting:
+            image_shape = image_view(X, *self._layout()).shape[1:]
+            if hasattr(self, "stats_"):
+                self._check_image_size(image_shape)
+            else:
+                self._check_memory(image_shape)
+            if reset:  # recorded with the feature and channel counts
+                self.input_image_shape_ = tuple(int(s) for s in X.shape[1:])
+                self._fitted_patch_size = self.patch_size
         return backend, X, dtype
+
+    def _batch_stats(self, backend, X) -> PixelCovariance:
+        """Covariance of the rows of one batch: flattened images or all patches."""
+        view = image_view(X, *self._layout())
+        if self.patch_size is None:
+            cov = PixelCovariance.from_rows(view.reshape(view.shape[0], -1))
+        else:
+            cov = patch_covariance(view, self.patch_size)
+        cov.n_images = view.shape[0]
+        return cov
+
+    def _merged_stats(self, stats: PixelCovariance) -> PixelCovariance:
+        # In place: a d x d copy per batch would cost more than the batch's
+        # products; nothing is refused after the first batch (d is fixed).
+        return self.stats_.absorb(stats)
+
+    def _observed_max(self, stats) -> None:
+        return None  # a covariance keeps no extrema; the units are the dtype's
+
+    def _check_learned_stats(self, stats: PixelCovariance) -> None:
+        self._check_n_components(stats.n_features)
+
+    def _store_fitted(self) -> None:
+        self._plan_cache = PlanMemo()  # the decomposition is derived again
+
+    @property
+    def cov_(self) -> PixelCovariance:
+        return self.stats_
 
     def _n_features(self, image_shape: tuple) -> int:
         """``d``: values of one row (a flattened image or patch)."""
@@ -388,12 +403,6 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
                 "the number of components there are. Pass n_components <= "
                 f"{d}, or None for all."
             )
-
-    def _accumulate(self, view: np.ndarray) -> PixelCovariance:
-        """Covariance of the rows of one batch: flattened images or all patches."""
-        if self.patch_size is None:
-            return PixelCovariance.from_rows(view.reshape(view.shape[0], -1))
-        return patch_covariance(view, self.patch_size)
 
     # -- the whitening --------------------------------------------------------------
     def _plan(self) -> WhiteningPlan:
@@ -463,7 +472,7 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
             dtype (or ``dtype`` when set).
         """
         check_is_fitted(self)
-        _, X, dtype = self._validate_numpy(X, reset=False)
+        _, X, dtype = self._validate(X, reset=False, fitting=False)
         view = image_view(X, *self._layout())
         self._check_image_size(view.shape[1:])
         out_dtype = output_float_dtype(dtype, self.dtype)

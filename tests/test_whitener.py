@@ -158,6 +158,17 @@ def test_partial_fit_any_split_equals_fit_exactly_for_integers(X, data):
     assert_array_equal(streamed.transform(X), whole.transform(X))
 
 
+def test_iterables_and_ragged_lists_stream_like_partial_fit(rng):
+    X = rng.integers(0, 256, (9, 5, 5, 3), dtype=np.uint8)
+    whole = PixelWhitener(patch_size=3).fit(X)
+    streamed = PixelWhitener(patch_size=3).fit(iter([X[:4], X[4:]]))
+    ragged = PixelWhitener(patch_size=3).fit([image for image in X])
+    for other in (streamed, ragged):
+        assert other.n_samples_seen_ == other.cov_.n_images == 9
+        assert_array_equal(other.cov_.covariance(), whole.cov_.covariance())
+        assert_array_equal(other.transform(X), whole.transform(X))
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     X=hnp.arrays(
@@ -432,6 +443,18 @@ FAILURES = {
     "not fitted": (
         lambda: PixelWhitener().transform(np.zeros((1, 2, 2, 3))),
         Raises(AttributeError, "not fitted"),
+    ),
+    "a batch in other units": (
+        lambda: _fitted().partial_fit(np.zeros((1, 4, 4, 3), np.float32)),
+        Raises(ValueError, "0-1 units, but PixelWhitener was fitted on uint8"),
+    ),
+    "ragged whole images": (
+        lambda: PixelWhitener().fit([np.zeros((4, 4, 3)), np.zeros((3, 3, 3))]),
+        Raises(ValueError, "covariances of rows of 48 and 27 values"),
+    ),
+    "an empty iterable": (
+        lambda: PixelWhitener().fit(iter([])),
+        Raises(ValueError, "empty iterable"),
     ),
 }
 
