@@ -55,7 +55,7 @@ class PixelCenterer(_PerPixelMixin, _BasePixelTransformer):
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_channels,), () or pixel_shape_
+    mean_ : ndarray of shape (n_channels,), () or ``pixel_shape_``
         Mean subtracted, in input pixel units (dataset scope). With
         ``per_pixel=True``, the mean image: of shape ``pixel_shape_``, or
         without its channel axis when ``per_channel=False``.

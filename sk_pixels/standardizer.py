@@ -85,16 +85,16 @@ class PixelStandardizer(_PerPixelMixin, QuantileScalingMixin, _BasePixelTransfor
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_channels,), () or pixel_shape_
+    mean_ : ndarray of shape (n_channels,), () or ``pixel_shape_``
         Mean, in input pixel units (dataset scope). With ``per_pixel=True``,
         the mean image: of shape ``pixel_shape_``, or without its channel
         axis when ``per_channel=False`` (so are ``std_`` and ``var_``).
 
-    std_ : ndarray of shape (n_channels,), () or pixel_shape_
+    std_ : ndarray of shape (n_channels,), () or ``pixel_shape_``
         Standard deviation with ``ddof``, in input pixel units, as computed
         (a zero std is reported as 0 and applied as 1).
 
-    var_ : ndarray of shape (n_channels,), () or pixel_shape_
+    var_ : ndarray of shape (n_channels,), () or ``pixel_shape_``
         Variance, ``std_ ** 2``, in squared pixel units.
 
     center_ : ndarray of shape (n_channels,) or ()
