@@ -386,8 +386,8 @@ def _warn_constant_channels(
         f"{where}: the transform "
         "divides those values by 1 instead (as scikit-learn's scalers do), and the "
         f"numbers exported for {target} are those it applies, so that they never "
-        "divide by zero. Fit on images that vary if the channels should not be "
-        "constant.",
+        "divide by zero. Fit on images that vary if "
+        f"{'those values' if per_pixel else 'the channels'} should not be constant.",
         UserWarning,
         stacklevel=_outside_stacklevel(),
     )
