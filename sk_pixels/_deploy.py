@@ -11,6 +11,13 @@ framework's terms:
 - ``to_onnx()``: a graph ``Cast -> Sub -> Mul -> Add [-> Clip] -> Cast``.
 - ``to_torch()``: a ``torch.nn.Module`` with the coefficients as buffers.
 
+A mean image (``per_pixel=True``) is the same map with one coefficient per
+value of an image (``pixel_shape_``), shaped ``(1, *pixel_shape_)``; the
+``nodata`` rule (pixels equal to the sentinel of their channel become
+``nodata_fill``) is an ``Equal``/``IsNaN`` + ``Where`` in ONNX and a
+``torch.where`` in the module (:mod:`sk_pixels._export_nodata`); Keras'
+``Normalization`` takes a mean image over the image axes but has no nodata rule.
+
 The ONNX graph and the module evaluate the centred form of the map,
 ``(x - center) * scale + base``, with the coefficients rounded as the
 transform kernel rounds them (``_kernels.split_center``: ``center`` to the

@@ -17,8 +17,9 @@ statistics: a constant channel (std or range 0, which the transform treats as
 1, as scikit-learn's scalers do) exports the 1 it is divided by, with a
 warning, never a 0 that would divide by zero in the framework.  A transform
 that is not one fixed affine map per channel (statistics computed per batch or
-per image, or clipping) has no such numbers, and exporting it raises a
-``ValueError`` that says why.
+per image, or clipping), or not one per channel (a mean image), or that writes
+``nodata_fill`` at nodata pixels has no such numbers, and exporting it raises a
+``ValueError`` that says why and which export can (``to_onnx``/``to_torch``).
 """
 
 from __future__ import annotations
