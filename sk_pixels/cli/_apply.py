@@ -160,7 +160,9 @@ def apply_model(
     if single:
         check_output(output, sources, "-o")
         check_output(paths_file(output), sources, "-o")
-    estimator, order = load_model(model, trust_pickle, max_bytes=max_bytes)
+    estimator, order = load_model(
+        model, trust_pickle, max_bytes=max_bytes, option="--max-bytes"
+    )
     mode = mode_for_model(estimator, order, mode)
     images = iter_images(list(sources), mode=mode, on_error=on_error, with_paths=True)
     stack = NpyStack(output) if single else None

@@ -331,12 +331,17 @@ def check_estimator_args(
 
 
 def load_model(
-    path: str, trust_pickle: bool, *, max_bytes: int | None = None
+    path: str,
+    trust_pickle: bool,
+    *,
+    max_bytes: int | None = None,
+    option: str | None = None,
 ) -> tuple[Any, str | None]:
     """``(estimator, channel_order)`` from a .json or (trusted) .joblib file.
 
-    ``max_bytes`` (None: the library's 1 MiB) bounds a ``.json`` file; a larger
-    one is refused with an error naming ``--max-bytes``.
+    ``max_bytes`` (None: the library's 1 MiB) bounds a ``.json`` file; with
+    ``option`` (the command's ``"--max-bytes"``) a larger one is refused with
+    an error that names it and the size to pass.
     """
     if path.lower().endswith(PICKLE_SUFFIXES):
         if not trust_pickle:
@@ -366,10 +371,10 @@ def load_model(
         size = os.path.getsize(path)
     except OSError:
         size = 0  # load_json says what is wrong with the path
-    if size > limit:
+    if option is not None and size > limit:
         raise DataError(
             f"{path} is {size} bytes, more than the {limit}-byte limit of a model "
-            f"file (a mean image or a whitener can be larger); pass --max-bytes "
+            f"file (a mean image or a whitener can be larger); pass {option} "
             f"{size} if you trust the file."
         )
     try:
