@@ -30,7 +30,8 @@ def entry_sentinels(estimator: Any, n_entries: int) -> tuple | None:
     nodata = estimator._nodata()
     if nodata is None:
         return None
-    per_channel(nodata, int(estimator.n_channels_))  # one value, or one per channel
+    # One value, or one per channel (an unfitted preset: its channels).
+    per_channel(nodata, int(getattr(estimator, "n_channels_", n_entries)))
     if len(nodata) == 1 or not getattr(estimator, "per_pixel", False):
         return nodata
     from ._per_pixel import PositionBackend

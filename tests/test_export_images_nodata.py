@@ -323,3 +323,15 @@ def test_constant_positions_of_a_std_image_warn_with_their_count():
     model = PixelStandardizer(per_pixel=True).fit(X)
     with pytest.warns(UserWarning, match=r"constant in 3 of the 45 values of its std"):
         model.to_keras()
+
+
+@pytest.mark.parametrize("target", ["torch", "onnx"])
+def test_an_unfitted_preset_exports_its_nodata_rule(target):
+    # No fit: the preset's channels tell how many sentinels there may be.
+    model = PixelStandardizer(
+        mean="imagenet", std="imagenet", nodata=(0.0, 0.5, 0.0), nodata_fill=-7.0
+    )
+    X = batch("float32", "nhwc", (0.0, 0.5, 0.0))
+    expected = model.transform(X)
+    assert np.any(expected == -7.0)
+    assert_array_equal(_export(target, model, X), expected)
