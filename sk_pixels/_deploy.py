@@ -11,6 +11,13 @@ framework's terms:
 - ``to_onnx()``: a graph ``Cast -> Sub -> Mul -> Add [-> Clip] -> Cast``.
 - ``to_torch()``: a ``torch.nn.Module`` with the coefficients as buffers.
 
+A mean image (``per_pixel=True``) is the same map with one coefficient per
+value of an image (``pixel_shape_``), shaped ``(1, *pixel_shape_)``; the
+``nodata`` rule (pixels equal to the sentinel of their channel become
+``nodata_fill``) is an ``Equal``/``IsNaN`` + ``Where`` in ONNX and a
+``torch.where`` in the module (:mod:`sk_pixels._export_nodata`); Keras'
+``Normalization`` takes a mean image over the image axes but has no nodata rule.
+
 The ONNX graph and the module evaluate the centred form of the map,
 ``(x - center) * scale + base``, with the coefficients rounded as the
 transform kernel rounds them (``_kernels.split_center``: ``center`` to the
@@ -31,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from ._export_nodata import entry_sentinels, onnx_nodata, sentinel_groups
 from ._kernels import _needs_float64, split_center
 from ._layout import _normalize_axis, channel_index
 from ._units import output_float_dtype
@@ -97,14 +105,19 @@ class _DeployMixin:
             channel and the channel axis of the estimator's layout (-1 for
             ``(n, H, W, C)``, 1 for ``(n, C, H, W)``), or scalars and
             ``axis=None`` for one channel. Flattened images (``image_shape``)
-            get one value per feature and ``axis=-1``.
+            get one value per feature and ``axis=-1``. A mean image
+            (``per_pixel=True``) gives ``mean`` and ``variance`` as float64
+            arrays of the shape of one input image (``pixel_shape_``, or its
+            number of values for flattened rows) and ``axis`` the image axes
+            (``(1, 2, 3)`` for ``(n, H, W, C)``, ``(1, 2)`` for grayscale,
+            -1 for rows).
 
         Raises
         ------
         ValueError
             ``scope="batch"`` / ``"image"``, or ``clip`` (the layer cannot
-            clip), or a std below Keras' ``epsilon`` (1e-7), which the layer
-            would replace.
+            clip), or ``nodata`` (the layer scales every pixel), or a std
+            below Keras' ``epsilon`` (1e-7), which the layer would replace.
 
         Warns
         -----
@@ -127,6 +140,11 @@ class _DeployMixin:
         >>> PixelStandardizer(mean="imagenet", std="imagenet").fit(X).to_keras(
         ...     units="0-1")["variance"]
         [0.052441, 0.050176, 0.050625]
+        >>> images = np.concatenate([X, X // 2 + 1])
+        >>> kwargs = PixelStandardizer(per_pixel=True).fit(images).to_keras()
+        >>> kwargs["mean"][:, 0], kwargs["variance"].shape, kwargs["axis"]
+        (array([[  0.5,  77. , 191.5],
+               [ 38.5, 115. , 153.5]]), (2, 1, 3), (1, 2, 3))
         """
         if units not in ("pixels", "0-1"):
             raise ValueError(
@@ -134,7 +152,9 @@ class _DeployMixin:
                 f"divided by max_value_). Got units={units!r}."
             )
         target = "keras.layers.Normalization"
-        affine, _, max_value = self._export_map(target, clip_ok=False)
+        affine, _, max_value = self._export_map(
+            target, clip_ok=False, per_pixel_ok=True
+        )
         divide = max_value if units == "0-1" else 1.0
         std = 1.0 / (affine.scale * divide)
         mean = -affine.offset / affine.scale / divide
@@ -156,6 +176,14 @@ class _DeployMixin:
                 UserWarning,
                 stacklevel=2,
             )
+        if getattr(self, "per_pixel", False):  # a mean image over the image axes
+            image = self._pixel_input_shape()
+            axis = -1 if len(image) == 1 else tuple(range(1, len(image) + 1))
+            return {
+                "mean": (mean + 0.0).reshape(image),
+                "variance": (std**2).reshape(image),
+                "axis": axis,
+            }
         rank, where = self._export_layout(len(std))
         if rank is None:
             return {
@@ -179,7 +207,11 @@ class _DeployMixin:
         input ``"pixels"`` in the estimator's layout, output ``"scaled"`` of
         the same shape and the dtype :meth:`transform` returns. It runs in the
         precision :meth:`transform` runs in, so onnxruntime gives the same
-        values (NaN aside: ``Clip`` of NaN is not defined by ONNX).
+        values (NaN aside: ``Clip`` of NaN is not defined by ONNX). A mean
+        image (``per_pixel=True``) is a set of initializers of shape ``(1,
+        *pixel_shape_)``. With ``nodata``, ``Equal`` (``IsNaN`` for a NaN
+        sentinel), per channel, then ``Where`` write ``nodata_fill`` where
+        :meth:`transform` writes it.
 
         Parameters
         ----------
@@ -204,7 +236,8 @@ class _DeployMixin:
         ImportError
             ``onnx`` is not installed (``pip install "sk_pixels[onnx]"``).
         ValueError
-            ``scope="batch"`` / ``"image"``.
+            ``scope="batch"`` / ``"image"``, or a ``nodata_fill`` beyond the
+            output dtype.
 
         See Also
         --------
@@ -228,10 +261,10 @@ class _DeployMixin:
         _, helper, numpy_helper = import_onnx()
         plan = self._graph_plan("ONNX", input_dtype)
         affine = plan["affine"]
-        rank, where = self._export_layout(len(affine.scale))
+        shaped, shape = self._graph_shape(len(affine.scale))
         compute = plan["compute_dtype"]
         scale, center, base = (
-            _broadcast(c, rank, where).astype(compute)
+            shaped(c).astype(compute)
             for c in split_center(affine.scale, affine.center, affine.base, compute)
         )
         inits = [
@@ -252,14 +285,44 @@ class _DeployMixin:
             nodes.append(helper.make_node("Clip", ["y", "lo", "hi"], ["yc"]))
             last = "yc"
         out = plan["output_dtype"]
-        nodes.append(
-            helper.make_node("Cast", [last], ["scaled"], to=_ONNX_TYPES[out.name])
-            if out != compute
-            else helper.make_node("Identity", [last], ["scaled"])
+        groups = sentinel_groups(
+            entry_sentinels(self, len(affine.scale)),
+            len(affine.scale),
+            plan["input_dtype"],
         )
-        shape = _onnx_shape(self, rank, where, len(affine.scale))
+        mapped = "mapped" if groups else "scaled"
+        nodes.append(
+            helper.make_node("Cast", [last], [mapped], to=_ONNX_TYPES[out.name])
+            if out != compute
+            else helper.make_node("Identity", [last], [mapped])
+        )
+        if groups:  # nodata: Equal/IsNaN -> [And] -> [Or] -> Where
+            fill = float(getattr(self, "nodata_fill", 0.0))
+            more_nodes, more_inits = onnx_nodata(
+                helper, numpy_helper, groups, shaped, fill, out, mapped, "scaled"
+            )
+            nodes, inits = nodes + more_nodes, inits + more_inits
         inputs = [("pixels", plan["input_dtype"], shape)]
         return onnx_model(self, nodes, inits, inputs, [("scaled", out, shape)], path)
+
+    def _graph_shape(self, n_entries: int) -> tuple[Any, list]:
+        """``(shaped, shape)``: a function giving per-entry values (one per
+        channel, or per value of a mean image) the shape that broadcasts
+        against an input batch, and the input's declared shape."""
+        if getattr(self, "per_pixel", False):
+            image = self._pixel_input_shape()
+            return (lambda v: np.asarray(v).reshape(1, *image)), ["n", *image]
+        rank, where = self._export_layout(n_entries)
+        return (
+            lambda v: _broadcast(np.asarray(v), rank, where),
+            _onnx_shape(self, rank, where, n_entries),
+        )
+
+    def _pixel_input_shape(self) -> tuple[int, ...]:
+        """Shape of one input image of a mean-image estimator: ``pixel_shape_``,
+        or its number of values for flattened rows (``image_shape``)."""
+        shape = tuple(int(s) for s in self.pixel_shape_)
+        return (int(np.prod(shape)),) if self.image_shape is not None else shape
 
     def to_torch(self):
         """Return :meth:`transform` as a ``torch.nn.Module``.
@@ -271,7 +334,9 @@ class _DeployMixin:
         they are on the device) and returns ``clip((x - center) * scale +
         base)`` (the centred form) in the dtype and precision :meth:`transform`
         uses (float32 for integer input): on CPU tensors it equals
-        :meth:`transform` exactly.
+        :meth:`transform` exactly. A mean image (``per_pixel=True``) is held
+        as buffers of shape ``(1, *pixel_shape_)``; ``nodata`` pixels become
+        ``nodata_fill`` (``torch.where``), as in :meth:`transform`.
 
         Returns
         -------
@@ -320,7 +385,10 @@ class _DeployMixin:
             ) from exc
         from ._torch_module import PixelAffine
 
-        affine, dtype, _ = self._export_map("PyTorch", clip_ok=True)
+        affine, dtype, _ = self._export_map(
+            "PyTorch", clip_ok=True, per_pixel_ok=True, nodata_ok=True
+        )
+        per_pixel = getattr(self, "per_pixel", False)
         return PixelAffine(
             affine.scale,
             affine.center,
@@ -329,11 +397,16 @@ class _DeployMixin:
             channel_axis=self.channel_axis,
             image_shape=None if self.image_shape is None else tuple(self.image_shape),
             dtype=None if self.dtype is None else np.dtype(self.dtype).name,
+            pixel_shape=tuple(self.pixel_shape_) if per_pixel else None,
+            nodata=entry_sentinels(self, len(affine.scale)),
+            fill=float(getattr(self, "nodata_fill", 0.0)),
         )
 
     def _graph_plan(self, target: str, input_dtype) -> dict[str, Any]:
         """The map, and the input, compute and output dtypes of a graph."""
-        affine, fitted_dtype, _ = self._export_map(target, clip_ok=True)
+        affine, fitted_dtype, _ = self._export_map(
+            target, clip_ok=True, per_pixel_ok=True, nodata_ok=True
+        )
         dtype = np.dtype(fitted_dtype if input_dtype is None else input_dtype)
         if dtype.name not in _ONNX_TYPES:
             raise ValueError(

@@ -17,8 +17,9 @@ statistics: a constant channel (std or range 0, which the transform treats as
 1, as scikit-learn's scalers do) exports the 1 it is divided by, with a
 warning, never a 0 that would divide by zero in the framework.  A transform
 that is not one fixed affine map per channel (statistics computed per batch or
-per image, or clipping) has no such numbers, and exporting it raises a
-``ValueError`` that says why.
+per image, or clipping), or not one per channel (a mean image), or that writes
+``nodata_fill`` at nodata pixels has no such numbers, and exporting it raises a
+``ValueError`` that says why and which export can (``to_onnx``/``to_torch``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._affine import Affine
 from ._backends._common import nanmax as _nanmax
 from ._deploy import _DeployMixin
+from ._per_pixel import flat_affine, flat_values
 from ._provenance import _ProvenanceMixin, describe
 from ._units import dtype_max
 from .presets import get_preset
@@ -49,7 +51,14 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
         affine, dtype, max_value = self._export_map(target, clip_ok=False)
         return affine.scale, affine.offset, dtype, max_value
 
-    def _export_map(self, target: str, *, clip_ok: bool) -> tuple[Affine, str, float]:
+    def _export_map(
+        self,
+        target: str,
+        *,
+        clip_ok: bool,
+        per_pixel_ok: bool = False,
+        nodata_ok: bool = False,
+    ) -> tuple[Affine, str, float]:
         """The map :meth:`transform` applies, for the exports: the one source.
 
         Returns the :class:`~sk_pixels._affine.Affine` with per-channel
@@ -57,8 +66,12 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
         centred form (``center``, ``base``: what ONNX and PyTorch evaluate), its
         ``clip`` (None, or the bounds in output units, ``rescale`` folded in),
         the input dtype its coefficients are for, and ``max_value`` resolved.
-        ``clip_ok=False`` refuses an estimator that clips (the target has no
-        clipping).
+        A mean image (``per_pixel=True``) gives one coefficient per value of an
+        image instead, ``pixel_shape_`` flattened in C order, as the transform
+        applies them.  ``clip_ok=False`` refuses an estimator that clips (the
+        target has no clipping); ``per_pixel_ok=False`` one with a mean image
+        (the target takes per-channel numbers); ``nodata_ok=False`` one with
+        ``nodata`` (the target scales every pixel).
         """
         name = type(self).__name__
         if self.scope in ("batch", "image"):
@@ -67,14 +80,24 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                 f"{self.scope} at transform time, so no fixed mean/std describe it for "
                 f"{target}. Use scope='dataset' (fitted statistics) to export."
             )
-        if getattr(self, "per_pixel", False):
-            shape = getattr(self, "mean_", np.empty(0)).shape
+        per_pixel = bool(getattr(self, "per_pixel", False))
+        if per_pixel and not per_pixel_ok:
+            shape = getattr(self, "pixel_shape_", None)
             raise ValueError(
                 f"{name}(per_pixel=True) subtracts a mean image (one value per pixel "
-                f"position{f', shape {shape}' if shape else ''}), but the export to "
-                f"{target} takes one mean and std per channel. Apply the "
-                "estimator's transform (or subtract mean_ before the framework's "
-                "normalization), or fit per_pixel=False for per-channel numbers."
+                f"position{f', shape {shape}' if shape else ''}), but {target} "
+                "takes one mean and std per channel. Use to_torch(), to_onnx() or "
+                "to_keras(), which take a mean image, or fit per_pixel=False for "
+                "per-channel numbers."
+            )
+        if not nodata_ok and getattr(self, "nodata", None) is not None:
+            raise ValueError(
+                f"{name}(nodata={self.nodata!r}) writes nodata_fill="
+                f"{float(getattr(self, 'nodata_fill', 0.0))!r} where a pixel equals "
+                f"nodata, which {target} cannot express: it would scale nodata "
+                "pixels like any other. Use to_onnx() or to_torch(), which apply the "
+                "nodata rule, or call set_params(nodata=None) first to export the map "
+                "without it (the fitted statistics stay those of the valid pixels)."
             )
         # None (standardizer) or False (normalizer): no clip.
         if not clip_ok and getattr(self, "clip", None) not in (None, False):
@@ -112,6 +135,10 @@ class _ExportMixin(_DeployMixin, _ProvenanceMixin):
                 1.0 if isinstance(self.max_value, str) else float(self.max_value)
             )
         coef = self._coefficients(None, max_value, np.dtype(dtype))
+        if per_pixel:  # one coefficient per value of an image, as transform has
+            shape = tuple(self.pixel_shape_)
+            coef = flat_affine(coef, shape, self._channel_axis_of(shape))
+            n_channels = int(np.prod(shape))
         a, c, base = (
             np.array(v, dtype=np.float64)
             for v in coef.centered_for_view(n_channels, False)
@@ -338,19 +365,30 @@ def _warn_constant_channels(
         spread = half * (2 / (hi - lo))
     else:
         return
+    per_pixel = bool(getattr(estimator, "per_pixel", False))
+    if per_pixel:  # a std image: one value per position, as the coefficients
+        shape = tuple(estimator.pixel_shape_)
+        spread = flat_values(spread, shape, estimator._channel_axis_of(shape))
     spread = np.broadcast_to(spread, (n_channels,))
     with np.errstate(all="ignore"):
         constant = ~np.isfinite(spread) | ~np.isclose(spread * scale, 1.0, rtol=1e-9)
     if not np.any(constant):
         return
     channels = np.flatnonzero(constant).tolist()
+    where = f"channel(s) {channels} ({name} = {spread[constant].tolist()})"
+    if per_pixel:
+        where = (
+            f"{len(channels)} of the {n_channels} values of its {name[:-1]} image "
+            f"(pixel_shape_ {tuple(estimator.pixel_shape_)}, flat indices "
+            f"{channels[:5]}{'...' if len(channels) > 5 else ''})"
+        )
     warnings.warn(
         f"{type(estimator).__name__} was fitted on data that is constant in "
-        f"channel(s) {channels} ({name} = {spread[constant].tolist()}): the transform "
-        "divides those channels by 1 instead (as scikit-learn's scalers do), and the "
+        f"{where}: the transform "
+        "divides those values by 1 instead (as scikit-learn's scalers do), and the "
         f"numbers exported for {target} are those it applies, so that they never "
-        "divide by zero. Fit on images that vary if the channels should not be "
-        "constant.",
+        "divide by zero. Fit on images that vary if "
+        f"{'those values' if per_pixel else 'the channels'} should not be constant.",
         UserWarning,
         stacklevel=_outside_stacklevel(),
     )

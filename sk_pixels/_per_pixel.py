@@ -91,6 +91,15 @@ def _dask_reshape(X: Any, image: tuple[int, ...]) -> Any:
     )
 
 
+def flat_values(values: Any, shape: tuple[int, ...], channel_axis) -> np.ndarray:
+    """Per-pixel values (of ``shape``, or pooled: without its channel axis)
+    broadcast over ``shape`` and flattened in C order (float64)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim and values.ndim < len(shape) and channel_axis is not None:
+        values = np.expand_dims(values, channel_axis)
+    return np.broadcast_to(values, shape).reshape(-1)
+
+
 def flat_affine(affine: Affine, shape: tuple[int, ...], channel_axis) -> Affine:
     """The per-pixel map with its coefficients broadcast over ``shape``, flattened.
 
@@ -99,10 +108,7 @@ def flat_affine(affine: Affine, shape: tuple[int, ...], channel_axis) -> Affine:
     """
 
     def flat(values) -> np.ndarray:
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim and values.ndim < len(shape) and channel_axis is not None:
-            values = np.expand_dims(values, channel_axis)
-        return np.broadcast_to(values, shape).reshape(-1)
+        return flat_values(values, shape, channel_axis)
 
     out = Affine(flat(affine.scale), flat(affine.offset), affine.clip)
     out.center, out.base = flat(affine.center), flat(affine.base)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._export_nodata import sentinel_groups
 from ._kernels import _needs_float64, split_center
 from ._layout import channel_index
+from ._nodata import check_fill
 from ._units import output_float_dtype
 
 try:
@@ -25,29 +27,56 @@ if torch is not None:
 
         Parameters
         ----------
-        scale, center, base : array-like of shape (n_channels,)
+        scale, center, base : array-like of shape (n_channels,) or (n_values,)
             Coefficients (kept as float64 buffers): ``center`` in input pixel
             units (a mean, a minimum), ``scale`` from input to output units,
-            ``base`` in output units (the value ``center`` maps to).
+            ``base`` in output units (the value ``center`` maps to). With
+            ``pixel_shape``, one per value of an image (a mean image), kept as
+            buffers of shape ``(1, *pixel_shape)``.
         clip : (lo, hi) or None
             Bounds applied after the map (buffers too).
         channel_axis, image_shape, dtype
             The estimator's layout and output dtype parameters.
+        pixel_shape : tuple of int or None, default=None
+            The shape of one image of a mean-image estimator (its
+            ``pixel_shape_``); None for per-channel coefficients.
+        nodata : tuple or None, default=None
+            The ``nodata`` sentinel, one for all or one per coefficient entry
+            (channel, or value of an image); pixels equal to it give ``fill``.
+        fill : float, default=0.0
+            ``nodata_fill``, in output units.
         """
 
         def __init__(
-            self, scale, center, base, clip, *, channel_axis, image_shape, dtype
+            self,
+            scale,
+            center,
+            base,
+            clip,
+            *,
+            channel_axis,
+            image_shape,
+            dtype,
+            pixel_shape=None,
+            nodata=None,
+            fill=0.0,
         ):
             super().__init__()
             as64 = {"dtype": torch.float64}
+            self.pixel_shape = None if pixel_shape is None else tuple(pixel_shape)
             for name, values in (("center", center), ("scale", scale), ("base", base)):
-                self.register_buffer(name, torch.tensor(np.asarray(values), **as64))
+                values = np.asarray(values, dtype=np.float64)
+                if self.pixel_shape is not None:
+                    values = values.reshape(1, *self.pixel_shape)
+                self.register_buffer(name, torch.tensor(values, **as64))
             self.register_buffer(
                 "clip_bounds", None if clip is None else torch.tensor(clip, **as64)
             )
             self.channel_axis = channel_axis
             self.image_shape = image_shape
             self.dtype = dtype
+            self.nodata = None if nodata is None else tuple(nodata)
+            self.fill = float(fill)
             self._plans: dict = {}
 
         # The operands of forward depend on the input's dtype and image shape and
@@ -66,9 +95,16 @@ if torch is not None:
 
         def extra_repr(self) -> str:
             clip = None if self.clip_bounds is None else self.clip_bounds.tolist()
+            what = (
+                f"n_channels={self.scale.numel()}"
+                if getattr(self, "pixel_shape", None) is None
+                else f"pixel_shape={self.pixel_shape}"
+            )
+            nodata = getattr(self, "nodata", None)
             return (
-                f"n_channels={self.scale.numel()}, clip={clip}, "
-                f"channel_axis={self.channel_axis}, image_shape={self.image_shape}"
+                f"{what}, clip={clip}, channel_axis={self.channel_axis}, "
+                f"image_shape={self.image_shape}"
+                + ("" if nodata is None else f", nodata={nodata}, fill={self.fill}")
             )
 
         def _plan(self, dtype: torch.dtype, image_shape: tuple[int, ...]) -> tuple:
@@ -78,7 +114,8 @@ if torch is not None:
             in_dtype = np.dtype(str(dtype).removeprefix("torch."))
             out = output_float_dtype(in_dtype, self.dtype)
             scale, center, base = (
-                b.detach().cpu().numpy() for b in (self.scale, self.center, self.base)
+                b.detach().cpu().numpy().reshape(-1)
+                for b in (self.scale, self.center, self.base)
             )
             compute = np.dtype(
                 np.float64
@@ -88,9 +125,19 @@ if torch is not None:
             compute_t = getattr(torch, compute.name)
             # The channel of each value of one image, reduced to a broadcast
             # shape; the layout checks of transform (channel_axis, image_shape).
-            index = channel_index(image_shape, self.channel_axis, self.image_shape)
+            pixel_shape = getattr(self, "pixel_shape", None)
+            if pixel_shape is not None:  # a mean image: one entry per value
+                if int(np.prod(image_shape)) != self.scale.numel():
+                    raise ValueError(
+                        f"x holds images of shape {image_shape}, but the module "
+                        f"subtracts a mean image of shape {pixel_shape}: resize or "
+                        f"crop the images to {pixel_shape}."
+                    )
+                index = np.arange(self.scale.numel()).reshape(image_shape)
+            else:
+                index = channel_index(image_shape, self.channel_axis, self.image_shape)
             found = int(index.max(initial=0)) + 1
-            if found != self.scale.numel():
+            if pixel_shape is None and found != self.scale.numel():
                 raise ValueError(
                     f"x with images of shape {image_shape} has {found} channel(s), "
                     f"but the module was exported from an estimator fitted on "
@@ -108,7 +155,19 @@ if torch is not None:
                 for values in split_center(scale, center, base, compute)
             )
             scale_t, center_t, base_t = operands
-            return (getattr(torch, out.name), center_t, scale_t, base_t, *bounds)
+            nodata = []  # (sentinel or "nan", entries it is for or None)
+            groups = sentinel_groups(
+                getattr(self, "nodata", None), self.scale.numel(), in_dtype
+            )
+            for key, chosen in groups:
+                key = key if isinstance(key, str) else key.item()
+                if chosen is not None:
+                    chosen = torch.tensor(chosen, device=device)[where]
+                nodata.append((key, chosen))
+            if nodata:
+                check_fill(self.fill, out)
+            plan = (getattr(torch, out.name), center_t, scale_t, base_t, *bounds)
+            return (*plan, nodata)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             if not isinstance(x, torch.Tensor):
@@ -122,12 +181,20 @@ if torch is not None:
                 if len(self._plans) >= 64:  # many shapes: keep the cache small
                     self._plans.clear()
                 plan = self._plans[key] = self._plan(x.dtype, key[1])
-            out_t, center, scale, base, lo, hi = plan
+            out_t, center, scale, base, lo, hi, nodata = plan
             # Three rounded steps, as the kernel runs them (no fused multiply-add).
             y = (x.to(scale.dtype) - center) * scale + base
             if lo is not None:
                 y = torch.clamp(y, lo, hi)
-            return y.to(out_t)
+            y = y.to(out_t)
+            if nodata:  # transform's rule: nodata pixels become nodata_fill
+                invalid = None
+                for key, chosen in nodata:
+                    hit = torch.isnan(x) if isinstance(key, str) else x == key
+                    hit = hit if chosen is None else hit & chosen
+                    invalid = hit if invalid is None else invalid | hit
+                y = torch.where(invalid, y.new_tensor(self.fill), y)
+            return y
 
     class PixelWhitening(torch.nn.Module):
         """``PixelWhitener.transform`` as a module: a matrix on whole images, or

@@ -19,6 +19,7 @@ from ._common import (
     decoder_report,
     load_model,
     mode_for_model,
+    positive_bytes,
     report_skipped,
     show_progress,
 )
@@ -116,6 +117,7 @@ def apply_model(
     trust_pickle: bool = False,
     on_error: str = "raise",
     progress: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[int, list[tuple[str, str]]]:
     """Transform images with a saved model, streaming (``sk-pixels apply``).
 
@@ -138,6 +140,9 @@ def apply_model(
         Allow a ``.joblib`` model (``joblib.load`` runs code from the file).
     on_error, progress
         As in :func:`sk_pixels.io.iter_images`.
+    max_bytes : int or None, default=None
+        Largest ``.json`` model file read (None: ``load_json``'s 1 MiB); a
+        mean image or a whitener saved as JSON may need more.
 
     Returns
     -------
@@ -155,7 +160,9 @@ def apply_model(
     if single:
         check_output(output, sources, "-o")
         check_output(paths_file(output), sources, "-o")
-    estimator, order = load_model(model, trust_pickle)
+    estimator, order = load_model(
+        model, trust_pickle, max_bytes=max_bytes, option="--max-bytes"
+    )
     mode = mode_for_model(estimator, order, mode)
     images = iter_images(list(sources), mode=mode, on_error=on_error, with_paths=True)
     stack = NpyStack(output) if single else None
@@ -212,6 +219,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "folder (one .npy per image)",
     )
     add_trust_pickle_argument(parser, "model")
+    parser.add_argument(
+        "--max-bytes",
+        type=positive_bytes,
+        default=None,
+        metavar="N",
+        help="largest .json model file to read, in bytes (default 1048576, "
+        "1 MiB); a mean image or a whitener saved as JSON may need more",
+    )
     add_source_arguments(parser, jobs=False)
 
 
@@ -225,6 +240,7 @@ def run(args: argparse.Namespace) -> int:
             trust_pickle=args.trust_pickle,
             on_error=args.on_error,
             progress=show_progress(args),
+            max_bytes=args.max_bytes,
         )
         report_skipped(skipped)
     print(f"wrote {written} transformed image(s) to {args.output}")

@@ -230,6 +230,19 @@ def add_sources_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def positive_bytes(text: str) -> int:
+    """argparse type of ``--max-bytes``: a positive number of bytes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of bytes, got {text!r}"
+        )
+    return value
+
+
 def add_trust_pickle_argument(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--trust-pickle",
@@ -317,8 +330,19 @@ def check_estimator_args(
         )
 
 
-def load_model(path: str, trust_pickle: bool) -> tuple[Any, str | None]:
-    """``(estimator, channel_order)`` from a .json or (trusted) .joblib file."""
+def load_model(
+    path: str,
+    trust_pickle: bool,
+    *,
+    max_bytes: int | None = None,
+    option: str | None = None,
+) -> tuple[Any, str | None]:
+    """``(estimator, channel_order)`` from a .json or (trusted) .joblib file.
+
+    ``max_bytes`` (None: the library's 1 MiB) bounds a ``.json`` file; with
+    ``option`` (the command's ``"--max-bytes"``) a larger one is refused with
+    an error that names it and the size to pass.
+    """
     if path.lower().endswith(PICKLE_SUFFIXES):
         if not trust_pickle:
             raise UsageError(
@@ -340,10 +364,21 @@ def load_model(path: str, trust_pickle: bool) -> tuple[Any, str | None]:
                 "transform method; save one with sk-pixels fit ... -o model.joblib."
             )
         return model, None
-    from ..persist import InvalidModelFileError, load_json
+    from ..persist import MAX_BYTES, InvalidModelFileError, load_json
 
+    limit = MAX_BYTES if max_bytes is None else max_bytes
     try:
-        estimator, meta = load_json(path, return_metadata=True)
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0  # load_json says what is wrong with the path
+    if option is not None and size > limit:
+        raise DataError(
+            f"{path} is {size} bytes, more than the {limit}-byte limit of a model "
+            f"file (a mean image or a whitener can be larger); pass {option} "
+            f"{size} if you trust the file."
+        )
+    try:
+        estimator, meta = load_json(path, return_metadata=True, max_bytes=limit)
     except (InvalidModelFileError, FileNotFoundError):
         raise
     except Exception as exc:  # whatever else a malformed file raises: one line
