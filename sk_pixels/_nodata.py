@@ -111,11 +111,19 @@ def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None
     index = np.asarray(index)
     channels = int(index.max()) + 1
     dtype = numpy_dtype(X)
+    # The channels of each distinct sentinel first (a mean image has a
+    # "channel" per value of an image: one matcher per sentinel, not per channel).
+    by_sentinel: dict = {}
+    if len(nodata) == 1:
+        by_sentinel[nodata[0]] = range(channels)
+    else:
+        for c, sentinel in enumerate(per_channel(nodata, channels)):
+            by_sentinel.setdefault(sentinel, []).append(c)
     groups: dict = {}
-    for c, sentinel in enumerate(per_channel(nodata, channels)):
+    for sentinel, chosen in by_sentinel.items():
         key = _matcher(dtype, sentinel)
         if key is not None:
-            groups.setdefault(key, []).append(c)
+            groups.setdefault(key, []).extend(chosen)
     invalid = None
     for key, chosen in groups.items():
         hit = xp.isnan(X) if key == "nan" else X == key
