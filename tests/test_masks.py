@@ -269,6 +269,24 @@ def test_float_sentinel_that_overflows_the_map_is_filled_not_an_error():
     assert est.stats_.count[0] == 3
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize(
+    "nodata",
+    [70000.0, -1e39, 1e300, 2**64, 10**400],
+    ids=["7e4", "-1e39", "1e300", "2**64", "10**400"],
+)
+def test_sentinel_beyond_the_float_range_leaves_nothing_out(dtype, nodata):
+    # A sentinel that no finite pixel of the dtype can hold matches nothing,
+    # without an overflow warning (an error under -W error) or an OverflowError.
+    X = (np.arange(12, dtype=np.float64).reshape(1, 2, 2, 3) / 11).astype(dtype)
+    plain = PixelCenterer().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = PixelCenterer(nodata=nodata).fit(X)
+        assert est.stats_ == plain.stats_
+        assert_array_equal(est.transform(X), plain.transform(X))
+
+
 # -- no valid pixel --------------------------------------------------------------------
 def test_channel_with_no_valid_pixel_is_the_clear_error(rng):
     X = _batch(rng, np.uint8)
