@@ -224,20 +224,27 @@ def compute_stats(
         stats = bars.stats
     report = stats_report(stats, mode, skipped, files, histogram, percentiles or ())
     if bars is not None:
-        report["error_bars"] = error_bars_report(bars, seed if sample else None)
+        report["error_bars"] = error_bars_report(
+            bars, seed if sample else None, sampled=sample is not None
+        )
     return report
 
 
-def error_bars_report(bars: Any, seed: int | None = None) -> dict[str, Any]:
+def error_bars_report(
+    bars: Any, seed: int | None = None, sampled: bool | None = None
+) -> dict[str, Any]:
     """The ``"error_bars"`` object of ``sk-pixels stats --json``.
 
     ``SampledStats.to_dict()`` (``n_images_sampled``, ``n_images_total``,
     ``fpc``, ``confidence``, per-channel ``mean_se``, ``std_se`` and the
     intervals ``mean_ci``, ``std_ci`` as ``[lows, highs]``, in pixel units;
     null where undefined), with ``"sampled"`` and the ``"seed"`` of a sample.
+    ``sampled`` None: guessed from the counts (a full run that skipped an
+    unreadable file also reads fewer images than it listed).
     """
     report = bars.to_dict()
-    sampled = bars.n_images_sampled < bars.n_images_total or bars.fpc < 1.0
+    if sampled is None:
+        sampled = bars.n_images_sampled < bars.n_images_total or bars.fpc < 1.0
     return {"sampled": sampled, "seed": seed, **report}
 
 
