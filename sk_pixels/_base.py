@@ -384,7 +384,17 @@ class _BasePixelTransformer(
         """
         if not (hasattr(self, "stats_") and self._learns()):
             return
-        empty = np.flatnonzero(self._pool(self.stats_).count.reshape(-1) == 0)
+        count = self._pool(self.stats_).count
+        empty = np.flatnonzero(count.reshape(-1) == 0)
+        if empty.size and hasattr(self, "pixel_shape_"):  # a mean image: positions
+            where = [tuple(int(i) for i in p) for p in np.argwhere(count == 0)[:5]]
+            raise ValueError(
+                f"{type(self).__name__} learned no statistics at {empty.size} "
+                f"position(s) of its mean image of shape {count.shape}, e.g. "
+                f"{where}: every pixel seen there in fit was NaN, masked or "
+                "nodata, so the transform would turn finite pixels into NaN. Fit "
+                "on data with at least one valid pixel per position."
+            )
         if empty.size:
             raise ValueError(
                 f"{type(self).__name__} learned no statistics for channel(s) "

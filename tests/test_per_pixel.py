@@ -142,9 +142,27 @@ def test_position_with_no_pixel_is_refused_at_transform(rng):
     X[:, 1, 1, 0] = np.nan
     scaler = PixelCenterer(per_pixel=True).fit(X)
     with pytest.raises(
-        ValueError, match=r"learned no statistics for channel\(s\) \[3\]"
+        ValueError, match=r"no statistics at 1 position\(s\) .* e\.g\. \[\(1, 1, 0\)\]"
     ):
         scaler.transform(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [({}, "(1, 2, 0)"), ({"per_channel": False}, "(1, 2)")],
+    ids=["per-channel", "pooled"],
+)
+def test_position_with_no_valid_pixel_is_named_as_a_position_not_a_channel(
+    rng, params, where
+):
+    # A mean image's empty entry is a pixel position: naming its flat index as
+    # a channel ("channel(s) [21]" of an RGB image) points the user nowhere.
+    X = rng.integers(1, 9, (3, 4, 5, 3), dtype=np.uint8)
+    X[:, 1, 2, :] = 0
+    scaler = PixelStandardizer(per_pixel=True, nodata=0, **params).fit(X)
+    with pytest.raises(ValueError) as info:
+        scaler.transform(X)
+    assert where in str(info.value) and "channel(s)" not in str(info.value)
 
 
 # -- layouts -------------------------------------------------------------------------
