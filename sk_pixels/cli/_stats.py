@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -364,6 +365,18 @@ def _check_scheduler(address: str | None) -> None:
         raise UsageError(f"--scheduler: {exc}") from None
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with null for NaN (a channel that counted no valid pixel):
+    NaN is not JSON, and strict readers (jq, ``JSON.parse``) refuse it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     _check_scheduler(args.scheduler)
     if args.json is not None:
@@ -390,7 +403,7 @@ def run(args: argparse.Namespace) -> int:
             percentiles=args.percentiles,
         )
         report_skipped(list(report["skip_reasons"].items()))
-    text = json.dumps(report, indent=2)
+    text = json.dumps(_json_safe(report), indent=2, allow_nan=False)
     if args.json == "-":
         print(text)
         return 0
