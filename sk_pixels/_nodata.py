@@ -138,6 +138,26 @@ def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None
     return invalid if mask is None else invalid | mask
 
 
+def check_valid(valid: Any, view: Any) -> Any:
+    """Refuse a ``valid`` argument that is not a boolean array of ``view``'s shape.
+
+    Any other shape would be reshaped onto the view block by block (values
+    misaligned), and other dtypes read differently by the kernels.
+    """
+    if valid is None:
+        return None
+    shape = tuple(getattr(valid, "shape", ()))
+    dtype = getattr(valid, "dtype", None)
+    if shape != tuple(view.shape) or "bool" not in str(dtype):
+        raise ValueError(
+            f"valid must be a boolean array of the view's shape "
+            f"{tuple(view.shape)}; got shape {shape} and dtype {dtype}. Pass e.g. "
+            "view != nodata, or numpy.broadcast_to(mask, view.shape) for a mask "
+            "that broadcasts."
+        )
+    return valid
+
+
 def masked_view(X: Any, layout: tuple, nodata: tuple | None, xp: Any = np):
     """``(view, valid)``: the channels-last view of validated X, and which of
     its values count (None: all of them).

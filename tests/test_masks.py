@@ -506,3 +506,27 @@ def test_ragged_batch_percentiles_leave_nodata_out():
     expected[1, 1] = 0.0  # nodata_fill
     np.testing.assert_allclose(out[1], expected, rtol=1e-6, atol=1e-7)
     assert out[0][0, 0].tolist() == [0.0, 0.0, 0.0]
+
+
+VIEW_SHAPE = (2, 3, 4, 3)
+BAD_VALID = [  # (id, valid of a (2, 3, 4, 3) view, what the error names)
+    ("per-pixel-shape", np.ones(VIEW_SHAPE[:3], bool), r"shape \(2, 3, 4\)"),
+    ("broadcastable", np.ones((1, 1, 1, 3), bool), r"shape \(1, 1, 1, 3\)"),
+    ("float-weights", np.full(VIEW_SHAPE, 0.5), "dtype float64"),
+    ("uint8-flags", np.ones(VIEW_SHAPE, np.uint8), "dtype uint8"),
+]
+
+
+@pytest.mark.parametrize("cls", [PixelStats, PixelHistogram], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "valid, match", [row[1:] for row in BAD_VALID], ids=[row[0] for row in BAD_VALID]
+)
+def test_from_view_refuses_a_valid_that_is_not_a_boolean_of_the_views_shape(
+    cls, valid, match
+):
+    # A valid of another shape was reshaped onto the view (the histogram
+    # silently counted misaligned values) and a float one meant "none valid"
+    # to the moments but "all valid" to the histogram: both are refused.
+    view = np.arange(np.prod(VIEW_SHAPE), dtype=np.uint8).reshape(VIEW_SHAPE)
+    with pytest.raises(ValueError, match=rf"valid .*{match}"):
+        cls.from_view(view, valid=valid)
