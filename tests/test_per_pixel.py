@@ -487,3 +487,24 @@ def test_mean_image_leaves_nodata_and_masked_values_out_per_position(masked):
         assert_array_equal(np.ma.getmaskarray(out), invalid)
     else:
         assert_array_equal(out[invalid], 0.0)
+
+
+@pytest.mark.parametrize(
+    "shape", [(6, 3, 3, 3), (6, 4, 5, 3)], ids=["cube-reads-the-same", "other-shape"]
+)
+def test_layout_changed_after_fit_is_refused_not_misapplied(rng, shape):
+    # The mean image is stored in the layout of fit. Moving the channel axis
+    # with set_params made a 3x3x3 image read the same shape: every position
+    # got another position's mean, silently; other shapes were refused as "of
+    # another size", with the advice to resize.
+    X = rng.integers(0, 256, shape, dtype=np.uint8)
+    channels_first = np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+    for call in ("transform", "partial_fit"):
+        scaler = PixelStandardizer(per_pixel=True).fit(X)
+        scaler.set_params(channel_axis=1)
+        with pytest.raises(ValueError, match=r"channel axis at position 2 .* at 0"):
+            getattr(scaler, call)(channels_first)
+        scaler.set_params(channel_axis=3)  # the same axis as -1: accepted
+        assert_array_equal(
+            scaler.transform(X), PixelStandardizer(per_pixel=True).fit(X).transform(X)
+        )
