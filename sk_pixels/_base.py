@@ -241,7 +241,13 @@ class _BasePixelTransformer(
                 continue
             n_images += backend.n_images(data)
             if dtype.kind == "f" and self._depends_on_unit_range():
-                observed_max = np.fmax(observed_max or -np.inf, backend.maximum(data))
+                nodata = self._nodata()  # a sentinel is not a pixel's units
+                largest = (
+                    backend.maximum(data)
+                    if nodata is None
+                    else _nanmax(backend.stats(data, self._layout(), nodata=nodata).max)
+                )
+                observed_max = np.fmax(observed_max or -np.inf, largest)
         n_images = stats.n_images if stats is not None else n_images
         if n_images == 0:
             raise ValueError(

@@ -530,3 +530,24 @@ def test_from_view_refuses_a_valid_that_is_not_a_boolean_of_the_views_shape(
     view = np.arange(np.prod(VIEW_SHAPE), dtype=np.uint8).reshape(VIEW_SHAPE)
     with pytest.raises(ValueError, match=rf"valid .*{match}"):
         cls.from_view(view, valid=valid)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+@pytest.mark.parametrize(
+    "estimator",
+    [PixelNormalizer(), PixelCenterer(mean=(0.5, 0.5, 0.5))],
+    ids=["domain-normalizer", "fixed-mean-centerer"],
+)
+def test_float_sentinel_is_not_read_as_the_pixels_units_in_fit(rng, estimator, backend):
+    # Pixels in [0, 1] with a 9999 sentinel: fit of a scope that learns nothing
+    # checked the units on every value, sentinel included, and warned that the
+    # pixels looked like 0-9999 units (transform, and learning scopes, did not).
+    X = rng.random((3, 4, 4, 3)).astype(np.float32)
+    X[0, 0, 0] = 9999.0
+    if backend == "dask":
+        da = pytest.importorskip("dask.array")
+        X = da.from_array(X, chunks=(1, 4, 4, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = clone(estimator).set_params(nodata=9999.0).fit(X)
+        fitted.transform(X)
