@@ -241,7 +241,13 @@ class _BasePixelTransformer(
                 continue
             n_images += backend.n_images(data)
             if dtype.kind == "f" and self._depends_on_unit_range():
-                observed_max = np.fmax(observed_max or -np.inf, backend.maximum(data))
+                nodata = self._nodata()  # a sentinel is not a pixel's units
+                largest = (
+                    backend.maximum(data)
+                    if nodata is None
+                    else _nanmax(backend.stats(data, self._layout(), nodata=nodata).max)
+                )
+                observed_max = np.fmax(observed_max or -np.inf, largest)
         n_images = stats.n_images if stats is not None else n_images
         if n_images == 0:
             raise ValueError(
@@ -384,7 +390,17 @@ class _BasePixelTransformer(
         """
         if not (hasattr(self, "stats_") and self._learns()):
             return
-        empty = np.flatnonzero(self._pool(self.stats_).count.reshape(-1) == 0)
+        count = self._pool(self.stats_).count
+        empty = np.flatnonzero(count.reshape(-1) == 0)
+        if empty.size and hasattr(self, "pixel_shape_"):  # a mean image: positions
+            where = [tuple(int(i) for i in p) for p in np.argwhere(count == 0)[:5]]
+            raise ValueError(
+                f"{type(self).__name__} learned no statistics at {empty.size} "
+                f"position(s) of its mean image of shape {count.shape}, e.g. "
+                f"{where}: every pixel seen there in fit was NaN, masked or "
+                "nodata, so the transform would turn finite pixels into NaN. Fit "
+                "on data with at least one valid pixel per position."
+            )
         if empty.size:
             raise ValueError(
                 f"{type(self).__name__} learned no statistics for channel(s) "

@@ -129,9 +129,15 @@ class _CommitMixin:
             Fitted transformer.
         """
         if not isinstance(stats, PixelStats):
+            held = isinstance(getattr(stats, "stats", None), PixelStats)
             raise TypeError(
-                f"fit_stats expects a PixelStats, got {type(stats).__name__}. Compute "
-                "one with PixelStats.from_array(X) or sk_pixels.io.dataset_stats()."
+                f"fit_stats expects a PixelStats, got {type(stats).__name__}. "
+                + (
+                    "It holds one: pass its .stats (fit_stats(sampled.stats))."
+                    if held
+                    else "Compute one with PixelStats.from_array(X) or "
+                    "sk_pixels.io.dataset_stats()."
+                )
             )
         stats._require_data()
         if stats.n_channels == 0:

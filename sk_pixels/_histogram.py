@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._blocks import BLOCK_BYTES, iter_blocks
-from ._nodata import masked_view, split_masked
+from ._nodata import check_valid, masked_view, split_masked
 
 __all__ = ["PixelHistogram", "histogram_dtype"]
 
@@ -171,6 +171,7 @@ class PixelHistogram:
                 f"{tuple(view.shape)}. Use PixelHistogram.from_array for other "
                 "layouts."
             )
+        valid = check_valid(valid, view)
         if isinstance(view, np.ma.MaskedArray):  # its mask, never ignored
             view, keep = masked_view(view, (-1, None), None)
             valid = keep if valid is None else keep & valid

@@ -81,6 +81,12 @@ def per_channel(nodata: tuple, channels: int) -> tuple:
 
 def _can_hold(dtype: np.dtype, value: float) -> bool:
     """Whether a pixel of ``dtype`` can equal ``value`` (so comparing is needed)."""
+    if dtype.kind == "f":  # a finite sentinel beyond the range would round to inf
+        try:
+            largest = float(np.finfo(dtype).max)
+            return not math.isfinite(value) or abs(float(value)) <= largest
+        except OverflowError:  # an int beyond every float
+            return False
     if dtype.kind not in "ui":
         return True
     if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
@@ -138,6 +144,26 @@ def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None
     if invalid is None:
         return mask
     return invalid if mask is None else invalid | mask
+
+
+def check_valid(valid: Any, view: Any) -> Any:
+    """Refuse a ``valid`` argument that is not a boolean array of ``view``'s shape.
+
+    Any other shape would be reshaped onto the view block by block (values
+    misaligned), and other dtypes read differently by the kernels.
+    """
+    if valid is None:
+        return None
+    shape = tuple(getattr(valid, "shape", ()))
+    dtype = getattr(valid, "dtype", None)
+    if shape != tuple(view.shape) or "bool" not in str(dtype):
+        raise ValueError(
+            f"valid must be a boolean array of the view's shape "
+            f"{tuple(view.shape)}; got shape {shape} and dtype {dtype}. Pass e.g. "
+            "view != nodata, or numpy.broadcast_to(mask, view.shape) for a mask "
+            "that broadcasts."
+        )
+    return valid
 
 
 def masked_view(X: Any, layout: tuple, nodata: tuple | None, xp: Any = np):

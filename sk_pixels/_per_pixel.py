@@ -245,6 +245,7 @@ class _PerPixelMixin:
     def _reset(self) -> None:
         super()._reset()
         self.__dict__.pop("pixel_shape_", None)
+        self.__dict__.pop("_pixel_axis", None)
 
     def _validate(self, X, *, reset: bool, fitting: bool, check_names: bool = True):
         backend, data, dtype = super()._validate(
@@ -263,7 +264,18 @@ class _PerPixelMixin:
             return backend, data, dtype
         shape, axis = pixel_layout(tuple(data.shape[1:]), *self._layout())
         if reset:
-            self.pixel_shape_ = shape
+            self.pixel_shape_, self._pixel_axis = shape, axis
+        elif self.scope == "dataset" and getattr(self, "_pixel_axis", axis) != axis:
+            # The mean image is in the layout of fit: a channel axis moved by
+            # set_params would misplace every position (silently where the
+            # image's shape reads the same, e.g. 3x3x3).
+            raise ValueError(
+                f"{type(self).__name__}(per_pixel=True) learned its mean image with "
+                f"the channel axis at position {self._pixel_axis} of images of "
+                f"shape {self.pixel_shape_}, but channel_axis={self.channel_axis!r}"
+                f" (image_shape={self.image_shape!r}) now puts it at {axis}. Set "
+                "the layout of fit back, or call fit again."
+            )
         elif (
             self.scope == "dataset"
             and hasattr(self, "pixel_shape_")

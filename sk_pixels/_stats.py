@@ -28,7 +28,7 @@ import numpy as np
 
 from ._layout import image_view
 from ._moments import ExactMoments, FloatMoments
-from ._nodata import masked_view, split_masked
+from ._nodata import check_valid, masked_view, split_masked
 from ._reduce import is_exact_dtype, reduce_view
 from ._xp import numpy_dtype
 
@@ -241,6 +241,7 @@ class PixelStats:
                 f"view must be a channels-last (n, H, W, C) array, got shape "
                 f"{tuple(view.shape)}. Use PixelStats.from_array for other layouts."
             )
+        valid = check_valid(valid, view)
         if isinstance(view, np.ma.MaskedArray):  # its mask, never ignored
             view, keep = masked_view(view, (-1, None), None)
             valid = keep if valid is None else keep & valid

@@ -60,6 +60,16 @@ def check_stats_dict(data: Any) -> dict[str, Any]:
     if any(c < 0 for c in count):
         raise InvalidStatsError("Field 'count' must not be negative.")
     n = len(count)
+    # A channel that counted no pixel has NaN extrema (and mean), which strict
+    # JSON writes as null (``sk-pixels stats --json``): read null back as NaN.
+    data = {
+        **data,
+        **{
+            key: [math.nan if v is None and c == 0 else v for c, v in zip(count, value)]
+            for key in ("min", "max", "mean")
+            if isinstance(value := data.get(key), list) and len(value) == n
+        },
+    }
     keys = ("sum", "sumsq") if data["exact"] else ("mean", "m2")
     if not data["exact"] and "mean_lo" in data:
         keys = (*keys, "mean_lo")  # optional: the rounding error of "mean"

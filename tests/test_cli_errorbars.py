@@ -80,3 +80,19 @@ def test_sampled_stats_never_import_sklearn(folder, tmp_path):
     out = tmp_path / "s.json"
     modules = _imports_after(f"stats {folder} --sample 3 --error-bars --json {out}")
     assert modules == ["PIL", "numpy"]
+
+
+def test_full_run_with_a_skipped_file_is_not_reported_as_a_sample(
+    capsys, folder, tmp_path
+):
+    # --error-bars without --sample reads every file: one that cannot be read
+    # is skipped, which does not make the run a random sample (seed None).
+    mixed_jpeg_folder(tmp_path, 4, seed=5)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    argv = ("stats", tmp_path, "--error-bars", "--on-error", "skip")
+    report = json.loads(run(capsys, *argv, "--json", "-")[1])
+    assert report["error_bars"]["sampled"] is False
+    assert report["error_bars"]["fpc"] == 1.0
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    assert "from all 4 images, as a sample of their population" in out

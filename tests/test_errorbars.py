@@ -187,3 +187,15 @@ def test_sample_values(folder, sample, outcome):
 )
 def test_bad_random_state_and_error_bars(folder, kwargs, outcome):
     check(outcome, lambda: dataset_stats(folder, **kwargs))
+
+
+def test_fit_stats_refusing_sampled_stats_points_to_their_stats(folder):
+    # dataset_stats(sample=) returns a SampledStats: the refusal must not send
+    # the user back to dataset_stats, but to the PixelStats it holds.
+    from sk_pixels import PixelStandardizer
+
+    sampled = dataset_stats(folder, sample=3, random_state=0)
+    with pytest.raises(TypeError, match=r"got SampledStats.*pass its \.stats"):
+        PixelStandardizer().fit_stats(sampled)
+    fitted = PixelStandardizer().fit_stats(sampled.stats)
+    assert_array_equal(fitted.mean_, sampled.stats.mean)

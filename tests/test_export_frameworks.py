@@ -189,6 +189,38 @@ def test_to_torch_refuses_another_channel_count():
         module(X8)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="exports drop nodata: to_torch/to_onnx scale a nodata pixel instead of "
+    "writing nodata_fill (or refusing); _export.py/_deploy.py/_torch_module.py are "
+    "being edited by the exports engineer",
+)
+@pytest.mark.parametrize("target", ["torch", "onnx"])
+def test_export_of_a_nodata_estimator_equals_transform_or_refuses(target):
+    # The law every export keeps: its output equals transform's, or it refuses
+    # what it cannot express. With nodata=0, transform writes nodata_fill at
+    # every 0; an export that ignores nodata maps 0 to (0 - mean) / std.
+    X = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)
+    X[0, 0, 0] = 0
+    model = PixelStandardizer(nodata=0, nodata_fill=-5.0).fit(X)
+    expected = model.transform(X)
+    if target == "torch":
+        torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+        try:
+            module = model.to_torch()
+        except ValueError:
+            return  # refusing is the other lawful answer
+        got = module(torch.from_numpy(X)).numpy()
+    else:
+        _onnxruntime()
+        try:
+            proto = model.to_onnx()
+        except ValueError:
+            return
+        got = _run_onnx(proto, X)
+    assert_array_equal(got[X == 0], expected[X == 0])
+
+
 # -- ONNX ------------------------------------------------------------------------------
 def _onnxruntime():
     pytest.importorskip("onnx", reason="to_onnx needs onnx (extra 'onnx')")

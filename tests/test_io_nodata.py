@@ -137,6 +137,32 @@ def test_cli_stats_and_fit_with_nodata(tmp_path, capsys, option, expected_count)
     capsys.readouterr()
 
 
+def test_cli_stats_json_of_a_channel_with_no_valid_pixel_is_strict_json(
+    tmp_path, capsys
+):
+    # Every alpha value is the sentinel: that channel has no statistics. The
+    # report must stay JSON (null, not NaN, which jq and JSON.parse refuse),
+    # and its "statistics" must still rebuild the PixelStats.
+    from sk_pixels import PixelStats
+
+    a = np.full((4, 4, 2), 255, np.uint8)
+    a[..., 0] = np.arange(16).reshape(4, 4)
+    save(tmp_path / "imgs" / "a.png", a, mode="LA")
+    report = tmp_path / "s.json"
+    argv = ["stats", str(tmp_path / "imgs"), "--mode", "LA", "--nodata", "0,255"]
+    assert main([*argv, "--percentiles", "50", "--json", str(report)]) == 0
+    capsys.readouterr()
+
+    def refuse(constant):
+        raise ValueError(f"not JSON: {constant}")
+
+    data = json.loads(report.read_text(), parse_constant=refuse)
+    assert data["mean"][1] is None and data["mean"][0] == np.arange(1, 16).mean()
+    assert data["percentiles"]["50"][1] is None
+    stats = PixelStats.from_dict(data["statistics"])
+    assert stats.count.tolist() == [15, 0] and np.isnan(stats.mean[1])
+
+
 def test_cli_bad_nodata_is_a_usage_error(tmp_path, capsys):
     save(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8))
     assert main(["stats", str(tmp_path), "--nodata", "zero"]) == 2

@@ -269,6 +269,24 @@ def test_float_sentinel_that_overflows_the_map_is_filled_not_an_error():
     assert est.stats_.count[0] == 3
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize(
+    "nodata",
+    [70000.0, -1e39, 1e300, 2**64, 10**400],
+    ids=["7e4", "-1e39", "1e300", "2**64", "10**400"],
+)
+def test_sentinel_beyond_the_float_range_leaves_nothing_out(dtype, nodata):
+    # A sentinel that no finite pixel of the dtype can hold matches nothing,
+    # without an overflow warning (an error under -W error) or an OverflowError.
+    X = (np.arange(12, dtype=np.float64).reshape(1, 2, 2, 3) / 11).astype(dtype)
+    plain = PixelCenterer().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = PixelCenterer(nodata=nodata).fit(X)
+        assert est.stats_ == plain.stats_
+        assert_array_equal(est.transform(X), plain.transform(X))
+
+
 # -- no valid pixel --------------------------------------------------------------------
 def test_channel_with_no_valid_pixel_is_the_clear_error(rng):
     X = _batch(rng, np.uint8)
@@ -488,3 +506,48 @@ def test_ragged_batch_percentiles_leave_nodata_out():
     expected[1, 1] = 0.0  # nodata_fill
     np.testing.assert_allclose(out[1], expected, rtol=1e-6, atol=1e-7)
     assert out[0][0, 0].tolist() == [0.0, 0.0, 0.0]
+
+
+VIEW_SHAPE = (2, 3, 4, 3)
+BAD_VALID = [  # (id, valid of a (2, 3, 4, 3) view, what the error names)
+    ("per-pixel-shape", np.ones(VIEW_SHAPE[:3], bool), r"shape \(2, 3, 4\)"),
+    ("broadcastable", np.ones((1, 1, 1, 3), bool), r"shape \(1, 1, 1, 3\)"),
+    ("float-weights", np.full(VIEW_SHAPE, 0.5), "dtype float64"),
+    ("uint8-flags", np.ones(VIEW_SHAPE, np.uint8), "dtype uint8"),
+]
+
+
+@pytest.mark.parametrize("cls", [PixelStats, PixelHistogram], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "valid, match", [row[1:] for row in BAD_VALID], ids=[row[0] for row in BAD_VALID]
+)
+def test_from_view_refuses_a_valid_that_is_not_a_boolean_of_the_views_shape(
+    cls, valid, match
+):
+    # A valid of another shape was reshaped onto the view (the histogram
+    # silently counted misaligned values) and a float one meant "none valid"
+    # to the moments but "all valid" to the histogram: both are refused.
+    view = np.arange(np.prod(VIEW_SHAPE), dtype=np.uint8).reshape(VIEW_SHAPE)
+    with pytest.raises(ValueError, match=rf"valid .*{match}"):
+        cls.from_view(view, valid=valid)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "dask"])
+@pytest.mark.parametrize(
+    "estimator",
+    [PixelNormalizer(), PixelCenterer(mean=(0.5, 0.5, 0.5))],
+    ids=["domain-normalizer", "fixed-mean-centerer"],
+)
+def test_float_sentinel_is_not_read_as_the_pixels_units_in_fit(rng, estimator, backend):
+    # Pixels in [0, 1] with a 9999 sentinel: fit of a scope that learns nothing
+    # checked the units on every value, sentinel included, and warned that the
+    # pixels looked like 0-9999 units (transform, and learning scopes, did not).
+    X = rng.random((3, 4, 4, 3)).astype(np.float32)
+    X[0, 0, 0] = 9999.0
+    if backend == "dask":
+        da = pytest.importorskip("dask.array")
+        X = da.from_array(X, chunks=(1, 4, 4, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fitted = clone(estimator).set_params(nodata=9999.0).fit(X)
+        fitted.transform(X)

@@ -142,9 +142,27 @@ def test_position_with_no_pixel_is_refused_at_transform(rng):
     X[:, 1, 1, 0] = np.nan
     scaler = PixelCenterer(per_pixel=True).fit(X)
     with pytest.raises(
-        ValueError, match=r"learned no statistics for channel\(s\) \[3\]"
+        ValueError, match=r"no statistics at 1 position\(s\) .* e\.g\. \[\(1, 1, 0\)\]"
     ):
         scaler.transform(X)
+
+
+@pytest.mark.parametrize(
+    ("params", "where"),
+    [({}, "(1, 2, 0)"), ({"per_channel": False}, "(1, 2)")],
+    ids=["per-channel", "pooled"],
+)
+def test_position_with_no_valid_pixel_is_named_as_a_position_not_a_channel(
+    rng, params, where
+):
+    # A mean image's empty entry is a pixel position: naming its flat index as
+    # a channel ("channel(s) [21]" of an RGB image) points the user nowhere.
+    X = rng.integers(1, 9, (3, 4, 5, 3), dtype=np.uint8)
+    X[:, 1, 2, :] = 0
+    scaler = PixelStandardizer(per_pixel=True, nodata=0, **params).fit(X)
+    with pytest.raises(ValueError) as info:
+        scaler.transform(X)
+    assert where in str(info.value) and "channel(s)" not in str(info.value)
 
 
 # -- layouts -------------------------------------------------------------------------
@@ -469,3 +487,24 @@ def test_mean_image_leaves_nodata_and_masked_values_out_per_position(masked):
         assert_array_equal(np.ma.getmaskarray(out), invalid)
     else:
         assert_array_equal(out[invalid], 0.0)
+
+
+@pytest.mark.parametrize(
+    "shape", [(6, 3, 3, 3), (6, 4, 5, 3)], ids=["cube-reads-the-same", "other-shape"]
+)
+def test_layout_changed_after_fit_is_refused_not_misapplied(rng, shape):
+    # The mean image is stored in the layout of fit. Moving the channel axis
+    # with set_params made a 3x3x3 image read the same shape: every position
+    # got another position's mean, silently; other shapes were refused as "of
+    # another size", with the advice to resize.
+    X = rng.integers(0, 256, shape, dtype=np.uint8)
+    channels_first = np.ascontiguousarray(X.transpose(0, 3, 1, 2))
+    for call in ("transform", "partial_fit"):
+        scaler = PixelStandardizer(per_pixel=True).fit(X)
+        scaler.set_params(channel_axis=1)
+        with pytest.raises(ValueError, match=r"channel axis at position 2 .* at 0"):
+            getattr(scaler, call)(channels_first)
+        scaler.set_params(channel_axis=3)  # the same axis as -1: accepted
+        assert_array_equal(
+            scaler.transform(X), PixelStandardizer(per_pixel=True).fit(X).transform(X)
+        )

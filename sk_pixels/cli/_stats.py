@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -224,20 +225,27 @@ def compute_stats(
         stats = bars.stats
     report = stats_report(stats, mode, skipped, files, histogram, percentiles or ())
     if bars is not None:
-        report["error_bars"] = error_bars_report(bars, seed if sample else None)
+        report["error_bars"] = error_bars_report(
+            bars, seed if sample else None, sampled=sample is not None
+        )
     return report
 
 
-def error_bars_report(bars: Any, seed: int | None = None) -> dict[str, Any]:
+def error_bars_report(
+    bars: Any, seed: int | None = None, sampled: bool | None = None
+) -> dict[str, Any]:
     """The ``"error_bars"`` object of ``sk-pixels stats --json``.
 
     ``SampledStats.to_dict()`` (``n_images_sampled``, ``n_images_total``,
     ``fpc``, ``confidence``, per-channel ``mean_se``, ``std_se`` and the
     intervals ``mean_ci``, ``std_ci`` as ``[lows, highs]``, in pixel units;
     null where undefined), with ``"sampled"`` and the ``"seed"`` of a sample.
+    ``sampled`` None: guessed from the counts (a full run that skipped an
+    unreadable file also reads fewer images than it listed).
     """
     report = bars.to_dict()
-    sampled = bars.n_images_sampled < bars.n_images_total or bars.fpc < 1.0
+    if sampled is None:
+        sampled = bars.n_images_sampled < bars.n_images_total or bars.fpc < 1.0
     return {"sampled": sampled, "seed": seed, **report}
 
 
@@ -357,6 +365,18 @@ def _check_scheduler(address: str | None) -> None:
         raise UsageError(f"--scheduler: {exc}") from None
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` with null for NaN (a channel that counted no valid pixel):
+    NaN is not JSON, and strict readers (jq, ``JSON.parse``) refuse it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
     _check_scheduler(args.scheduler)
     if args.json is not None:
@@ -383,7 +403,7 @@ def run(args: argparse.Namespace) -> int:
             percentiles=args.percentiles,
         )
         report_skipped(list(report["skip_reasons"].items()))
-    text = json.dumps(report, indent=2)
+    text = json.dumps(_json_safe(report), indent=2, allow_nan=False)
     if args.json == "-":
         print(text)
         return 0
