@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._per_pixel import reshaped
+from ._per_pixel import pixel_layout, reshaped
 from ._persist_arrays import check_pixel_shape, check_stat, read_pixel_stats
 from ._persist_parse import InvalidModelFileError, _Reader
 from ._persist_quantiles import KEYS as _QUANTILE_KEYS
@@ -274,8 +274,11 @@ def _commit_fitted(estimator: Any, values: dict[str, Any]) -> None:
     estimator._validate_params()
     estimator._check_params()
     estimator._check_fixed_lengths(values["n_channels"])
-    if values["pixel_shape"] is not None:
+    if values["pixel_shape"] is not None:  # (as validation records them at fit)
         estimator.pixel_shape_ = values["pixel_shape"]
+        _, estimator._pixel_axis = pixel_layout(
+            tuple(values["pixel_shape"]), *estimator._layout()
+        )
     estimator._commit(
         input_dtype=np.dtype(values["input_dtype"]),
         n_images=values["n_samples_seen"],

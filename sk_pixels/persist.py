@@ -306,8 +306,9 @@ def _fitted_doc(estimator: Any) -> dict[str, Any]:
         if np.any(stats.count == 0):
             raise ValueError(
                 "The estimator's statistics have a channel that counted no pixel "
-                "(all NaN), so they cannot be stored as finite JSON numbers. Refit "
-                "on data with at least one valid pixel per channel."
+                "(all NaN, masked or nodata), so they cannot be stored as finite "
+                "JSON numbers. Refit on data with at least one valid pixel per "
+                "channel."
             )
         stats_doc = pixel_stats_doc(stats) if per_pixel else stats.to_dict()
     else:

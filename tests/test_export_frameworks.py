@@ -189,12 +189,6 @@ def test_to_torch_refuses_another_channel_count():
         module(X8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exports drop nodata: to_torch/to_onnx scale a nodata pixel instead of "
-    "writing nodata_fill (or refusing); _export.py/_deploy.py/_torch_module.py are "
-    "being edited by the exports engineer",
-)
 @pytest.mark.parametrize("target", ["torch", "onnx"])
 def test_export_of_a_nodata_estimator_equals_transform_or_refuses(target):
     # The law every export keeps: its output equals transform's, or it refuses

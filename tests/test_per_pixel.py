@@ -508,3 +508,13 @@ def test_layout_changed_after_fit_is_refused_not_misapplied(rng, shape):
         assert_array_equal(
             scaler.transform(X), PixelStandardizer(per_pixel=True).fit(X).transform(X)
         )
+
+
+def test_layout_changed_after_load_json_is_refused_too(rng, tmp_path):
+    from sk_pixels.persist import load_json, save_json
+
+    X = rng.integers(0, 256, (6, 3, 3, 3), dtype=np.uint8)
+    save_json(PixelStandardizer(per_pixel=True).fit(X), tmp_path / "m.json")
+    scaler = load_json(tmp_path / "m.json").set_params(channel_axis=1)
+    with pytest.raises(ValueError, match=r"channel axis at position 2 .* at 0"):
+        scaler.transform(np.ascontiguousarray(X.transpose(0, 3, 1, 2)))
