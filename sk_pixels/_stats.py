@@ -363,8 +363,9 @@ class PixelStats:
         ):
             raise ValueError(
                 f"Cannot merge statistics of {self._input_dtype} pixels with "
-                f"statistics of {other._input_dtype} pixels: their units differ (e.g. "
-                "0-255 vs 0-65535 or 0-1). Convert all images to one dtype before "
+                f"statistics of {other._input_dtype} pixels: exact integer sums "
+                "and float moments (or two integer units, e.g. 0-255 and "
+                "0-65535) do not mix. Convert all images to one dtype before "
                 "accumulating."
             )
 

@@ -114,7 +114,7 @@ def test_merge_refuses_mixed_units():
     c = PixelStats.from_array(np.zeros((1, 2, 2, 3), np.float32))
     with pytest.raises(ValueError, match="uint8 pixels with statistics of uint16"):
         a + b
-    with pytest.raises(ValueError, match="units differ"):
+    with pytest.raises(ValueError, match="do not mix. Convert all images to one dtype"):
         a + c
 
 
