@@ -73,6 +73,18 @@ def sentinel_groups(
     return out
 
 
+#: Pixel dtypes compared in a wider integer type (exact) by the ONNX graph.
+_EQUAL_TYPES = {
+    "uint8": "int32",
+    "int8": "int32",
+    "uint16": "int32",
+    "int16": "int32",
+    "uint32": "int64",
+}
+#: ONNX TensorProto codes of those types.
+_ONNX_INT = {"int32": 6, "int64": 7}
+
+
 def onnx_nodata(
     helper: Any,
     numpy_helper: Any,
@@ -91,13 +103,29 @@ def onnx_nodata(
     """
     check_fill(fill, out_dtype)
     nodes, inits, hits = [], [], []
+    compared = None  # the pixels in a type every onnxruntime compares (below)
     for k, (key, chosen) in enumerate(groups):
         hit = f"nodata_hit{k}"
         if isinstance(key, str):  # "nan"
             nodes.append(helper.make_node("IsNaN", ["pixels"], [hit]))
         else:
+            # onnxruntime before 1.17 has Equal for int32/int64/float/double
+            # only: small integers are compared as int32, uint32 as int64
+            # (both exact).
+            key = np.asarray(key)
+            wider = _EQUAL_TYPES.get(key.dtype.name)
+            if wider is not None and compared is None:
+                compared = "pixels_compared"
+                nodes.append(
+                    helper.make_node(
+                        "Cast", ["pixels"], [compared], to=_ONNX_INT[wider]
+                    )
+                )
+            if wider is not None:
+                key = key.astype(wider)
             inits.append(numpy_helper.from_array(key, f"nodata{k}"))
-            nodes.append(helper.make_node("Equal", ["pixels", f"nodata{k}"], [hit]))
+            source = "pixels" if wider is None else compared
+            nodes.append(helper.make_node("Equal", [source, f"nodata{k}"], [hit]))
         if chosen is not None:
             inits.append(numpy_helper.from_array(shaped(chosen), f"nodata_for{k}"))
             nodes.append(helper.make_node("And", [hit, f"nodata_for{k}"], [hit + "c"]))

@@ -548,6 +548,6 @@ def test_float_sentinel_is_not_read_as_the_pixels_units_in_fit(rng, estimator, b
         da = pytest.importorskip("dask.array")
         X = da.from_array(X, chunks=(1, 4, 4, 3))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error", UserWarning)  # sk_pixels' units warnings
         fitted = clone(estimator).set_params(nodata=9999.0).fit(X)
         fitted.transform(X)
