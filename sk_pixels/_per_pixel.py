@@ -170,11 +170,10 @@ class PositionBackend:
 
             out = check_out(out, tuple(X.shape), X)
             out_dtype = out.dtype
-            try:  # a view, or nothing: a reshape that copies would lose the result
-                flat_out = out.view()
-                flat_out.shape = (out.shape[0], self.size)
-            except AttributeError:
-                flat_out = None
+            # A view, or nothing: a reshape that copies would lose the result
+            # (a C-contiguous array always reshapes to a view).
+            if out.flags.c_contiguous:
+                flat_out = out.reshape(out.shape[0], self.size)
         elif out is not None and self.inner.name == "dask":
             flat_out = out  # refused by the Dask backend, with its message
         elif out is not None:  # a device array: checked, then written whole
