@@ -279,15 +279,21 @@ def remember(estimator, X, dtype: np.dtype) -> None:
         or hasattr(estimator, "feature_names_in_")  # names are checked each call
     ):
         return
+    _add_plan(estimator, (X.dtype, X.ndim), lambda: _Plan(estimator, X, dtype))
+
+
+def _add_plan(estimator, kind: tuple, make) -> None:
+    """Record ``make()`` as the plan of ``kind``, under the estimator's current
+    fingerprint (a new entry when its values changed since the last plan)."""
     entry = _PLANS.get(estimator)
     if entry is None or not entry.key.matches(estimator):
         key = fingerprint(estimator)
         if key is None:
             return
         entry = _Entry(key)
-    elif (X.dtype, X.ndim) in entry.plans:
+    elif kind in entry.plans:
         return
-    entry.plans[(X.dtype, X.ndim)] = _Plan(estimator, X, dtype)
+    entry.plans[kind] = make()
     _PLANS[estimator] = entry
 
 
@@ -346,13 +352,5 @@ def remember_inverse(estimator, X) -> None:
         or _unsupported(estimator)
     ):
         return
-    entry = _PLANS.get(estimator)
-    if entry is None or not entry.key.matches(estimator):
-        key = fingerprint(estimator)
-        if key is None:
-            return
-        entry = _Entry(key)
-    elif ("inverse", X.dtype, X.ndim) in entry.plans:
-        return
-    entry.plans[("inverse", X.dtype, X.ndim)] = _InversePlan(estimator, X)
-    _PLANS[estimator] = entry
+    kind = ("inverse", X.dtype, X.ndim)
+    _add_plan(estimator, kind, lambda: _InversePlan(estimator, X))

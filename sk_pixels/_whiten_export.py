@@ -249,3 +249,22 @@ class _WhitenerExportMixin:
 
         e = self._whitening_export()
         return PixelWhitening(e, dtype=None if self.dtype is None else e["dtype"].name)
+
+
+def hide_affine_exports(cls: type, base: type, never: Any) -> None:
+    """Hide (``available_if``, with the reason) the exports of ``base`` that
+    write one affine map per channel: a whitener is a matrix map (its to_onnx
+    and to_torch come from :class:`_WhitenerExportMixin`)."""
+    from sklearn.utils.metaestimators import available_if
+
+    for method, target in (
+        ("to_torchvision", "torchvision's Normalize"),
+        ("to_hf_config", "an image processor's normalize"),
+        ("to_keras", "Keras' Normalization"),
+    ):
+        reason = (
+            "{name} is a matrix map (each output mixes pixels and channels), not "
+            f"a per-channel affine map: {target} cannot express it. Use to_onnx() "
+            "or to_torch(), which apply the whitening itself."
+        )
+        setattr(cls, method, available_if(never(reason))(getattr(base, method)))

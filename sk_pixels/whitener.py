@@ -18,7 +18,7 @@ from ._docstrings import fill_doc
 from ._layout import image_view
 from ._patches import convolve, patch_covariance
 from ._units import output_float_dtype
-from ._whiten_export import _WhitenerExportMixin
+from ._whiten_export import _WhitenerExportMixin, hide_affine_exports
 
 #: The whitener's fitted attributes, on top of the base's.
 _WHITENER_FITTED = ("input_image_shape_", "_plan_cache", "_fitted_patch_size")
@@ -587,20 +587,4 @@ class PixelWhitener(_WhitenerExportMixin, _BasePixelTransformer):
     )(_BasePixelTransformer.fit_stats)
 
 
-# These exports write one affine map per channel; a whitener is a matrix map
-# (to_onnx and to_torch come from _WhitenerExportMixin).
-for _method, _target in (
-    ("to_torchvision", "torchvision's Normalize"),
-    ("to_hf_config", "an image processor's normalize"),
-    ("to_keras", "Keras' Normalization"),
-):
-    _reason = (
-        "{name} is a matrix map (each output mixes pixels and channels), not a "
-        f"per-channel affine map: {_target} cannot express it. Use to_onnx() or "
-        "to_torch(), which apply the whitening itself."
-    )
-    setattr(
-        PixelWhitener,
-        _method,
-        available_if(_never(_reason))(getattr(_BasePixelTransformer, _method)),
-    )
+hide_affine_exports(PixelWhitener, _BasePixelTransformer, _never)
