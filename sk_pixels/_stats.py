@@ -298,10 +298,17 @@ class PixelStats:
             )
         rows = hist.tolist()  # Python ints: exact whatever the counts
         if any(h < 0 for row in rows for h in row):
-            raise ValueError("hist holds negative counts.")
+            raise ValueError(
+                f"hist holds negative counts (smallest {min(map(min, rows))}); "
+                "counts of pixels must be >= 0."
+            )
         count = [sum(row) for row in rows]
-        if min(count, default=0) == 0:
-            raise ValueError("hist counts no pixel in some channel.")
+        empty = [c for c, n in enumerate(count) if n == 0]
+        if empty or not count:
+            raise ValueError(
+                f"hist counts no pixel in channel(s) {empty} of {len(count)}; every "
+                "channel needs at least one pixel. Drop the empty channels."
+            )
         values = np.arange(256, dtype=np.int64)
         if max(count) <= _INT64_MAX // (255 * 255):
             h = np.asarray(rows, dtype=np.int64)  # no sum below can overflow int64

@@ -50,7 +50,9 @@ def check_stats_dict(data: Any) -> dict[str, Any]:
             f"Field 'dtype' must name a numeric dtype, got {dtype!r:.80}."
         )
     if not isinstance(data.get("exact"), bool):
-        raise InvalidStatsError("Field 'exact' must be true or false.")
+        raise InvalidStatsError(
+            f"Field 'exact' must be true or false, got {data.get('exact')!r:.40}."
+        )
     n_images = data.get("n_images")
     if isinstance(n_images, bool) or not isinstance(n_images, Integral) or n_images < 0:
         raise InvalidStatsError(
@@ -82,7 +84,8 @@ def check_stats_dict(data: Any) -> dict[str, Any]:
             for c, v in zip(count, values, strict=True):
                 if c > 0 and not math.isfinite(v):
                     raise InvalidStatsError(
-                        f"Field {key!r} holds a non-finite value {v}."
+                        f"Field {key!r} holds {v} for a channel of {c} pixels; "
+                        "only a channel that counted no pixel may hold NaN."
                     )
         if key in ("m2", "sumsq") and any(v < 0 for v in values):
             raise InvalidStatsError(f"Field {key!r} must not be negative.")

@@ -242,6 +242,28 @@ def test_from_histogram_rejects_bad_n_images(n_images, match):
         PixelStats.from_histogram(_histogram({3: 4}), n_images=n_images)
 
 
+BAD_HISTOGRAMS = {
+    "255 bins": (
+        np.ones((3, 255), int),
+        r"shape \(n_channels, 256\).*shape \(3, 255\)",
+    ),
+    "float counts": (np.ones((1, 256)), r"integer counts.*got float64"),
+    "1-D": (np.ones(256, int), r"shape \(n_channels, 256\).*shape \(256,\)"),
+    "negative": (_histogram({3: -2}), r"negative counts \(smallest -2\)"),
+    "empty channel": (
+        np.vstack([_histogram({3: 1}), np.zeros((1, 256), int)]),
+        r"no pixel in channel\(s\) \[1\] of 2.*Drop the empty channels",
+    ),
+    "no channel": (np.zeros((0, 256), int), r"no pixel in channel\(s\) \[\] of 0"),
+}
+
+
+@pytest.mark.parametrize("hist, match", BAD_HISTOGRAMS.values(), ids=BAD_HISTOGRAMS)
+def test_from_histogram_rejects_bad_counts(hist, match):
+    with pytest.raises(ValueError, match=match):
+        PixelStats.from_histogram(hist)
+
+
 # -- from_dict: what loads is consistent; what was written before still loads ---------
 def _exact_doc(**changes):
     doc = {
@@ -312,6 +334,22 @@ INCONSISTENT_DOCS = {
             "max": [1.0],
         },
         r"'count' holds 9223372036854775808, more than",
+    ),
+    "not a dict": ([1, 2], "must be a JSON object, got list"),
+    "unknown dtype": (_exact_doc(dtype="uint9"), "numeric dtype, got 'uint9'"),
+    "exact as a string": (_exact_doc(exact="yes"), "true or false, got 'yes'"),
+    "NaN mean of counted pixels": (
+        {
+            "dtype": "float32",
+            "exact": False,
+            "n_images": 1,
+            "count": [2],
+            "mean": [float("nan")],
+            "m2": [0.5],
+            "min": [0.0],
+            "max": [1.0],
+        },
+        "'mean' holds nan for a channel of 2 pixels; only a channel that counted",
     ),
 }
 
@@ -394,3 +432,36 @@ def test_from_view_needs_a_channels_last_view():
         ValueError, match=r"channels-last \(n, H, W, C\) array, got shape \(2, 3\)"
     ):
         PixelStats.from_view(np.zeros((2, 3), np.uint8))
+
+
+def test_float_sum_is_count_times_mean(rng):
+    X = rng.random((3, 4, 5, 2)).astype(np.float32)
+    stats = PixelStats.from_array(X)
+    assert stats.sum.dtype == np.float64
+    assert_allclose(stats.sum, X.astype(np.float64).sum(axis=(0, 1, 2)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+@pytest.mark.parametrize(
+    "shape", [(0, 2, 2, 3), (2, 0, 2, 3)], ids=["no-image", "no-row"]
+)
+def test_from_view_of_no_pixels_counts_zero_and_means_nan(dtype, shape):
+    stats = PixelStats.from_view(np.zeros(shape, dtype))
+    assert (stats.n_images, stats.count.tolist()) == (shape[0], [0, 0, 0])
+    assert stats.exact == (dtype == np.uint8) and np.isnan(stats.mean).all()
+
+
+def test_merge_and_equality_with_other_types():
+    stats = PixelStats.from_array(np.ones((1, 2, 2, 3), np.uint8))
+    with pytest.raises(TypeError, match="merge PixelStats with PixelStats, got int"):
+        stats.merge_inplace(3)
+    assert stats != 3 and stats != PixelStats() and PixelStats() == PixelStats()
+
+
+def test_repr_shows_counts_units_and_rounded_statistics():
+    stats = PixelStats.from_array(np.array([[[[0, 1], [1, 2]]]], np.uint8))
+    assert repr(stats) == (
+        "PixelStats(n_images=1, n_pixels=2, input_dtype=uint8, exact=True, "
+        "mean=[0.5 1.5], std=[0.5 0.5], min=[0. 1.], max=[1. 2.])"
+    )
+    assert repr(PixelStats()) == "PixelStats(empty)"
