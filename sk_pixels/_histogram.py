@@ -273,7 +273,10 @@ class PixelHistogram:
             )
         rows = hist.tolist()
         if any(h < 0 for row in rows for h in row):
-            raise ValueError("hist holds negative counts; counts must be >= 0.")
+            raise ValueError(
+                f"hist holds negative counts (smallest {min(map(min, rows))}); "
+                "counts of pixels must be >= 0."
+            )
         return cls(_as_counts(rows), input_dtype, n_images)
 
     # -- merging ----------------------------------------------------------------
@@ -482,7 +485,10 @@ class PixelHistogram:
         index, values, channels = [], [], []
         for channel, pairs in enumerate(sparse):
             if not isinstance(pairs, list):
-                raise ValueError(f"Histogram bins of channel {channel} must be a list.")
+                raise ValueError(
+                    f"Histogram bins of channel {channel} must be a list of [bin, "
+                    f"count] pairs, got {type(pairs).__name__}."
+                )
             seen = set()
             for pair in pairs:
                 ok = (
@@ -551,7 +557,10 @@ def _int_rows(rows: Any, name: str) -> np.ndarray:
         isinstance(row, list) and all(type(v) is int for v in row) for row in rows
     )
     if not ok or not rows:
-        raise ValueError(f"Histogram field {name!r} must be lists of integers.")
+        raise ValueError(
+            f"Histogram field {name!r} must be a non-empty list of lists of "
+            f"integers (one per channel), got {str(rows)[:80]}."
+        )
     return np.asarray(rows, dtype=object)
 
 

@@ -98,6 +98,7 @@ def test_counts_past_int64_stay_exact():
     assert total.count.tolist() == [2**65 - 4]
     # Half the pixels are 0 and half 255: the median interpolates between them.
     assert total.percentile([0, 49, 51, 100]).ravel().tolist() == [0, 0, 255, 255]
+    assert PixelHistogram.from_dict(total.to_dict()) == total  # a file keeps them
 
 
 def test_nan_pixels_are_not_counted():
@@ -140,6 +141,11 @@ def test_to_dict_from_dict_roundtrip(rng, sparse, dtype):
     assert_array_equal(again.percentile(PERCENTS), hist.percentile(PERCENTS))
 
 
+def _dense(counts):
+    """An edit that stores the histogram as dense ``counts`` rows."""
+    return lambda d: (d.pop("bins"), d.update(counts=counts))
+
+
 def _valid():
     return PixelHistogram.from_array(np.zeros((1, 2, 2, 1), np.uint8)).to_dict()
 
@@ -159,15 +165,49 @@ def _valid():
         (lambda d: d.update(bins=[[[0, True]]]), r"\[bin, count\] pairs"),
         (lambda d: d.update(bins=[]), "non-empty list"),
         (lambda d: d.update(n_images=-1), "n_images must be an int >= 0"),
+        (lambda d: d.update(n_images="1"), "n_images must be an int >= 0, got '1'"),
+        (lambda d: d.update(bins=[3]), "channel 0 must be a list of .* got int"),
+        (_dense([[1.5] * 256]), r"'counts' must be .* lists of integers"),
+        (_dense([]), r"'counts' must be a non-empty list"),
+        (_dense([[1] * 255]), r"shape \(n_channels, 256\).*shape \(1, 255\)"),
+        (_dense([[-1] * 256]), r"negative counts \(smallest -1\)"),
     ],
     ids=["dtype", "dtype-typo", "dtype-list", "n_bins", "both", "bin-range",
-         "negative", "repeated", "repeated-zero", "bool", "empty", "n_images"],
+         "negative", "repeated", "repeated-zero", "bool", "empty", "n_images",
+         "n_images-str", "channel-not-list", "counts-float", "counts-empty",
+         "counts-255", "counts-negative"],
 )  # fmt: skip
 def test_from_dict_refuses_malformed_documents(edit, match):
     data = _valid()
     edit(data)
     with pytest.raises(ValueError, match=match):
         PixelHistogram.from_dict(data)
+
+
+def test_from_dict_refuses_a_list():
+    with pytest.raises(ValueError, match="histogram must be a dict, got list"):
+        PixelHistogram.from_dict([_valid()])
+
+
+@pytest.mark.parametrize(
+    "view, match",
+    [
+        (np.zeros((1, 2, 2), np.uint8), r"channels-last \(n, H, W, C\).*\(1, 2, 2\)"),
+        (np.zeros((1, 2, 2, 1), bool), "numeric pixels; got dtype bool. Convert"),
+    ],
+    ids=["3-D", "bool"],
+)
+def test_from_view_refuses_other_shapes_and_dtypes(view, match):
+    with pytest.raises(ValueError, match=match):
+        PixelHistogram.from_view(view)
+
+
+def test_merge_and_equality_with_other_types():
+    hist = PixelHistogram.from_array(np.zeros((1, 1, 1, 1), np.uint8))
+    with pytest.raises(TypeError, match="with PixelHistogram, got int"):
+        hist.merge(3)
+    assert hist != 3
+    assert repr(hist) == "PixelHistogram(input_dtype='uint8', n_channels=1, n_images=1)"
 
 
 def test_merge_refuses_other_bins():
@@ -182,3 +222,10 @@ def test_quantile_refuses_out_of_range(q):
     hist = PixelHistogram.from_array(np.zeros((1, 1, 1, 1), np.uint8))
     with pytest.raises(ValueError, match=r"range \[0, 1\]"):
         hist.quantile(q)
+
+
+@pytest.mark.parametrize("p", [-1, 100.5, np.nan])
+def test_percentile_refuses_out_of_range(p):
+    hist = PixelHistogram.from_array(np.zeros((1, 1, 1, 1), np.uint8))
+    with pytest.raises(ValueError, match=r"range \[0, 100\]; got p="):
+        hist.percentile(p)
