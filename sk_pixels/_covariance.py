@@ -152,7 +152,7 @@ class PixelCovariance:
         if rows.ndim != 2 or rows.shape[1] != self.n_features:
             raise ValueError(
                 f"Expected rows of shape (n, {self.n_features}), got shape "
-                f"{rows.shape}."
+                f"{rows.shape}. Flatten each image (or patch) to one row."
             )
         if rows.shape[0] == 0:
             return self

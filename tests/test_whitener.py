@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
 from sk_pixels import PixelCovariance, PixelWhitener, _covariance
@@ -231,7 +232,8 @@ def test_mixed_dtypes_merge_in_float64(rng):
     merged = PixelCovariance.from_rows(ints) + PixelCovariance.from_rows(floats)
     updated = PixelCovariance.from_rows(ints).update(floats)
     expected = np.cov(np.concatenate([ints, floats]), rowvar=False, bias=True)
-    for cov in (merged, updated):
+    other_way = PixelCovariance.from_rows(floats) + PixelCovariance.from_rows(ints)
+    for cov in (merged, updated, other_way):
         assert not cov.exact
         assert_allclose(cov.covariance(), expected, rtol=1e-12)
 
@@ -252,6 +254,26 @@ def test_gram_moves_to_int64_then_python_ints_before_it_could_round(rng, monkeyp
         assert_array_equal(streamed.covariance(), reference.covariance())
     merged = PixelCovariance.from_rows(rows[:3]) + PixelCovariance.from_rows(rows[3:])
     assert_array_equal(merged.covariance(), reference.covariance())
+    merged = PixelCovariance.from_rows(rows[3:]) + PixelCovariance.from_rows(rows[:3])
+    assert_array_equal(merged.covariance(), reference.covariance())
+
+
+def test_empty_covariance_has_zero_mean_nan_covariance_and_merges_as_identity(rng):
+    empty = PixelCovariance(2, np.uint8)
+    assert_array_equal(empty.mean, [0.0, 0.0])
+    assert np.isnan(empty.covariance()).all()
+    assert repr(empty) == (
+        "PixelCovariance(n_samples=0, n_features=2, dtype='uint8', exact)"
+    )
+    assert empty.update(np.empty((0, 2), np.uint8)).n_samples == 0
+    rows = rng.random((5, 2))
+    full = PixelCovariance.from_rows(rows)
+    assert_array_equal((full + empty).covariance(), full.covariance())
+    empty.n_images = 4
+    empty.update(rows)  # float rows: the empty exact accumulator turns float64
+    assert (empty.exact, empty.n_images) == (False, 4)
+    assert_array_equal(empty.covariance(), full.covariance())
+    assert repr(full).endswith("dtype='float64', float64)")
 
 
 def test_concurrent_partial_fit_equals_fit(rng):
@@ -452,6 +474,26 @@ FAILURES = {
         lambda: PixelWhitener().fit([np.zeros((4, 4, 3)), np.zeros((3, 3, 3))]),
         Raises(ValueError, "covariances of rows of 48 and 27 values"),
     ),
+    "filters_ of whole-image whitening": (
+        lambda: _fitted().filters_,
+        Raises(AttributeError, "filters_ exists in patch mode only"),
+    ),
+    "inverse_transform before fit": (
+        lambda: PixelWhitener().inverse_transform(np.zeros((1, 48))),
+        Raises(NotFittedError, "inverse_transform needs the covariance.*'fit' first"),
+    ),
+    "inverse_transform of one row": (
+        lambda: _fitted().inverse_transform(np.zeros(48)),
+        Raises(ValueError, r"numeric array of shape \(n, ...\); got .* shape \(48,\)"),
+    ),
+    "covariance rows of another width": (
+        lambda: PixelCovariance.from_rows(np.zeros((2, 3))).update(np.zeros((2, 4))),
+        Raises(ValueError, r"rows of shape \(n, 3\), got shape \(2, 4\). Flatten"),
+    ),
+    "covariance merged with another type": (
+        lambda: PixelCovariance.from_rows(np.zeros((2, 3))) + 3,
+        Raises(TypeError, "Can only merge a PixelCovariance, got int"),
+    ),
     "an empty iterable": (
         lambda: PixelWhitener().fit(iter([])),
         Raises(ValueError, "empty iterable"),
@@ -563,3 +605,9 @@ def test_per_channel_exports_are_hidden_with_the_reason(method):
         getattr(whitener, method)()
     reason = str(info.value.__cause__)
     assert "matrix map" in reason and "Use to_onnx() or to_torch()" in reason
+
+
+def test_zca_keeps_the_input_feature_names(rng):
+    X = rng.integers(0, 256, size=(10, 4), dtype=np.uint8)
+    whitener = PixelWhitener(image_shape=(2, 2, 1)).fit(X)
+    assert whitener.get_feature_names_out().tolist() == ["x0", "x1", "x2", "x3"]
