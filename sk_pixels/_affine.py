@@ -57,16 +57,10 @@ class Affine:
         affine.center, affine.base = center, base
         return affine
 
-    def for_view(
-        self, n_channels: int, per_image: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Scale and offset shaped ``(C,)``, or ``(n, 1, 1, C)`` per image."""
-        return _shape_for_view((self.scale, self.offset), n_channels, per_image)
-
     def centered_for_view(
         self, n_channels: int, per_image: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Scale, center and base shaped as in :meth:`for_view`."""
+        """Scale, center and base shaped ``(C,)``, or ``(n, 1, 1, C)`` per image."""
         return _shape_for_view(
             (self.scale, self.center, self.base), n_channels, per_image
         )

@@ -85,12 +85,6 @@ def image_view(
     >>> image_view(np.zeros((2, 6, 7)), channel_axis=None).shape
     (2, 6, 7, 1)
     """
-    if X.ndim < 2:
-        raise ValueError(
-            f"Expected a batch of images (the first axis holds the images), got "
-            f"{X.ndim}-D input of shape {X.shape}. Reshape a single image with "
-            "X[None] and stack a list of images with np.stack."
-        )
     if image_shape is not None:
         image_shape = tuple(int(s) for s in image_shape)
         if not 1 <= len(image_shape) <= 3:
@@ -159,12 +153,3 @@ def channel_index(
             index = first
     index.flags.writeable = False
     return index
-
-
-def n_channels(
-    X: np.ndarray,
-    channel_axis: int | None = -1,
-    image_shape: tuple[int, ...] | None = None,
-) -> int:
-    """Return the number of channels of ``X`` under the given layout."""
-    return image_view(X, channel_axis, image_shape).shape[-1]

@@ -77,7 +77,7 @@ def test_channel_axis_none_means_no_channel_axis(uint8_batch):
 
 
 def test_one_dimensional_input_is_refused():
-    with pytest.raises(ValueError, match=r"Expected 2D|first axis holds the images"):
+    with pytest.raises(ValueError, match="Expected 2D"):
         PixelCenterer().fit(np.zeros(5))
 
 
