@@ -113,6 +113,22 @@ def test_out_is_honoured_or_refused_on_every_backend(backend, rng):
         assert_allclose(back(buf), expected, rtol=1e-6, atol=1e-6)
         with pytest.raises((TypeError, ValueError), match="shape"):
             scaler.transform(Xb, out=buf[:1, ...])
+        if name != "numpy":
+            with pytest.raises(
+                TypeError, match="out must be an array of X's namespace"
+            ):
+                scaler.transform(Xb, out=np.empty(X.shape, np.float32))
+        masked = PixelStandardizer(nodata=0, nodata_fill=-1.0).fit(X)
+        assert masked.transform(Xb, out=buf) is buf  # sentinels written as fill
+        assert_allclose(back(buf), masked.transform(X), rtol=1e-6, atol=1e-6)
+
+
+def test_out_whose_strides_fold_to_no_view_is_written_in_place(rng):
+    X = rng.integers(0, 256, size=(2, 3, 4, 5, 3), dtype=np.uint8)  # volumes
+    scaler = PixelStandardizer().fit(X)
+    out = np.zeros((2, 6, 4, 5, 3), np.float32)[:, ::2]  # D and H cannot fold
+    assert scaler.transform(X, out=out) is out
+    assert_array_equal(out, scaler.transform(X).astype(np.float32))
 
 
 def test_inverse_transform_exists_only_where_statistics_are_kept():

@@ -122,6 +122,15 @@ def test_fit_unknown_chunk_sizes(threads, rng):
     assert_array_equal(fitted.transform(split).compute(), fitted.transform(X[keep]))
 
 
+def test_stateless_scope_counts_unknown_chunks_and_checks_float_units(threads, rng):
+    X = _images(rng, "uint8").astype(np.float32)
+    Xd = da.from_array(X, chunks=10)[da.from_array(X[:, 0, 0, 0] > 100, chunks=10)]
+    assert np.isnan(Xd.shape[0])
+    with pytest.warns(UserWarning, match=r"max value 2\d\d.*assumes float pixels"):
+        fitted = PixelNormalizer(scope="domain").fit(Xd)
+    assert fitted.n_samples_seen_ == int((X[:, 0, 0, 0] > 100).sum())
+
+
 @pytest.mark.parametrize("estimator", ESTIMATORS, ids=IDS)
 def test_transform_is_lazy_with_same_chunks(threads, rng, estimator):
     X = _images(rng, "uint8")
@@ -193,6 +202,11 @@ def test_errors_match_in_memory(threads, rng):
     assert not hasattr(PixelStandardizer(scope="image"), "inverse_transform")
     with pytest.raises(ValueError, match="0 sample"):
         PixelStandardizer().fit(da.zeros((0, 6, 5, 3), dtype=np.uint8, chunks=2))
+    with pytest.raises(ValueError, match="got scalar array"):
+        PixelStandardizer().fit(da.from_array(np.float32(3)))
+    unknown_width = da.from_array(X, chunks=10)[:, da.from_array(np.arange(6) > 1)]
+    with pytest.raises(ValueError, match=r"unknown image dimensions.*compute_chunk"):
+        PixelStandardizer().fit(unknown_width)
     bad = X.astype(np.float32)
     bad[37, 1, 1, 1] = np.inf  # in the fourth chunk: raised from the chunk's task
     with pytest.raises(ValueError, match="infinity"):

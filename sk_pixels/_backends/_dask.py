@@ -136,11 +136,10 @@ class DaskBackend:
     def stats(
         X: Any, layout: tuple, per_image: bool = False, nodata=None
     ) -> PixelStats:
-        """Statistics of the whole array, computed now in one pass."""
+        """Statistics of the whole array, computed now in one pass (per-image
+        work on Dask is blockwise: :meth:`map_images`)."""
         import dask
 
-        if per_image:
-            raise ValueError("per-image statistics of a Dask array are blockwise.")
         (stats,) = dask.compute(stats_graph(X, layout, nodata=nodata))
         return stats
 
@@ -171,8 +170,6 @@ class DaskBackend:
         """A lazy ``clip(X * scale + offset)`` with X's chunks (masked chunks and
         nodata values as on NumPy)."""
         _refuse_out(out)
-        if per_image:
-            raise ValueError("per-image maps of a Dask array are blockwise.")
         whole = _whole_images(X)
         meta = _meta(X, out_dtype)
         result = whole.map_blocks(
@@ -208,25 +205,6 @@ class DaskBackend:
     def restore(Y: Any, dtype: np.dtype) -> Any:
         # NUMPY.restore keeps the mask of masked chunks.
         return Y.map_blocks(NUMPY.restore, np.dtype(dtype), dtype=np.dtype(dtype))
-
-
-def compute_stats(X, channel_axis=-1, image_shape=None) -> PixelStats:
-    """Statistics of a Dask array of images, computed in one pass.
-
-    Parameters
-    ----------
-    X : dask.array.Array of shape (n, H, W, C), (n, C, H, W), (n, H, W) or (n, n_feat)
-        Images, chunked along the first axis.
-    channel_axis, image_shape
-        Layout, as for the estimators.
-
-    Returns
-    -------
-    stats : PixelStats
-        Equal to ``PixelStats.from_array(X.compute(), ...)`` (to the bit for
-        integer pixels of up to 16 bits), without materializing ``X``.
-    """
-    return DaskBackend.stats(X, (channel_axis, image_shape))
 
 
 DASK = DaskBackend()

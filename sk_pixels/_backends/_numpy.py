@@ -23,10 +23,6 @@ class NumpyBackend:
     eager = True
 
     @staticmethod
-    def matches(X: Any) -> bool:
-        return isinstance(X, np.ndarray)
-
-    @staticmethod
     def stand_in(X: Any) -> Any:
         """The input itself: ``check_array`` validates and converts it whole."""
         return X
