@@ -202,6 +202,10 @@ def test_errors_match_in_memory(threads, rng):
     assert not hasattr(PixelStandardizer(scope="image"), "inverse_transform")
     with pytest.raises(ValueError, match="0 sample"):
         PixelStandardizer().fit(da.zeros((0, 6, 5, 3), dtype=np.uint8, chunks=2))
+    none_kept = da.from_array(X, chunks=10)[da.from_array(X[:, 0, 0, 0] > 255)]
+    for estimator in (PixelStandardizer(), PixelNormalizer(scope="domain")):
+        with pytest.raises(ValueError, match=r"0 sample\(s\)"):
+            estimator.fit(none_kept)  # unknown chunk sizes: empty once computed
     with pytest.raises(ValueError, match="got scalar array"):
         PixelStandardizer().fit(da.from_array(np.float32(3)))
     unknown_width = da.from_array(X, chunks=10)[:, da.from_array(np.arange(6) > 1)]
