@@ -304,6 +304,15 @@ def test_statistics_exact_across_many_device_blocks(xp, rng, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("per_image", [False, True], ids=["dataset", "per-image"])
+def test_exact_statistics_of_valid_pixels_equal_numpy(xp, rng, per_image):
+    X = _images(rng, "uint16", (4, 9, 8, 3))
+    valid = rng.random(X.shape) < 0.7
+    valid[1, ..., 2] = False  # a channel of an image with no valid pixel
+    got = PixelStats.from_view(xp(X), per_image=per_image, valid=xp(valid))
+    assert got == PixelStats.from_view(X, per_image=per_image, valid=valid)
+
+
 @pytest.mark.parametrize("scope", ["dataset", "image"])
 def test_float_statistics_with_nan_across_blocks(xp, rng, monkeypatch, scope):
     monkeypatch.setattr(_reduce, "DEVICE_BLOCK_FACTOR", 1)

@@ -203,7 +203,8 @@ def test_row_length_divides_the_pixels():
 def test_threaded_stats_equal_one_thread(rng, monkeypatch, per_image, layout):
     from sk_pixels import _threads
 
-    view = LAYOUTS[layout](_random(rng, (7, 33, 29, 3), "uint16"))
+    # 7 x 65 x 59 pixels: enough for 3 threads (parts of >= 4096 pixels each).
+    view = LAYOUTS[layout](_random(rng, (7, 65, 59, 3), "uint16"))
     expected = PixelStats.from_view(view, per_image=per_image)
     monkeypatch.setattr(_threads, "MIN_PARALLEL_BYTES", 0)
     monkeypatch.setattr(_threads, "_cpu_count", lambda: 3)
