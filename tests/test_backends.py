@@ -151,7 +151,7 @@ def test_set_output_pandas_never_materialises_a_dask_array(rng):
 
 
 @pytest.mark.parametrize(
-    "max_value", [-1.0, 0.0, np.nan, np.inf, -np.inf, "255", None.__class__]
+    "max_value", [-1.0, 0.0, np.nan, np.inf, -np.inf, 10**400, "255", None.__class__]
 )
 def test_fit_stats_rejects_a_max_value_that_is_not_finite_and_positive(max_value, rng):
     from sk_pixels import PixelStats
@@ -159,6 +159,14 @@ def test_fit_stats_rejects_a_max_value_that_is_not_finite_and_positive(max_value
     stats = PixelStats.from_array(rng.integers(0, 256, (2, 3, 3, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match="max_value must be a finite number > 0"):
         PixelStandardizer().fit_stats(stats, max_value=max_value)
+
+
+def test_fit_stats_refuses_statistics_of_images_without_channels():
+    from sk_pixels import PixelStats
+
+    stats = PixelStats.from_view(np.zeros((1, 2, 2, 0), np.uint8))
+    with pytest.raises(ValueError, match="hold 0 channels.*at least one channel"):
+        PixelStandardizer().fit_stats(stats)
 
 
 def test_near_constant_rule_does_not_depend_on_the_subtracted_mean():
