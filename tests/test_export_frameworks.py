@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -30,7 +31,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer
+from sk_pixels import PixelCenterer, PixelNormalizer, PixelStandardizer, PixelWhitener
 from sk_pixels._kernels import ERROR_BOUND
 
 RNG = np.random.default_rng(12)
@@ -78,6 +79,11 @@ CASES = [
     ("standardizer-one-channel-nhwc", PixelStandardizer(), GRAY[..., None]),
     ("centerer-one-channel-nchw", PixelCenterer(channel_axis=1), GRAY[:, None]),
     ("standardizer-flat", PixelStandardizer(image_shape=(5, 6, 3)), FLAT),
+    (
+        "standardizer-one-channel-flat",
+        PixelStandardizer(image_shape=(5, 6, 1)),
+        GRAY.reshape(3, -1),
+    ),
     ("centerer-normalize", PixelCenterer(normalize=True), X8),
     ("normalizer-domain", PixelNormalizer(), X8),
     (
@@ -176,6 +182,44 @@ def test_to_torch_load_state_dict_gives_the_other_transform():
     assert_matches_transform(module(torch.from_numpy(X8)).numpy(), second.transform(X8))
     module.double()  # a move forgets the cached operands too
     assert_matches_transform(module(torch.from_numpy(X8)).numpy(), second.transform(X8))
+
+
+def test_to_torch_module_repr_names_its_layout():
+    pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    module = fitted(PixelStandardizer(clip=2.0, channel_axis=1), X8_NCHW).to_torch()
+    assert "n_channels=3, clip=[-2.0, 2.0], channel_axis=1, image_shape=None" in (
+        repr(module)
+    )
+
+
+def test_to_torch_module_keeps_a_bounded_cache_of_shapes():
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    model = fitted(PixelStandardizer(), X8)
+    module = model.to_torch()
+    for width in range(1, 67):  # more shapes than the 64 plans it keeps
+        X = np.full((1, 1, width, 3), width, np.uint8)
+        assert_matches_transform(
+            module(torch.from_numpy(X)).numpy(), model.transform(X)
+        )
+    assert len(module._plans) <= 64
+
+
+@pytest.mark.parametrize(
+    "estimator, method, module, match",
+    [
+        (PixelStandardizer(), "to_torch", "torch", r"to_torch needs PyTorch.*pip"),
+        (PixelWhitener(), "to_torch", "torch", r"to_torch needs PyTorch.*pip"),
+        (PixelStandardizer(), "to_onnx", "onnx", r"pip install 'sk_pixels\[onnx\]'"),
+    ],
+    ids=["affine-torch", "whitener-torch", "affine-onnx"],
+)
+def test_exports_without_their_library_say_what_to_install(
+    monkeypatch, estimator, method, module, match
+):
+    model = fitted(estimator, X8)
+    monkeypatch.setitem(sys.modules, module, None)  # import module: ImportError
+    with pytest.raises(ImportError, match=match):
+        getattr(model, method)()
 
 
 def test_to_torch_refuses_another_channel_count():

@@ -126,6 +126,24 @@ def test_to_torch_buffers_move_and_survive_torch_save():
     )
 
 
+def test_to_torch_load_state_dict_gives_the_other_whitening():
+    torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
+    first = fitted(PixelWhitener(patch_size=3), X8)
+    second = fitted(PixelWhitener(patch_size=3), X8[:100])
+    module = first.to_torch()
+    module(torch.from_numpy(LARGER))  # buffers cast for this dtype, then replaced
+    module.load_state_dict(second.to_torch().state_dict())
+    assert_close_to_transform(
+        module(torch.from_numpy(LARGER)).numpy(), second.transform(LARGER)
+    )
+    assert repr(module) == "PixelWhitening(mode='patch', layout='nhwc', pad=1)"
+
+
+def test_to_onnx_refuses_an_input_dtype_it_cannot_take():
+    with pytest.raises(ValueError, match="input_dtype='complex64' is not a pixel type"):
+        fitted(PixelWhitener(), X8).to_onnx(input_dtype=np.complex64)
+
+
 def test_to_torch_refuses_another_image_size_in_whole_image_mode():
     torch = pytest.importorskip("torch", reason="to_torch needs PyTorch")
     module = fitted(PixelWhitener(), X8).to_torch()
