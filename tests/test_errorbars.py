@@ -83,6 +83,8 @@ def test_a_sample_of_every_image_has_zero_error():
     assert bars.fpc == 0.0
     assert_array_equal(bars.mean_se, 0.0)
     assert_array_equal(bars.mean_ci, [bars.mean, bars.mean])
+    assert repr(bars).startswith("SampledStats(n_images_sampled=6, n_images_total=6")
+    assert "mean_se=[0. 0. 0.]" in repr(bars)
 
 
 def test_one_image_has_undefined_error_bars():
@@ -183,10 +185,28 @@ def test_sample_values(folder, sample, outcome):
     [
         ({"sample": 2, "random_state": "seed"}, Raises(ValueError, "random_state")),
         ({"error_bars": 1}, Raises(TypeError, "error_bars must be True or False")),
+        ({"sample": 2, "random_state": np.random.RandomState(0)}, OK),
     ],
 )
 def test_bad_random_state_and_error_bars(folder, kwargs, outcome):
     check(outcome, lambda: dataset_stats(folder, **kwargs))
+
+
+def test_sample_stops_at_an_unreadable_file_unless_told_to_skip(tmp_path):
+    from PIL import Image
+
+    from sk_pixels.io import UnreadableImageError
+
+    for k in range(3):
+        Image.fromarray(np.full((4, 4, 3), 10 * k, np.uint8)).save(
+            tmp_path / f"{k}.png"
+        )
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(UnreadableImageError, match="bad.png"):
+        dataset_stats(tmp_path, sample=4, random_state=0)
+    with pytest.warns(UserWarning, match="Skipped 1 unreadable file"):
+        bars = dataset_stats(tmp_path, sample=4, random_state=0, on_error="skip")
+    assert (bars.n_images_sampled, bars.n_images_total) == (3, 4)
 
 
 def test_fit_stats_refusing_sampled_stats_points_to_their_stats(folder):
