@@ -57,6 +57,10 @@ UNPLANNED = {
     "mean-image": lambda: PixelCenterer(per_pixel=True),
     "std-image": lambda: PixelStandardizer(per_pixel=True, per_channel=False),
     "batch-scope": lambda: PixelStandardizer(scope="batch"),
+    # An object array of NumPy scalars has no fingerprint: no plan is kept.
+    "object-array-mean": lambda: PixelStandardizer(
+        mean=np.array([np.float64(v) for v in (10, 20, 30)], dtype=object), std=2.0
+    ),
 }
 
 
@@ -175,6 +179,7 @@ BAD_CALLS = {
     "a list of lists": (lambda X: X.tolist(), OK),
     "a read-only array": (lambda X: _read_only(X), OK),
     "a non-contiguous view": (lambda X: np.concatenate([X, X], 2)[:, :, ::2], OK),
+    "a batch large enough for threads": (lambda X: np.resize(X, (2, 600, 500, 3)), OK),
 }
 
 
@@ -309,6 +314,33 @@ def test_in_place_edits_change_the_fast_path_result(rng):
     expected = PixelStandardizer(mean=mean.copy(), std=2.0).fit(X).transform(X)
     assert_array_equal(scaler.transform(X), expected)
     assert not np.array_equal(first, expected)
+
+
+def test_a_parameter_list_that_grows_takes_the_full_path(rng):
+    X = _uint8(rng)
+    mean = [10.0, 20.0, 30.0]
+    scaler = _planned(lambda: PixelStandardizer(mean=mean, std=2.0), X)
+    mean.append(40.0)
+    with pytest.raises(ValueError, match="mean has 4 channel values, but X has 3"):
+        scaler.transform(X)
+
+
+def test_a_replaced_instance_dict_takes_the_full_path(rng):
+    X = _uint8(rng)
+    scaler = _planned(lambda: PixelStandardizer(mean=10.0, std=2.0), X)
+    scaler.__dict__ = PixelStandardizer(mean=90.0, std=2.0).fit(X).__dict__
+    expected = PixelStandardizer(mean=90.0, std=2.0).fit(X).transform(X)
+    assert_array_equal(_bits(scaler.transform(X)), _bits(expected))
+
+
+@pytest.mark.parametrize("with_out", [False, True], ids=["new", "out"])
+def test_infinity_is_refused_after_a_float_fast_path(rng, with_out):
+    X = _uint8(rng).astype(np.float32) / 255
+    scaler = _planned(PixelStandardizer, X)
+    X[0, 1, 1, 1] = np.inf
+    out = np.empty(X.shape, np.float32) if with_out else None
+    with pytest.raises(ValueError, match="infinity"):
+        scaler.transform(X, out=out)
 
 
 def test_fitted_attribute_edits_and_refits_change_the_fast_path_result(rng):
