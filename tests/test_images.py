@@ -92,6 +92,7 @@ def test_ragged_list_refuses_out(rng):
         ("I;16", np.uint16, 1),
         ("P", np.uint8, 3),
         ("CMYK", np.uint8, 3),
+        ("1", np.uint8, 1),  # bilevel: read as L, 0 and 255
     ],
 )
 def test_pil_image_is_one_image_in_load_images_modes(rng, mode, dtype, channels):
@@ -103,7 +104,8 @@ def test_pil_image_is_one_image_in_load_images_modes(rng, mode, dtype, channels)
     scaler = PixelStandardizer().fit(image)
     assert scaler.n_samples_seen_ == 1 and scaler.n_channels_ == channels
     assert scaler.input_dtype_ == np.dtype(dtype).name
-    pixels = np.asarray(image.convert("RGB") if mode in ("P", "CMYK") else image)
+    read_as = {"P": "RGB", "CMYK": "RGB", "1": "L"}.get(mode)
+    pixels = np.asarray(image.convert(read_as) if read_as else image)
     pixels = pixels.reshape(1, *pixels.shape[:2], -1).astype(dtype)
     assert_array_equal(scaler.mean_, PixelStandardizer().fit(pixels).mean_)
     out = scaler.transform([image, image])  # a list of PIL images is a ragged list
@@ -165,9 +167,23 @@ def test_fit_streams_a_pytorch_dataloader(rng):
         (iter(()), ValueError, "empty iterable"),
         ("photos/", ValueError, "dataset_stats"),
         (iter([{"label": 1}]), ValueError, "none of which holds images"),
+        (Image.new("F", (3, 2)), ValueError, r"mode 'F' \(32-bit\) has no known units"),
+        (Image.new("I", (3, 2)), ValueError, r"Convert it to 'I;16' or 'L'"),
     ],
-    ids=["empty", "folder-path", "mapping-without-images"],
+    ids=["empty", "folder-path", "mapping-without-images", "pil-float", "pil-int32"],
 )
 def test_stream_errors_name_the_fix(X, error, match):
     with pytest.raises(error, match=match):
         PixelStandardizer().fit(X)
+
+
+def test_from_batches_takes_one_list_of_images_and_refuses_an_empty_stream(rng):
+    images = [
+        rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(4, 5, 3), (6, 2, 3)]
+    ]
+    expected = PixelStats.from_array(images[0][None]) + PixelStats.from_array(
+        images[1][None]
+    )
+    assert PixelStats.from_batches(images) == expected
+    with pytest.raises(ValueError, match=r"batches \(list_iterator\) yielded no image"):
+        PixelStats.from_batches(iter([]))
