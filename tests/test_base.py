@@ -38,6 +38,10 @@ DEGENERATE_PARAMETERS = [
     (PixelNormalizer(feature_range=(np.nan, 1)), "feature_range must be two finite"),
     (PixelStandardizer(ddof=4), "ddof=4 needs more than 4 pixel"),
     (PixelStandardizer(ddof=12, per_channel=False), "ddof=12 needs more than 12"),
+    (
+        PixelCenterer(mean="imagenet", per_channel=False),
+        "Preset 'imagenet' holds per-channel statistics.*Got per_channel=False",
+    ),
 ]
 
 
