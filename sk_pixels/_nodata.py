@@ -80,15 +80,14 @@ def per_channel(nodata: tuple, channels: int) -> tuple:
 
 
 def _can_hold(dtype: np.dtype, value: float) -> bool:
-    """Whether a pixel of ``dtype`` can equal ``value`` (so comparing is needed)."""
+    """Whether a pixel of ``dtype`` (integer or float: validated pixels) can equal
+    ``value`` (so comparing is needed)."""
     if dtype.kind == "f":  # a finite sentinel beyond the range would round to inf
         try:
             largest = float(np.finfo(dtype).max)
             return not math.isfinite(value) or abs(float(value)) <= largest
         except OverflowError:  # an int beyond every float
             return False
-    if dtype.kind not in "ui":
-        return True
     if isinstance(value, float) and (math.isnan(value) or not value.is_integer()):
         return False
     info = np.iinfo(dtype)

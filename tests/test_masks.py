@@ -243,6 +243,13 @@ def test_inverse_transform_keeps_the_mask_and_maps_every_value(rng, est_id):
     assert_allclose(plain[X == 0], fill_back[channel], rtol=1e-6)
 
 
+def test_nodata_as_a_0d_array_is_that_number(rng):
+    X = _batch(rng, np.uint8)
+    fitted = PixelStandardizer(nodata=np.array(0)).fit(X)
+    assert fitted.stats_ == PixelStandardizer(nodata=0).fit(X).stats_
+    assert fitted.stats_.count[0] < X[..., 0].size  # the zeros were left out
+
+
 def test_nan_is_nodata_for_floats(rng):
     X = _batch(rng, np.float32)
     X[3, 2, 2, 2] = np.nan
