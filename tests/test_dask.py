@@ -122,6 +122,18 @@ def test_fit_unknown_chunk_sizes(threads, rng):
     assert_array_equal(fitted.transform(split).compute(), fitted.transform(X[keep]))
 
 
+def test_ragged_list_of_dask_images_shares_the_batch_percentiles(threads, rng):
+    images = [
+        rng.integers(0, 200, shape, dtype=np.uint8) for shape in [(5, 6, 3), (4, 7, 3)]
+    ]
+    scaler = PixelNormalizer(scope="batch", quantile_range=(5, 95))
+    expected = scaler.fit_transform(images)
+    got = scaler.fit_transform([da.from_array(image) for image in images])
+    assert all(isinstance(g, da.Array) for g in got)
+    for g, e in zip(got, expected, strict=True):
+        assert_array_equal(g.compute(), e)
+
+
 def test_stateless_scope_counts_unknown_chunks_and_checks_float_units(threads, rng):
     X = _images(rng, "uint8").astype(np.float32)
     Xd = da.from_array(X, chunks=10)[da.from_array(X[:, 0, 0, 0] > 100, chunks=10)]

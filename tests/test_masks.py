@@ -502,6 +502,19 @@ def test_transform_with_nodata_is_the_same_in_every_layout(rng):
         assert_array_equal(back(est.fit(data).transform(data)), expected)
 
 
+@pytest.mark.parametrize("scope", ["batch", "image"])
+def test_float_batch_percentiles_leave_nodata_out(rng, scope):
+    X = rng.random((2, 4, 5, 3)).astype(np.float32)
+    X[0, 0, 0] = X[1, 2, 3] = 0.0
+    scaler = PixelNormalizer(scope=scope, quantile_range=(0, 100), nodata=0.0)
+    out = scaler.fit_transform(X)
+    pixels = X.reshape(-1, 3) if scope == "batch" else X[1].reshape(-1, 3)
+    valid = pixels[(pixels != 0).all(axis=1)]
+    lo, hi = valid.min(axis=0), valid.max(axis=0)
+    expected = np.where(X[1] == 0, 0.0, (X[1] - lo) / (hi - lo))
+    assert_allclose(out[1], expected, rtol=1e-6, atol=1e-7)
+
+
 def test_ragged_batch_percentiles_leave_nodata_out():
     rng = np.random.default_rng(0)
     a = rng.integers(0, 200, (5, 6, 3)).astype(np.uint8)
