@@ -160,6 +160,19 @@ def test_array_block_round_trip_is_identity(values):
         assert_array_equal(back, values)
 
 
+@pytest.mark.parametrize(
+    "values, error, match",
+    [
+        (np.array([2**126], dtype=object), ValueError, r"exceeds 2\*\*125"),
+        (np.array(["1"]), TypeError, "Cannot store an array of dtype <U1"),
+    ],
+    ids=["beyond-2**125", "strings"],
+)
+def test_encode_refuses_what_a_block_cannot_hold(values, error, match):
+    with pytest.raises(error, match=match):
+        encode(values)
+
+
 @pytest.fixture(scope="module")
 def texts(tmp_path_factory):
     folder = tmp_path_factory.mktemp("valid")
@@ -319,9 +332,21 @@ ARRAY_CASES = [
         "pixel-uint8",
     ),
     Case(
-        "bigint-negative-low-part",
+        "block-shape-flattened",
         set_(f"{S}.sum", {"dtype": "bigint", "shape": [48], "data": "A" * 1024}),
         bad(r"'fitted.statistics.sum.shape' is \[48\]"),
+        "pixel-uint8",
+    ),
+    Case(
+        "bigint-negative-low-part",  # every byte 0xFF: hi = lo = -1
+        set_(f"{S}.sum", {"dtype": "bigint", "shape": [4, 4, 3], "data": "/" * 1024}),
+        bad(r"'fitted.statistics.sum.data' holds a negative low part"),
+        "pixel-uint8",
+    ),
+    Case(
+        "block-data-short-by-padding",  # 512 characters, but 382 bytes
+        set_(f"{S}.min.data", "A" * 510 + "=="),
+        bad(r"'fitted.statistics.min.data' decodes to 382 bytes, not 384"),
         "pixel-uint8",
     ),
     # -- what the blocks say ----------------------------------------------------------
