@@ -202,6 +202,8 @@ def test_save_load_roundtrip_of_fitted_percentiles(
     else:
         with pytest.raises(ValueError, match="include_histogram=True"):
             loaded.partial_fit(X)
+        with pytest.raises(ValueError, match="loaded from a file without its"):
+            _saved(tmp_path, loaded, include_histogram=True)
 
 
 def test_a_file_without_the_percentile_parameters_still_loads(tmp_path):
@@ -240,6 +242,14 @@ def _extra_channels(doc):
     doc["fitted"]["histogram"]["bins"] += [[]] * 10_000
 
 
+def _no_quantile_range(doc):
+    doc["params"]["quantile_range"] = None
+
+
+def _histogram_field(**values):
+    return lambda doc: doc["fitted"]["histogram"].update(values)
+
+
 @pytest.mark.parametrize(
     "include_histogram, edit, match",
     [
@@ -249,6 +259,9 @@ def _extra_channels(doc):
         (False, _drop_quantiles, "'fitted.quantiles' is missing"),
         (False, _regroup_quantiles, "two lists of one value per channel"),
         (True, _extra_channels, r"one list of bins per channel \(2\)"),
+        (False, _no_quantile_range, "'fitted.quantiles' is not an attribute"),
+        (True, _histogram_field(n_bins=65536), "histogram': .*'n_bins' must be 256"),
+        (True, _histogram_field(dtype="int8"), "counts int8 pixels, but .* uint8"),
     ],
     ids=[
         "quantiles-vs-histogram",
@@ -257,6 +270,9 @@ def _extra_channels(doc):
         "missing",
         "regrouped",
         "channels",
+        "without-quantile-range",
+        "histogram-malformed",
+        "histogram-other-dtype",
     ],
 )
 def test_load_refuses_edited_percentiles(tmp_path, rng, include_histogram, edit, match):
