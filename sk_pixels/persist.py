@@ -134,7 +134,10 @@ def _encode_param(name: str, value: Any) -> Any:
     if name == "nodata" and isinstance(value, float) and math.isnan(value):
         return "nan"  # NaN marks nodata; JSON has no NaN (read back by _persist_read)
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"Parameter {name!r} holds a non-finite value ({value}).")
+        raise ValueError(
+            f"Parameter {name!r} holds a non-finite value ({value}), which a fit "
+            "refuses too. Set a finite value before saving."
+        )
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     raise TypeError(

@@ -372,10 +372,13 @@ def test_array_api_nodata_equals_numpy(rng):
 
 # -- persistence -----------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "nodata", [0, (0, 7, 65535), [1.5, float("nan"), 0]], ids=["one", "rgb", "nan"]
+    "nodata",
+    [0, (0, 7, 65535), [1.5, float("nan"), 0], float("nan"), np.uint16(7)],
+    ids=["one", "rgb", "nan", "nan-scalar", "numpy-scalar"],
 )
 def test_persistence_keeps_nodata_and_fill(tmp_path, rng, nodata):
-    X = _batch(rng, np.float32 if isinstance(nodata, list) else np.uint16)
+    floats = isinstance(nodata, list) or isinstance(nodata, float)
+    X = _batch(rng, np.float32 if floats else np.uint16)
     est = PixelStandardizer(nodata=nodata, nodata_fill=-7.0).fit(X)
     save_json(est, tmp_path / "m.json")
     for loaded in (

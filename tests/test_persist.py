@@ -25,6 +25,8 @@ from sk_pixels import (
 from sk_pixels._base import _FITTED
 from sk_pixels.persist import FORMAT_VERSION, InvalidModelFileError, atomic_open
 
+from ._outcomes import Raises, check
+
 RNG = np.random.default_rng(0)
 X8 = RNG.integers(0, 256, size=(4, 5, 6, 3), dtype=np.uint8)
 X16 = RNG.integers(0, 4096, size=(3, 4, 5, 3), dtype=np.uint16)
@@ -282,6 +284,22 @@ def test_strings_with_brackets_do_not_count_as_nesting(tmp_path):
     scaler = PixelStandardizer().fit(frame)
     save_json(scaler, tmp_path / "m.json")
     assert_array_equal(load_json(tmp_path / "m.json").feature_names_in_, columns)
+
+
+@pytest.mark.parametrize(
+    "estimator, outcome",
+    [
+        (PixelCenterer(mean=np.inf), Raises(ValueError, r"'mean' holds a non-finite")),
+        (PixelCenterer(mean=[1.0, np.nan]), Raises(ValueError, "non-finite value")),
+        (PixelCenterer(mean={"r": 1.0}), Raises(TypeError, "of type dict cannot be")),
+    ],
+    ids=["inf", "nan-in-list", "dict"],
+)
+def test_parameters_a_file_cannot_store_are_refused_at_save(
+    tmp_path, estimator, outcome
+):
+    check(outcome, lambda: save_json(estimator, tmp_path / "m.json"))
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_nested_array_parameters_are_refused_at_save(tmp_path):

@@ -112,6 +112,27 @@ CASES = [
     ),
     Case("unknown-key", set_("extra", 1), bad(r"unknown key\(s\) \['extra'\]")),
     Case(
+        "library-version-number",
+        set_("library_version", 1),
+        bad("'library_version' must be a string"),
+    ),
+    Case(
+        "statistics-channel-without-pixels",
+        both(
+            *(
+                set_(f"fitted.statistics.{key}[0]", value)
+                for key, value in [
+                    ("count", 0),
+                    ("sum", 0),
+                    ("sumsq", 0),
+                    ("min", None),
+                    ("max", None),
+                ]
+            )
+        ),
+        bad("'fitted.statistics' has a channel with no pixel"),
+    ),
+    Case(
         "missing-params",
         lambda d: d.pop("params"),
         bad(r"missing key\(s\) \['params'\]"),
