@@ -117,6 +117,13 @@ def test_array_valued_model_round_trip_is_bit_identical(tmp_path, name):
         assert loaded.n_samples_seen_ == estimator.n_samples_seen_
 
 
+def test_whitener_fitted_on_a_dataframe_keeps_its_feature_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(X8.reshape(3, -1), columns=[f"p{i}" for i in range(48)])
+    loaded = _save(PixelWhitener(image_shape=(4, 4, 3)), frame, tmp_path / "m.json")
+    assert loaded.feature_names_in_.tolist() == list(frame.columns)
+
+
 def test_whitener_with_python_integer_sums_round_trips(tmp_path, monkeypatch):
     from sk_pixels import _covariance
 
@@ -482,6 +489,40 @@ ARRAY_CASES = [
         "whitener-image-shape-channels",
         set_("fitted.input_image_shape", [4, 12, 1]),
         bad(r"'fitted.input_image_shape' \[4, 12, 1\] holds 1 channel\(s\)"),
+        "whitener",
+    ),
+    Case(
+        "whitener-image-shape-not-a-list",
+        set_("fitted.input_image_shape", "4x4x3"),
+        bad(r"'fitted.input_image_shape' must be the shape of one training image"),
+        "whitener",
+    ),
+    Case(
+        "whitener-channel-axis-outside-the-image",
+        set_("params.channel_axis", -4),  # axis 0 of (n, 4, 4, 3): the images
+        bad(r"'fitted.input_image_shape' is invalid: channel_axis=-4 does not exist"),
+        "whitener",
+    ),
+    Case(
+        "whitener-dtype-unknown",
+        set_(f"{COV}.dtype", "uint9"),
+        bad(r"'fitted.covariance.dtype'/'exact' must name a numeric dtype.*'uint9'"),
+        "whitener",
+    ),
+    Case(
+        "whitener-sum-bigint-gram-float",
+        lambda doc: doc["fitted"]["covariance"].update(
+            sum=encode(
+                decode(
+                    doc["fitted"]["covariance"]["sum"],
+                    _Reader("f"),
+                    "s",
+                    kinds=("int64",),
+                ).astype(object),
+                keep_object=True,
+            )
+        ),
+        bad(r"'fitted.covariance.sum' and '.gram' differ in number type"),
         "whitener",
     ),
     Case(
