@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
 import tracemalloc
 import warnings
 
@@ -441,6 +442,16 @@ def test_simple_progress_shows_count_rate_and_eta():
     assert "\rimages: 2/4 (50%)" in drawn
     assert drawn.rsplit("\r", 1)[1].startswith("images: 4/4 (100%) ")
     assert drawn.endswith("\n")
+
+
+def test_simple_progress_before_any_image_has_no_eta():
+    bar = SimpleProgress(4, file=io.StringIO())
+    assert bar.text().endswith(" 0.0 img/s ETA ?")
+
+
+def test_progress_bar_without_tqdm_is_the_simple_one(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm: ImportError
+    assert isinstance(progress_bar(3), SimpleProgress)
 
 
 def test_progress_bar_disabled_is_silent(capsys):
