@@ -331,6 +331,14 @@ def test_float_statistics_with_nan_across_blocks(xp, rng, monkeypatch, scope):
         assert_allclose(out, estimator.fit_transform(X), rtol=1e-12, atol=1e-12)
 
 
+def test_a_dtype_numpy_lacks_is_refused_with_the_fix():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(
+        ValueError, match=r"torch.bfloat16, which has no NumPy.*float32"
+    ):
+        PixelStats.from_view(torch.zeros((1, 2, 2, 3), dtype=torch.bfloat16))
+
+
 def test_compensated_float32_statistics(rng, monkeypatch):
     """Where float64 is missing (e.g. Apple MPS), float32 blocks stay accurate."""
     torch = pytest.importorskip("torch")
