@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import tarfile
 
 import numpy as np
@@ -271,6 +272,23 @@ def test_tar_members_are_listed_read_in_place_and_named(shards):
     for (_, got), want in zip(images, expected):
         assert_array_equal(got, want)
     assert sorted(os.listdir(root)) == before  # nothing extracted
+
+
+def test_a_listed_member_pickles_and_a_truncated_archive_is_named(shards):
+    root, _ = shards
+    member = list_images(root / "shard-0.tar")[-1]
+    again = pickle.loads(pickle.dumps(member))  # as sent to a worker process
+    assert (again.archive, again.name, again.offset, again.size) == (
+        member.archive,
+        member.name,
+        member.offset,
+        member.size,
+    )
+    assert_array_equal(load_image(again), load_image(member))
+    tar = root / "shard-0.tar"
+    tar.write_bytes(tar.read_bytes()[: member.offset + 10])  # cut after listing
+    with pytest.raises(UnreadableImageError, match=r"archive ends \d+ bytes before"):
+        load_image(member)
 
 
 def test_each_tar_is_one_unit_of_parallel_work(shards, monkeypatch):
