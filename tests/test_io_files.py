@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import sys
 import tarfile
 
 import numpy as np
@@ -24,6 +25,7 @@ from sk_pixels.io import (
     load_image,
 )
 
+from ._outcomes import OK, Raises, check
 from .image_files import mixed_jpeg_folder, png16, save
 
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
@@ -417,21 +419,104 @@ def test_tiff_that_no_mode_fits_names_mode_native(tmp_path, case):
 
 @pytest.mark.parametrize("case", ["rgb-uint16", "7-band-uint16"])
 def test_tiff_without_tifffile_names_the_extra(tmp_path, monkeypatch, case):
-    from sk_pixels.io import _tiff
 
     array, photometric = TIFFS[case]
     path = _write_tiff(
         tmp_path / "x.tif", array, photometric=photometric or "minisblack"
     )
-    monkeypatch.setattr(_tiff, "_tifffile", lambda: None)
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # import tifffile fails
     with pytest.raises(UnreadableImageError, match=r"sk_pixels\[tiff\]"):
         load_image(path, mode="RGB;16")
 
 
+def test_tiff_with_samples_pillow_would_drop_goes_through_tifffile(tmp_path):
+    array = _RNG.integers(0, 256, (5, 6, 2), dtype=np.uint8)  # Pillow reads "L"
+    path = _write_tiff(tmp_path / "x.tif", array, photometric="minisblack")
+    assert_array_equal(load_image(path, mode="LA"), array)
+
+
+def test_tiff_orientation_tag_is_applied_on_the_tifffile_path(tmp_path):
+    array = TIFFS["rgb-uint16"][0]
+    path = _write_tiff(
+        tmp_path / "x.tif", array, photometric="rgb", extratags=[(274, "H", 1, 6)]
+    )  # orientation 6: the stored image is shown turned 90 degrees clockwise
+    assert_array_equal(load_image(path, mode="RGB;16"), np.rot90(array, -1))
+
+
+def test_tiff_volume_is_refused_naming_its_shape(tmp_path):
+    volume = _RNG.integers(0, 256, (2, 5, 6, 3), dtype=np.uint8)
+    path = _write_tiff(
+        tmp_path / "v.tif", volume, photometric="rgb", volumetric=True, tile=(16, 16)
+    )
+    with pytest.raises(UnreadableImageError, match=r"shape \(2, 5, 6, 3\).*own file"):
+        load_image(path, mode="native")
+
+
+@pytest.mark.parametrize(
+    "values, outcome",
+    [
+        ([[0, 1000], [65535, 7]], OK),
+        ([[0, 70000], [1, 2]], Raises(UnreadableImageError, r"\[0, 70000\], outside")),
+    ],
+    ids=["within-16-bits", "beyond-16-bits"],
+)
+def test_32bit_integer_tiff_reads_as_16_bit_when_its_values_fit(
+    tmp_path, values, outcome
+):
+    path = tmp_path / "x.tif"
+    Image.fromarray(np.array(values, np.int32)).save(path)  # Pillow mode "I"
+    image = check(outcome, lambda: load_image(path, mode="I;16"))
+    if image is not None:
+        assert image.dtype == np.uint16 and image.tolist() == values
+
+
+def test_big_endian_16_bit_tiff_reads_in_native_byte_order(tmp_path):
+    values = np.array([[1, 2], [300, 65535]])
+    path = tmp_path / "x.tif"
+    Image.frombytes("I;16B", (2, 2), values.astype(">u2").tobytes()).save(path)
+    image = load_image(path, mode="I;16")
+    assert image.dtype == np.uint16 and image.dtype.isnative
+    assert_array_equal(image, values)
+
+
+def _non_tiff(path, mode):
+    rgb = Image.fromarray(np.arange(12, dtype=np.uint8).reshape(2, 2, 3) * 20)
+    if mode == "P+transparency":
+        rgb.convert("P").save(path, transparency=0)
+    elif mode == "I;16":
+        Image.fromarray(np.array([[1, 2], [300, 65535]], np.uint16)).save(path)
+    else:
+        rgb.convert(mode).save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, mode, dtype, channels",
+    [
+        ("x.png", "RGB", np.uint8, 3),
+        ("x.png", "P+transparency", np.uint8, 4),
+        ("x.png", "1", np.uint8, None),
+        ("x.jpg", "CMYK", np.uint8, 3),
+        ("x.png", "I;16", np.uint16, None),
+    ],
+    ids=["rgb", "palette-alpha", "bilevel", "cmyk", "gray16"],
+)
+def test_native_mode_of_other_formats_keeps_their_samples(
+    tmp_path, name, mode, dtype, channels
+):
+    image = load_image(_non_tiff(tmp_path / name, mode), mode="native")
+    assert image.dtype == dtype
+    assert image.shape == ((2, 2) if channels is None else (2, 2, channels))
+
+
+def test_a_device_is_named_and_never_read():
+    with pytest.raises(UnreadableImageError, match="a device, not a regular file"):
+        load_image("/dev/null")
+
+
 def test_8bit_rgb_tiff_still_goes_through_pillow(tmp_path, monkeypatch):
-    from sk_pixels.io import _tiff
 
     array = _RNG.integers(0, 256, (4, 5, 3), dtype=np.uint8)
     path = save(tmp_path / "x.tif", array)
-    monkeypatch.setattr(_tiff, "_tifffile", lambda: None)
+    monkeypatch.setitem(sys.modules, "tifffile", None)
     assert_array_equal(load_image(path), array)

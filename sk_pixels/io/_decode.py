@@ -141,7 +141,7 @@ def _pixels(im: Image.Image | np.ndarray, mode: str) -> np.ndarray:
     entry = MODE_TABLE[mode]
     if im.mode in _WIDE_GRAY:
         wide = np.asarray(im)
-        if wide.dtype != np.uint16:
+        if wide.dtype != np.uint16:  # int32 (mode I), or big-endian I;16B
             lo, hi = int(wide.min()), int(wide.max())
             if lo < 0 or hi > 65535:
                 raise ValueError(
@@ -149,8 +149,6 @@ def _pixels(im: Image.Image | np.ndarray, mode: str) -> np.ndarray:
                     "16-bit range 0-65535; its units are unknown"
                 )
             wide = wide.astype(np.uint16)
-        elif wide.dtype.byteorder not in ("=", "|"):
-            wide = wide.astype(np.uint16)  # big-endian I;16B -> native
         return wide if mode == "I;16" else from_wide(wide, mode)
     if im.mode in ("F", "I;32", "I;32B", "I;32L"):
         raise ValueError(f"Pillow mode {im.mode!r} (float or 32-bit) has unknown units")

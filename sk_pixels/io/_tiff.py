@@ -61,7 +61,10 @@ def read_tiff(fp: Any, why: str, sized: Any) -> np.ndarray:
     if axes.startswith("S") and array.ndim == 3:  # planar: samples first
         array = np.moveaxis(array, 0, -1)
     elif array.ndim not in (2, 3):
-        raise ValueError(f"TIFF page of shape {array.shape} (axes {axes!r})")
+        raise ValueError(
+            f"TIFF page of shape {array.shape} (axes {axes!r}) is not one 2-D image "
+            "(a volume?); save each image as its own file"
+        )
     if orientation is not None and orientation.value in _ORIENT:
         array = _ORIENT[orientation.value](array)
     return np.ascontiguousarray(array)
