@@ -169,6 +169,21 @@ def test_fifo_given_as_a_file_raises_without_hanging(tmp_path):
         load_image(tmp_path / "x.png")
 
 
+def test_a_folder_holding_only_a_fifo_names_it_in_the_error(tmp_path):
+    os.mkfifo(tmp_path / "x.png")
+    with pytest.warns(SkippedImagesWarning, match="FIFO"):
+        with pytest.raises(FileNotFoundError, match=r"No image files found: .*x\.png"):
+            list_images(tmp_path)
+
+
+def test_a_broken_link_is_listed_and_named_when_read(tmp_path):
+    save(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8))
+    os.symlink("gone.png", tmp_path / "b.png")
+    assert [os.path.basename(p) for p in list_images(tmp_path)] == ["a.png", "b.png"]
+    stats, skipped = dataset_stats(tmp_path, on_error="skip", return_skipped=True)
+    assert stats.n_images == 1 and skipped[0][0].endswith("b.png")
+
+
 def test_cli_stats_with_a_fifo_skips_it_and_exits_0(tmp_path, capsys):
     save(tmp_path / "a.png", np.zeros((2, 2, 3), np.uint8))
     os.mkfifo(tmp_path / "b.png")
