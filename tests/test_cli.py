@@ -616,3 +616,53 @@ def test_bad_command_lines_are_one_line_with_exit_code(capsys, model_files, case
     assert_one_line_error(err, fragment)
     assert time.perf_counter() - start < 30  # no wait for a connection timeout
     assert not (model_files / "o.npy").exists()
+
+
+# -- warnings: one line each, the way errors are ---------------------------------------
+@pytest.mark.filterwarnings("always::UserWarning")  # shown, as outside the test suite
+def test_a_warning_while_images_are_read_is_one_warning_line(
+    capsys, same_size, monkeypatch
+):
+    import warnings
+
+    from sk_pixels.io import _dataset
+
+    real = _dataset.list_images
+
+    def listing(*args, **kwargs):  # a library warning while the files are listed
+        warnings.warn("the disk is slow\nvery slow", UserWarning, stacklevel=2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_dataset, "list_images", listing)
+    folder, _ = same_size
+    code, _, err = run(capsys, "stats", folder)
+    assert code == 0
+    assert "sk-pixels: warning: the disk is slow very slow\n" in err
+
+
+def test_load_json_failing_unexpectedly_is_one_error_line(capsys, same_size, tmp_path):
+    from sk_pixels import PixelCenterer, persist, save_json
+
+    folder, X = same_size
+    save_json(PixelCenterer().fit(X), tmp_path / "m.json", channel_order="RGB")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("an unexpected failure")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(persist, "load_json", broken)
+        code, _, err = run(
+            capsys, "apply", tmp_path / "m.json", folder, "-o", tmp_path / "o.npy"
+        )
+    assert code == 1
+    assert_one_line_error(err, "not a valid sk_pixels model file: an unexpected")
+
+
+def test_main_runs_outside_the_main_thread(capsys):
+    import threading
+
+    codes = []
+    worker = threading.Thread(target=lambda: codes.append(main(["--version"])))
+    worker.start()
+    worker.join()
+    assert codes == [0] and capsys.readouterr().out.startswith("sk-pixels ")

@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from sk_pixels import PixelCenterer, save_json
+from sk_pixels import PixelCenterer, PixelStandardizer, save_json
 from sk_pixels.cli import main
 
 from ._outcomes import Exits, check
@@ -32,6 +32,10 @@ ARGV = {
     "unknown-subcommand": (lambda r, t: ["frobnicate"], Exits(USAGE, "invalid choice")),
     "stats-missing-folder": (
         lambda r, t: ["stats", r / "nope"],
+        Exits(DATA, "No such file"),
+    ),
+    "stats-missing-folder-existing-json": (
+        lambda r, t: ["stats", r / "nope", "--json", t / "model.json"],
         Exits(DATA, "No such file"),
     ),
     "stats-empty-folder": (
@@ -124,6 +128,38 @@ ARGV = {
         ],
         Exits(USAGE, "fitted on RGB images but --mode is L"),
     ),
+    "apply-joblib-missing": (
+        lambda r, t: [
+            *("apply", t / "none.joblib", r / "good", "--trust-pickle"),
+            *("-o", t / "o.npy"),
+        ],
+        Exits(DATA, "model file not found: .*none.joblib"),
+    ),
+    "apply-joblib-unloadable": (
+        lambda r, t: [
+            *("apply", t / "m.joblib", r / "good", "--trust-pickle"),
+            *("-o", t / "o.npy"),
+        ],
+        Exits(DATA, "cannot load .*m.joblib with joblib"),
+    ),
+    "apply-model-of-bgra-images": (
+        lambda r, t: ["apply", t / "bgra.json", r / "good", "-o", t / "o.npy"],
+        Exits(DATA, "fitted on BGRA images, which no image mode reads"),
+    ),
+    "apply-all-unreadable": (
+        lambda r, t: [
+            *("apply", t / "model.json", r / "text.png", "--on-error", "skip"),
+            *("-o", t / "o.npy"),
+        ],
+        Exits(DATA, "all 1 image files were unreadable; nothing written"),
+    ),
+    "apply-two-files-one-name": (
+        lambda r, t: [
+            *("apply", t / "model.json", r / "good" / "0.png", t / "0.png"),
+            *("-o", t / "out"),
+        ],
+        Exits(DATA, r"would both be written to 0\.npy; rename one"),
+    ),
     "apply-no-output": (
         lambda r, t: ["apply", t / "model.json", r / "good"],
         Exits(USAGE, "-o/--output"),
@@ -137,6 +173,28 @@ ARGV = {
         lambda r, t: ["plot", r / "nope", "-o", t / "h.png"],
         Exits(DATA, "No such file"),
     ),
+    "plot-no-extension": (
+        lambda r, t: ["plot", r / "good", "-o", t / "histogram"],
+        Exits(USAGE, "-o needs a file extension such as .png"),
+    ),
+    "plot-batch-scope-model": (
+        lambda r, t: [
+            "plot",
+            r / "good",
+            "--model",
+            t / "batch.json",
+            "-o",
+            t / "h.png",
+        ],
+        Exits(USAGE, "scope='batch': its map changes with every image"),
+    ),
+    "plot-all-unreadable": (
+        lambda r, t: [
+            *("plot", r / "text.png", "--on-error", "skip"),
+            *("-o", t / "h.png"),
+        ],
+        Exits(DATA, "all 1 image files were unreadable; nothing to plot"),
+    ),
     "plot-joblib-model-untrusted": (
         lambda r, t: ["plot", r / "good", "--model", t / "m.joblib", "-o", t / "h.png"],
         Exits(USAGE, "joblib.load runs code.*--trust-pickle"),
@@ -148,11 +206,15 @@ ARGV = {
 def test_bad_command_line_exits_with_one_error_line_and_writes_nothing(
     bad_files, tmp_path, capsys, case
 ):
-    model = PixelCenterer().fit(
-        np.random.default_rng(0).integers(0, 256, (2, 4, 5, 3), dtype=np.uint8)
+    X = np.random.default_rng(0).integers(0, 256, (2, 4, 5, 4), dtype=np.uint8)
+    save_json(
+        PixelCenterer().fit(X[..., :3]), tmp_path / "model.json", channel_order="RGB"
     )
-    save_json(model, tmp_path / "model.json", channel_order="RGB")
+    save_json(PixelCenterer().fit(X), tmp_path / "bgra.json", channel_order="BGRA")
+    batch = PixelStandardizer(scope="batch").fit(X[..., :3])
+    save_json(batch, tmp_path / "batch.json", channel_order="RGB")
     (tmp_path / "m.joblib").write_bytes(b"\x80\x04not really a pickle")
+    (tmp_path / "0.png").write_bytes((bad_files / "good" / "0.png").read_bytes())
     make, outcome = ARGV[case]
     argv = [str(a) for a in make(bad_files, tmp_path)]
     check(outcome, lambda: main(argv))
@@ -164,6 +226,7 @@ def test_bad_command_line_exits_with_one_error_line_and_writes_nothing(
     # Nothing is written by a failing command.
     assert not (tmp_path / "o.npy").exists()
     assert not (tmp_path / "m.json").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "h.png").exists()
 
 
 def test_help_and_version_of_every_subcommand_exit_0(capsys):

@@ -115,6 +115,8 @@ def mode_of_order(order: str, dtype: str = "uint8") -> str:
     --------
     >>> mode_of_order("L", "uint16"), mode_of_order("BGR")
     ('I;16', 'BGR')
+    >>> mode_of_order("RGB", "float32")  # no float mode: the 8-bit one
+    'RGB'
     """
     matches = [n for n, m in MODE_TABLE.items() if m.order == order]
     for name in matches:
