@@ -62,12 +62,8 @@ def histograms(
                 if image.ndim == 2
                 else image.reshape(-1, image.shape[-1])
             )
-            if counts is None:
+            if counts is None:  # one mode: every image has its channel count
                 counts = np.zeros((values.shape[1], n_bins), dtype=np.int64)
-            elif values.shape[1] != counts.shape[0]:
-                raise DataError(
-                    f"images have {values.shape[1]} and {counts.shape[0]} channels."
-                )
             for c in range(values.shape[1]):
                 counts[c] += np.bincount(values[:, c], minlength=n_bins)
             if fit:

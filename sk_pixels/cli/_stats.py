@@ -231,22 +231,15 @@ def compute_stats(
     return report
 
 
-def error_bars_report(
-    bars: Any, seed: int | None = None, sampled: bool | None = None
-) -> dict[str, Any]:
+def error_bars_report(bars: Any, seed: int | None, sampled: bool) -> dict[str, Any]:
     """The ``"error_bars"`` object of ``sk-pixels stats --json``.
 
     ``SampledStats.to_dict()`` (``n_images_sampled``, ``n_images_total``,
     ``fpc``, ``confidence``, per-channel ``mean_se``, ``std_se`` and the
     intervals ``mean_ci``, ``std_ci`` as ``[lows, highs]``, in pixel units;
     null where undefined), with ``"sampled"`` and the ``"seed"`` of a sample.
-    ``sampled`` None: guessed from the counts (a full run that skipped an
-    unreadable file also reads fewer images than it listed).
     """
-    report = bars.to_dict()
-    if sampled is None:
-        sampled = bars.n_images_sampled < bars.n_images_total or bars.fpc < 1.0
-    return {"sampled": sampled, "seed": seed, **report}
+    return {"sampled": sampled, "seed": seed, **bars.to_dict()}
 
 
 def format_error_bars(report: dict[str, Any]) -> str:
