@@ -577,6 +577,11 @@ BAD_COMMAND_LINES = {
         2,
         "--scheduler: '' is not a Dask scheduler address",
     ),
+    "scheduler-no-host": (
+        ["stats", "{tmp}/a.png", "--scheduler", "tcp://:8786"],
+        2,
+        "'tcp://:8786' is not a Dask scheduler address (no host)",
+    ),
     "scheduler-unknown-protocol": (
         ["stats", "{tmp}/a.png", "--scheduler", "carrier-pigeon://host:1"],
         2,

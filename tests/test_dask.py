@@ -411,6 +411,20 @@ needs_client_parameter = pytest.mark.skipif(
 )
 
 
+@needs_client_parameter
+def test_dataset_stats_client_is_checked_before_any_work(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from sk_pixels.io import dataset_stats
+
+    Image.fromarray(np.zeros((2, 2, 3), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(TypeError, match="client must be a distributed.Client .* int"):
+        dataset_stats(tmp_path, client=3)
+    monkeypatch.setitem(sys.modules, "distributed", None)  # not installed
+    with pytest.raises(ImportError, match=r"pip install \"sk_pixels\[dask\]\""):
+        dataset_stats(tmp_path, client="tcp://scheduler:8786")
+
+
 @pytest.fixture(scope="module")
 def jpeg_folder(tmp_path_factory):
     from .image_files import mixed_jpeg_folder

@@ -84,6 +84,7 @@ CALLS = {
         OK,
     ),
     "ok-mode-L": (lambda r: ((r / "good",), {"mode": "L"}), OK),
+    "ok-n-jobs-none": (lambda r: ((r / "good",), {"n_jobs": None}), OK),
     "ok-mode-I16": (lambda r: ((r / "good",), {"mode": "I;16"}), OK),
     "ok-skip-with-bad-file": (
         lambda r: (

@@ -92,6 +92,16 @@ def test_parallel_stats_equal_serial_to_the_bit(
     assert_array_equal(parallel.mean, serial.mean)
 
 
+def test_one_worker_maps_every_item_in_order_in_this_thread():
+    import threading
+
+    here = threading.get_ident()
+    results = _executors.map_local(
+        lambda k, add: (k + add, threading.get_ident()), range(4), 10, workers=1
+    )
+    assert list(results) == [(k + 10, here) for k in range(4)]
+
+
 def test_dead_worker_process_is_one_clear_error():
     results = _executors.map_local(_die, range(8), workers=2, backend="processes")
     with pytest.raises(WorkerDiedError, match="worker process died.*n_jobs=1"):
