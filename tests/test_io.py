@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import sys
 import tracemalloc
@@ -565,3 +566,45 @@ def test_libtiff_output_of_concurrent_threads_stays_with_its_file(capfd, libtiff
         else:
             assert "Read error on strip" in message and "custom tag" not in message
     assert capfd.readouterr().err == ""
+
+
+# -- what decoders write to fd 2 -------------------------------------------------------
+def test_stderr_capture_without_fd_2_captures_nothing():
+    from sk_pixels.io._stderr import captured_stderr
+
+    saved = os.dup(2)
+    os.close(2)  # as in a daemon started without a stderr
+    try:
+        with captured_stderr() as text:
+            pass
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    assert text == []
+
+
+def test_stderr_capture_without_a_python_stdout(monkeypatch):
+    from sk_pixels.io._stderr import captured_stderr
+
+    monkeypatch.setattr(sys, "stdout", None)  # pythonw, or a closed stream
+    with captured_stderr() as text:
+        os.write(2, b"from C\n")
+    assert text == ["from C"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork only")
+# Python >= 3.12 warns on fork() beside threads; the child only reads a variable.
+@pytest.mark.filterwarnings(
+    "ignore:.*fork\\(\\) may lead to deadlocks:DeprecationWarning"
+)
+def test_a_forked_child_never_reuses_the_parents_capture_file():
+    from sk_pixels.io import _stderr
+
+    with _stderr.captured_stderr():
+        pass  # the parent now holds its capture file
+    assert _stderr._sink >= 0
+    pid = os.fork()
+    if pid == 0:  # the child: its own file, opened on first use
+        os._exit(0 if _stderr._sink == -1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
