@@ -44,3 +44,14 @@ def test_presets_are_read_only():
         presets.PRESETS["mine"] = presets.PRESETS["clip"]
     with pytest.raises(AttributeError):
         presets.PRESETS["clip"].mean = (0, 0, 0)
+
+
+def test_presets_is_an_attribute_of_a_freshly_imported_package():
+    import subprocess
+    import sys
+
+    code = "import sk_pixels; print(sk_pixels.presets.PRESETS['imagenet'].max_value)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "1.0"), result.stderr
