@@ -671,3 +671,11 @@ def test_main_runs_outside_the_main_thread(capsys):
     worker.start()
     worker.join()
     assert codes == [0] and capsys.readouterr().out.startswith("sk-pixels ")
+
+
+def test_sample_photos_are_found_through_scikit_learn_too(monkeypatch):
+    from sk_pixels.cli import _common
+
+    expected = _common.sample_photos()  # read from sklearn's folder directly
+    monkeypatch.setattr(_common, "find_spec", lambda name: None)
+    assert sorted(_common.sample_photos()) == expected

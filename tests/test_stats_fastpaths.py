@@ -104,11 +104,16 @@ def test_exact_stats_of_all_extreme_pixels(dtype):
             )
 
 
+@pytest.mark.parametrize("kernel", ["default", "numpy"])
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])
-def test_exact_stats_do_not_depend_on_block_sizes(rng, monkeypatch, dtype):
+def test_exact_stats_do_not_depend_on_block_sizes(rng, monkeypatch, dtype, kernel):
+    from sk_pixels import _fused
+
     view = _random(rng, (5, 61, 67, 3), dtype)
     expected = PixelStats.from_view(view)
     expected_images = PixelStats.from_view(view, per_image=True)
+    if kernel == "numpy":  # the NumPy kernels, as without numba
+        monkeypatch.setattr(_fused, "_loaded", False)
     monkeypatch.setattr(_reduce, "BLOCK_BYTES", 4096)
     monkeypatch.setattr(_reduce, "_TARGET_ROW", 30)
     monkeypatch.setattr(_reduce, "_FLUSH_LIMIT", 1)  # flush after every block
