@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import joblib
 import numpy as np
@@ -371,6 +372,37 @@ def test_apply_mode_must_match_model(capsys, same_size, tmp_path):
     )
     assert code == 2
     assert_one_line_error(err, "fitted on RGB images but --mode is L")
+
+
+def test_grayscale_images_3_or_4_wide_run_without_layout_warnings(capsys, tmp_path):
+    # A mode-L image (H, W) goes to the estimator as (1, H, W): a batch the
+    # library would warn about when W is 3 or 4, which a command user cannot act on.
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 256, (2, 5, 3), dtype=np.uint8)
+    for k, image in enumerate(X):
+        save(tmp_path / "imgs" / f"{k}.png", image)
+    model, out = tmp_path / "m.json", tmp_path / "o.npy"
+    folder = tmp_path / "imgs"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = ("fit", folder, "--mode", "L", "--estimator", "standardizer", "-o", model)
+        assert run(capsys, *fit)[0] == 0
+        code, _, err = run(capsys, "apply", model, folder, "-o", out)
+        assert code == 0 and "grayscale" not in err, err
+        code, _, err = run(
+            capsys,
+            "plot",
+            folder,
+            "--mode",
+            "L",
+            "--estimator",
+            "standardizer",
+            "-o",
+            tmp_path / "h.png",
+        )
+        assert code == 0 and "grayscale" not in err, err
+    expected = PixelStandardizer(channel_axis=None).fit(X).transform(X)
+    assert_array_equal(np.load(out), expected)
 
 
 # -- tour / plot / entry points ------------------------------------------------------

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._common import (
+    GRAYSCALE_BATCH_OF_ONE,
     DataError,
     add_source_arguments,
     add_sources_argument,
@@ -172,6 +173,7 @@ def apply_model(
         with warnings.catch_warnings():
             # The caller lists the skipped files.
             warnings.simplefilter("ignore", category=SkippedImagesWarning)
+            warnings.filterwarnings("ignore", GRAYSCALE_BATCH_OF_ONE, UserWarning)
             with progress_bar(len(images.paths), enabled=progress) as bar:
                 for path, image in images:
                     result = estimator.transform(image[None])[0]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._common import (
+    GRAYSCALE_BATCH_OF_ONE,
     DataError,
     UsageError,
     add_percentiles_argument,
@@ -67,7 +68,11 @@ def histograms(
             for c in range(values.shape[1]):
                 counts[c] += np.bincount(values[:, c], minlength=n_bins)
             if fit:
-                estimator.partial_fit(image[None])
+                with warnings.catch_warnings():
+                    warnings.filterwarnings(
+                        "ignore", GRAYSCALE_BATCH_OF_ONE, UserWarning
+                    )
+                    estimator.partial_fit(image[None])
             bar.update(1)
         bar.update(len(images.skipped))
     return counts
