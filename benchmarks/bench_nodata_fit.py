@@ -48,9 +48,7 @@ def table(X: np.ndarray) -> str:
         )
         base = times["no mask"].median
         for name, t in times.items():
-            rows.append(
-                [cls.__name__, name, fmt_ms(t), f"{t.median / base:.2f}x"]
-            )
+            rows.append([cls.__name__, name, fmt_ms(t), f"{t.median / base:.2f}x"])
     return markdown_table(["estimator", "fit on", "ms (median ± MAD)", "ratio"], rows)
 
 

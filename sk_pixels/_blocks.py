@@ -53,6 +53,31 @@ def iter_blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[slice, sli
             yield slice(i, i + 1), slice(start, min(start + rows, height))
 
 
+def iter_tiles(shape: tuple[int, int], block: int) -> Iterator[tuple[slice, slice]]:
+    """Yield ``(rows, columns)`` slices that cut a 2-D array in tiles of about
+    ``block`` elements, row chunks outermost: rows wider than two target rows
+    (a mean image's ``(n, H*W*C)``) are cut into columns too, so that every
+    tile sums several rows in one go.
+
+    Examples
+    --------
+    >>> tiles = list(iter_tiles((3, 20000), 16384))
+    >>> [(r.start, r.stop, c.start, c.stop) for r, c in tiles[:3]]
+    [(0, 2, 0, 8192), (0, 2, 8192, 16384), (0, 2, 16384, 20000)]
+    >>> len(tiles)
+    6
+    """
+    n_rows, width = shape
+    cols = width if width <= 2 * _TARGET_ROW else _TARGET_ROW
+    rows = max(1, block // max(cols, 1))
+    for start in range(0, n_rows, rows):
+        for col in range(0, width, cols):
+            yield (
+                slice(start, min(start + rows, n_rows)),
+                slice(col, min(col + cols, width)),
+            )
+
+
 @functools.lru_cache(maxsize=256)
 def _row_length(
     n_pixels: int, channels: int, width: int, target: int = _TARGET_ROW

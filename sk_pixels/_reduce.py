@@ -35,12 +35,12 @@ update (:class:`~sk_pixels._moments.FloatMoments`), so the error does not grow
 with the number of blocks.  NaN values are ignored.
 
 **Masks** (:mod:`sk_pixels._nodata`: ``numpy.ma`` masks, nodata sentinels).
-Both kernels take an optional boolean ``valid`` block of the block's shape:
-the exact kernel zeroes the invalid values before summing (so the sums stay
-exact integers) and sums ``valid`` itself as a third row, the per-column
-counts; the float kernel turns invalid values into NaN, which it already
-ignores.  Extrema skip invalid values; a channel with no valid value has count
-0 and NaN extrema, like an all-NaN channel.
+Both kernels take an optional boolean ``valid`` block: the exact kernel zeroes
+invalid values before summing and sums ``valid`` as a third row (the counts);
+the float kernel turns invalid values into NaN, which it ignores.  Extrema skip
+invalid values; a channel with no valid value has count 0 and NaN extrema.  A
+C-contiguous NumPy view is read as rows in tiles (a mean image's wide rows cut
+into columns) whose exact sums add up in int64 while provably exact.
 """
 
 from __future__ import annotations
@@ -59,8 +59,9 @@ from ._blocks import (
     _scratch,
     fold,
     iter_blocks,
+    iter_tiles,
 )
-from ._moments import ExactMoments, FloatMoments, fast_two_sum
+from ._moments import ExactMoments, ExactSums, FloatMoments, fast_two_sum
 from ._xp import float_dtype, namespace_of, numpy_dtype, to_numpy
 
 #: Device blocks are this many times ``BLOCK_BYTES``: each is a few kernel launches and
@@ -322,6 +323,8 @@ def reduce_view(view, per_image: bool = False, valid=None) -> Reduction:
         return kind.zeros(shape), np.full(shape, np.nan), np.full(shape, np.nan)
     if exact and xp is np and valid is None:
         return _exact_numpy(view, per_image)
+    if exact and xp is np and not per_image and view.flags.c_contiguous:
+        return _exact_masked(view, np.ascontiguousarray(valid))
     return _blockwise(view, xp, per_image, exact, valid)
 
 
@@ -388,6 +391,20 @@ def _blockwise(view, xp, per_image: bool, exact: bool, valid=None) -> Reduction:
     if not per_image:
         return moments.reshape((c,)), lo.reshape(c), hi.reshape(c)
     return moments, lo, hi
+
+
+def _exact_masked(view: np.ndarray, valid: np.ndarray) -> Reduction:
+    """Exact statistics of a C-contiguous integer view over the values ``valid``
+    keeps: rows of pixels (as in :func:`_exact_stream`) read tile by tile."""
+    n, h, w, c = view.shape
+    acc, max_rows = exact_plan(view.dtype, np)
+    width = _row_length(n * h * w, c, w)
+    x, keep = view.reshape(-1, width), valid.reshape(-1, width)
+    sums = ExactSums(width, _largest_square(view.dtype))
+    for rows, cols in iter_tiles(x.shape, BLOCK_BYTES // acc.itemsize):
+        t, k = (None, rows, None, cols), cols.stop - cols.start
+        sums.add(rows, cols, *exact_block(x[t], np, k, acc, max_rows, valid=keep[t]))
+    return sums.result(c)
 
 
 def _exact_numpy(view: np.ndarray, per_image: bool) -> Reduction:
