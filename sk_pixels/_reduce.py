@@ -179,25 +179,26 @@ def exact_block(
         lo_hi = np.empty((2, g, ext_width), block.dtype if contiguous else acc)
     # One image: 2-D views (NumPy's loops over stacked views cost up to ~50% more).
     lead, pick = ((g,), slice(None)) if g > 1 else ((), 0)
-    f = _scratch(block.size, acc)
-    rows = f.reshape(*lead, -1, width)
+    f = _scratch(block.size * (1 if valid is None else 4), acc).reshape(-1, block.size)
+    rows = f[0].reshape(*lead, -1, width)
     if contiguous:
         np.copyto(rows, block.reshape(rows.shape), casting="unsafe")
         # Extrema of the integer source (4 or 8 times smaller than the float
         # copy) when its images are contiguous, else of the float copy.
         source = block.reshape(*lead, -1, ext_width)
     else:
-        np.copyto(f.reshape(block.shape), block, casting="unsafe")
-        source = f.reshape(*lead, -1, ext_width)
+        np.copyto(f[0].reshape(block.shape), block, casting="unsafe")
+        source = f[0].reshape(*lead, -1, ext_width)
     if valid is not None:
         # Branch-free (random masks defeat branch prediction): keep as 0/1 in
         # acc; invalid values are pushed 1e30 past the data for the extrema,
-        # then zeroed for the sums (exact: x * 1 and x * 0).
-        keep = np.reshape(valid, rows.shape).astype(acc)
-        pad = np.subtract(1, keep, dtype=acc)
-        pad *= 1e30
-        lo_hi[0, pick] = np.minimum.reduce(rows + pad, axis=-2)
-        lo_hi[1, pick] = np.maximum.reduce(rows - pad, axis=-2)
+        # then zeroed for the sums (exact: x * 1 and x * 0).  All in scratch:
+        # fresh block-sized temporaries are page-faulted on every call.
+        keep, pad, work = (a.reshape(rows.shape) for a in f[1:])
+        np.copyto(keep, np.reshape(valid, rows.shape))
+        np.multiply(np.subtract(1, keep, out=pad), 1e30, out=pad)
+        lo_hi[0, pick] = np.minimum.reduce(np.add(rows, pad, out=work), axis=-2)
+        lo_hi[1, pick] = np.maximum.reduce(np.subtract(rows, pad, out=work), axis=-2)
         _column_sums(keep, np, max_rows, sums[2, pick])
         np.multiply(rows, keep, out=rows)
     else:
@@ -401,7 +402,7 @@ def _exact_masked(view: np.ndarray, valid: np.ndarray) -> Reduction:
     width = _row_length(n * h * w, c, w)
     x, keep = view.reshape(-1, width), valid.reshape(-1, width)
     sums = ExactSums(width, _largest_square(view.dtype))
-    for rows, cols in iter_tiles(x.shape, BLOCK_BYTES // acc.itemsize):
+    for rows, cols in iter_tiles(x.shape, BLOCK_BYTES // 2 // acc.itemsize):
         t, k = (None, rows, None, cols), cols.stop - cols.start
         sums.add(rows, cols, *exact_block(x[t], np, k, acc, max_rows, valid=keep[t]))
     return sums.result(c)
