@@ -17,8 +17,8 @@
 
 Both moments are immutable values with the same small interface (``merge``,
 ``pooled``, ``concatenate``, ``mean``, ``variance``, ``total_sum``, ``fields``,
-``equals``); arrays have shape ``(C,)`` or ``(n, C)`` (one row per image).  PixelStats holds
-one of them and never branches on the kind.
+``equals``); arrays have shape ``(C,)`` or ``(n, C)`` (one row per image).
+PixelStats holds one of them and never branches on the kind.
 """
 
 from __future__ import annotations
