@@ -150,16 +150,16 @@ class ExactSums:
 
     Tiles of a ``(rows, width)`` stream of pixels are added as the exact
     kernel gives them (:func:`sk_pixels._reduce.exact_block` with ``valid``).
-    Sums are held in int64 while no sum can overflow it, which is provable
-    from the rows added so far and the dtype's largest square (a column holds
-    1.4e14 uint8 or 2.1e9 uint16 values); beyond, the int64 sums are added to
-    Python ints and start again.  So the result is exact for any number of
-    pixels, with no per-value Python loop while the bound holds.
+    Sums are held in float64 while every sum is an integer below 2**53 (exact),
+    which is provable from the rows added so far and the dtype's largest
+    square (a column holds 1.4e11 uint8 or 2.1e6 uint16 values); beyond, they
+    are added to Python ints and start again.  So the result is exact for any
+    number of pixels, with no per-value Python loop while the bound holds.
     """
 
     def __init__(self, width: int, largest_square: int) -> None:
         self._largest = max(int(largest_square), 1)
-        self._fast = np.zeros((3, width), dtype=np.int64)  # sum, squares, count
+        self._fast = np.zeros((3, width))  # sum, squares, count (exact integers)
         self._big: np.ndarray | None = None
         self._held = 0  # rows in ``_fast``: values per column, at most
         self._lo, self._hi = np.full(width, np.inf), np.full(width, -np.inf)
@@ -169,19 +169,19 @@ class ExactSums:
         float64), ``lo``/``hi`` (1, k); tiles of new rows start at column 0."""
         if columns.start == 0:
             n_rows = rows.stop - rows.start
-            if (self._held + n_rows) * self._largest >= 2**63:
-                big = self._fast.astype(object)
+            if (self._held + n_rows) * self._largest >= 2**53:
+                big = self._fast.astype(np.int64).astype(object)
                 self._big = big if self._big is None else self._big + big
-                self._fast[...], self._held = 0, 0
+                self._fast[...], self._held = 0.0, 0
             self._held += n_rows
-        self._fast[:, columns] += sums[:, 0].astype(np.int64)
+        self._fast[:, columns] += sums[:, 0]
         np.fmin(self._lo[columns], lo[0], out=self._lo[columns])
         np.fmax(self._hi[columns], hi[0], out=self._hi[columns])
 
     def result(self, channels: int) -> tuple[ExactMoments, np.ndarray, np.ndarray]:
         """Moments, minima and maxima per channel (column ``j`` is channel
         ``j % channels``); a channel with no valid value has NaN extrema."""
-        fast = self._fast
+        fast = self._fast.astype(np.int64)  # exact: integers below 2**53
         width = fast.shape[1]
         if self._big is not None or (
             self._held * (width // channels) * self._largest >= 2**63

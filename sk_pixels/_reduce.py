@@ -40,7 +40,7 @@ invalid values before summing and sums ``valid`` as a third row (the counts);
 the float kernel turns invalid values into NaN, which it ignores.  Extrema skip
 invalid values; a channel with no valid value has count 0 and NaN extrema.  A
 C-contiguous NumPy view is read as rows in tiles (a mean image's wide rows cut
-into columns) whose exact sums add up in int64 while provably exact.
+into columns) whose exact sums add up in float64 while provably exact.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ def test_masked_exact_stats_equal_int64_and_blockwise_references(case):
 def test_exact_sums_stay_exact_beyond_int64():
     from sk_pixels._moments import ExactSums
 
-    sums = ExactSums(width=2, largest_square=2**62)  # 2 rows fill an int64
+    sums = ExactSums(width=2, largest_square=2**62)  # each row goes to Python ints
     tile = np.array([[[2.0**62, 1.0]], [[2.0**62, 1.0]], [[1.0, 1.0]]])
     for start in range(7):
         rows = slice(start, start + 1)
@@ -223,6 +223,18 @@ def test_exact_sums_stay_exact_beyond_int64():
     assert moments.squares.tolist() == [7 * (2**62 + 1)]
     assert moments.count.tolist() == [14]
     assert (lo.tolist(), hi.tolist()) == ([0.0], [1.0])
+
+
+def test_exact_sums_fold_columns_beyond_int64():
+    from sk_pixels._moments import ExactSums
+
+    sums = ExactSums(width=2048, largest_square=2**52)  # one row, 2048 columns
+    tile = np.stack([np.full((1, 2048), 2.0**52)] * 2 + [np.ones((1, 2048))])
+    low = np.zeros((1, 2048))
+    sums.add(slice(0, 1), slice(0, 2048), tile, low, low)
+    moments, _, _ = sums.result(channels=1)  # 2048 * 2**52 = 2**63 in one channel
+    assert moments.total.tolist() == moments.squares.tolist() == [2**63]
+    assert moments.count.tolist() == [2048]
 
 
 # -- transform: nodata_fill at nodata positions, the mask kept -------------------------
