@@ -3,10 +3,12 @@
 Both stream a batch through blocks of a fixed size, so that no temporary grows
 with the batch: :data:`BLOCK_BYTES` is that size (the statistics' accumulator;
 the transform's float32 output block and the device blocks derive from it),
-:func:`iter_blocks` cuts an ``(n, H, W, C)`` array into blocks and
-:func:`_row_length` the rows a block is viewed as for long inner loops;
-:func:`fold`, :func:`_column_sums` and a per-thread :func:`_scratch` buffer
-are what the statistics kernels (:mod:`sk_pixels._reduce`) sum blocks with.
+:func:`iter_blocks` cuts an ``(n, H, W, C)`` array into blocks (and
+:func:`iter_tiles` a stream of rows into tiles) and :func:`_row_length` the
+rows a block is viewed as for long inner loops; :func:`fold`,
+:func:`_column_sums`, :func:`masked_columns` and a per-thread :func:`_scratch`
+buffer are what the statistics kernels (:mod:`sk_pixels._reduce`) sum blocks
+with.
 """
 
 from __future__ import annotations
@@ -177,6 +179,31 @@ def _column_sums(rows, xp, max_rows: int | None = None, out=None):
         elif start > 0:
             out += total
     return out
+
+
+def masked_columns(rows, valid, spare, dtype, max_rows, sums, lo_hi, pick) -> None:
+    """The masked part of the exact kernel: column extrema and counts of the
+    values of ``rows`` (..., k, L) that ``valid`` keeps, and ``rows`` zeroed
+    where it does not (so that its column sums are those of the valid values).
+
+    ``rows`` holds integers of ``dtype`` in a float type; ``spare`` is two
+    scratch arrays of its shape (fresh block-sized temporaries are
+    page-faulted on every call).  Branch-free, as random masks defeat branch
+    prediction: ``keep`` (0/1) zeroes invalid values exactly, in ``rows`` and
+    in ``(max - x)`` and ``(x - min)``, which are >= 0 so their maxima give
+    the extrema (a column with no valid value gets the dtype's max and min).
+    Writes ``sums[2, pick]`` (counts) and ``lo_hi[:, pick]``.
+    """
+    info = np.iinfo(dtype)
+    keep, work = spare
+    np.copyto(keep, np.reshape(valid, rows.shape))
+    np.multiply(np.subtract(info.max, rows, out=work), keep, out=work)
+    lo_hi[0, pick] = info.max - np.maximum.reduce(work, axis=-2)
+    _column_sums(keep, np, max_rows, sums[2, pick])
+    np.multiply(rows, keep, out=rows)
+    if info.min:  # signed: (x - min) * keep = x * keep - min * keep
+        work = np.add(rows, np.multiply(keep, -info.min, out=work), out=work)
+    lo_hi[1, pick] = np.maximum.reduce(work if info.min else rows, axis=-2) + info.min
 
 
 @functools.lru_cache(maxsize=64)

@@ -60,6 +60,7 @@ from ._blocks import (
     fold,
     iter_blocks,
     iter_tiles,
+    masked_columns,
 )
 from ._moments import ExactMoments, ExactSums, FloatMoments, fast_two_sum
 from ._xp import float_dtype, namespace_of, numpy_dtype, to_numpy
@@ -147,7 +148,7 @@ def exact_block(
         Column minima and maxima (on NumPy of the input dtype when the block's
         images are contiguous, else of ``acc``; int64 on devices).  With
         ``valid``, a column with no valid value holds the largest (minima) or
-        smallest (maxima) value of ``acc``.
+        smallest (maxima) value of the source's dtype (of int64 on devices).
     """
     g = block.shape[0]
     if xp is not np:
@@ -179,7 +180,7 @@ def exact_block(
         lo_hi = np.empty((2, g, ext_width), block.dtype if contiguous else acc)
     # One image: 2-D views (NumPy's loops over stacked views cost up to ~50% more).
     lead, pick = ((g,), slice(None)) if g > 1 else ((), 0)
-    f = _scratch(block.size * (1 if valid is None else 4), acc).reshape(-1, block.size)
+    f = _scratch(block.size * (1 if valid is None else 3), acc).reshape(-1, block.size)
     rows = f[0].reshape(*lead, -1, width)
     if contiguous:
         np.copyto(rows, block.reshape(rows.shape), casting="unsafe")
@@ -189,18 +190,9 @@ def exact_block(
     else:
         np.copyto(f[0].reshape(block.shape), block, casting="unsafe")
         source = f[0].reshape(*lead, -1, ext_width)
-    if valid is not None:
-        # Branch-free (random masks defeat branch prediction): keep as 0/1 in
-        # acc; invalid values are pushed 1e30 past the data for the extrema,
-        # then zeroed for the sums (exact: x * 1 and x * 0).  All in scratch:
-        # fresh block-sized temporaries are page-faulted on every call.
-        keep, pad, work = (a.reshape(rows.shape) for a in f[1:])
-        np.copyto(keep, np.reshape(valid, rows.shape))
-        np.multiply(np.subtract(1, keep, out=pad), 1e30, out=pad)
-        lo_hi[0, pick] = np.minimum.reduce(np.add(rows, pad, out=work), axis=-2)
-        lo_hi[1, pick] = np.maximum.reduce(np.subtract(rows, pad, out=work), axis=-2)
-        _column_sums(keep, np, max_rows, sums[2, pick])
-        np.multiply(rows, keep, out=rows)
+    if valid is not None:  # extrema and counts; invalid values zeroed in rows
+        spare = f[1:].reshape(2, *rows.shape)
+        masked_columns(rows, valid, spare, block.dtype, max_rows, sums, lo_hi, pick)
     else:
         np.minimum.reduce(source, axis=-2, out=lo_hi[0, pick])
         np.maximum.reduce(source, axis=-2, out=lo_hi[1, pick])
