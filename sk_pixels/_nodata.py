@@ -128,6 +128,7 @@ def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None
         lookup = {sentinel: i for i, sentinel in enumerate(sentinels)}
         code = np.fromiter(map(lookup.__getitem__, values), np.intp, channels)
     invalid = None
+    fresh = isinstance(X, np.ndarray)  # comparisons give new NumPy arrays
     for key in dict.fromkeys(k for k in keys if k is not None):
         hit = xp.isnan(X) if key == "nan" else X == key
         mine = np.asarray([k is not None and k == key for k in keys])
@@ -137,11 +138,17 @@ def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None
                 import array_api_compat
 
                 picked = xp.asarray(picked, device=array_api_compat.device(X))
-            hit = hit & picked
-        invalid = hit if invalid is None else invalid | hit
-    if invalid is None:
-        return mask
-    return invalid if mask is None else invalid | mask
+            hit = np.logical_and(hit, picked, out=hit) if fresh else hit & picked
+        invalid = hit if invalid is None else _or(invalid, hit, fresh)
+    if invalid is None or mask is None:
+        return mask if invalid is None else invalid
+    return _or(invalid, mask, fresh)
+
+
+def _or(invalid: Any, other: Any, fresh: bool) -> Any:
+    """``invalid | other``, in place in a NumPy array made here (no new pass
+    over memory that the kernel would page-fault for a large batch)."""
+    return np.logical_or(invalid, other, out=invalid) if fresh else invalid | other
 
 
 def check_valid(valid: Any, view: Any) -> Any:
@@ -179,7 +186,9 @@ def masked_view(X: Any, layout: tuple, nodata: tuple | None, xp: Any = np):
     if mask is not None:
         mask = image_view(mask, *layout)
     invalid = invalid_of(view, nodata, np.arange(view.shape[-1]), xp, mask)
-    return view, None if invalid is None else ~invalid
+    if invalid is None or invalid is mask or not isinstance(invalid, np.ndarray):
+        return view, None if invalid is None else ~invalid  # never X's own mask
+    return view, np.logical_not(invalid, out=invalid)
 
 
 def split_masked(X: Any) -> tuple[Any, Any]:

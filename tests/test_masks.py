@@ -237,6 +237,19 @@ def test_exact_sums_fold_columns_beyond_int64():
     assert moments.count.tolist() == [2048]
 
 
+@pytest.mark.parametrize("nodata", [None, 0, (0, 7, 0)], ids=["mask", "one", "each"])
+@pytest.mark.parametrize("per_pixel", [False, True], ids=["channels", "mean-image"])
+def test_fit_leaves_the_masked_arrays_mask_and_data_as_they_were(
+    rng, nodata, per_pixel
+):
+    X = _batch(rng, np.uint8)
+    M = np.ma.MaskedArray(X, _invalid(X, "mask"))
+    mask, data = np.ma.getmaskarray(M).copy(), X.copy()
+    PixelStandardizer(per_pixel=per_pixel, nodata=nodata).fit(M)
+    assert_array_equal(np.ma.getmaskarray(M), mask)
+    assert_array_equal(np.ma.getdata(M), data)
+
+
 # -- transform: nodata_fill at nodata positions, the mask kept -------------------------
 ESTIMATORS = {
     "standardizer": PixelStandardizer(),
