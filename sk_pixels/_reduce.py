@@ -317,7 +317,8 @@ def reduce_view(view, per_image: bool = False, valid=None) -> Reduction:
     if exact and xp is np and valid is None:
         return _exact_numpy(view, per_image)
     if exact and xp is np and not per_image and view.flags.c_contiguous:
-        return _exact_masked(view, np.ascontiguousarray(valid))
+        if np.asarray(valid).flags.c_contiguous:  # else (broadcast): block by block
+            return _exact_masked(view, np.asarray(valid))
     return _blockwise(view, xp, per_image, exact, valid)
 
 

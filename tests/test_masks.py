@@ -210,6 +210,14 @@ def test_masked_exact_stats_equal_int64_and_blockwise_references(case):
     assert_array_equal(stats.max, bw_hi)
 
 
+@pytest.mark.parametrize("dtype", EXACT_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_broadcast_valid_equals_its_contiguous_copy(rng, dtype):
+    view = _batch(rng, dtype)  # C-contiguous: a broadcast mask goes block by block
+    valid = np.broadcast_to(rng.random((1, *view.shape[1:])) < 0.7, view.shape)
+    copied = PixelStats.from_view(view, valid=np.ascontiguousarray(valid))
+    assert PixelStats.from_view(view, valid=valid) == copied
+
+
 def test_exact_sums_stay_exact_beyond_int64():
     from sk_pixels._moments import ExactSums
 
