@@ -13,7 +13,7 @@
   ``_incremental_mean_and_var``).
 
 :class:`ExactSums` is the running form of exact moments over many tiles
-(int64 while provably exact, then Python ints), for the masked exact path.
+(float64 while provably exact, then Python ints), for the masked exact path.
 
 Both moments are immutable values with the same small interface (``merge``,
 ``pooled``, ``concatenate``, ``mean``, ``variance``, ``total_sum``, ``fields``,
