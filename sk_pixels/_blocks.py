@@ -3,10 +3,12 @@
 Both stream a batch through blocks of a fixed size, so that no temporary grows
 with the batch: :data:`BLOCK_BYTES` is that size (the statistics' accumulator;
 the transform's float32 output block and the device blocks derive from it),
-:func:`iter_blocks` cuts an ``(n, H, W, C)`` array into blocks and
-:func:`_row_length` the rows a block is viewed as for long inner loops;
-:func:`fold`, :func:`_column_sums` and a per-thread :func:`_scratch` buffer
-are what the statistics kernels (:mod:`sk_pixels._reduce`) sum blocks with.
+:func:`iter_blocks` cuts an ``(n, H, W, C)`` array into blocks (and
+:func:`iter_tiles` a stream of rows into tiles) and :func:`_row_length` the
+rows a block is viewed as for long inner loops; :func:`fold`,
+:func:`_column_sums`, :func:`masked_columns` and a per-thread :func:`_scratch`
+buffer are what the statistics kernels (:mod:`sk_pixels._reduce`) sum blocks
+with.
 """
 
 from __future__ import annotations
@@ -51,6 +53,31 @@ def iter_blocks(shape: tuple[int, ...], block: int) -> Iterator[tuple[slice, sli
     for i in range(n):
         for start in range(0, height, rows):
             yield slice(i, i + 1), slice(start, min(start + rows, height))
+
+
+def iter_tiles(shape: tuple[int, int], block: int) -> Iterator[tuple[slice, slice]]:
+    """Yield ``(rows, columns)`` slices that cut a 2-D array in tiles of about
+    ``block`` elements, row chunks outermost: rows wider than two target rows
+    (a mean image's ``(n, H*W*C)``) are cut into columns too, so that every
+    tile sums several rows in one go.
+
+    Examples
+    --------
+    >>> tiles = list(iter_tiles((3, 20000), 16384))
+    >>> [(r.start, r.stop, c.start, c.stop) for r, c in tiles[:3]]
+    [(0, 2, 0, 8192), (0, 2, 8192, 16384), (0, 2, 16384, 20000)]
+    >>> len(tiles)
+    6
+    """
+    n_rows, width = shape
+    cols = width if width <= 2 * _TARGET_ROW else _TARGET_ROW
+    rows = max(1, block // max(cols, 1))
+    for start in range(0, n_rows, rows):
+        for col in range(0, width, cols):
+            yield (
+                slice(start, min(start + rows, n_rows)),
+                slice(col, min(col + cols, width)),
+            )
 
 
 @functools.lru_cache(maxsize=256)
@@ -152,6 +179,31 @@ def _column_sums(rows, xp, max_rows: int | None = None, out=None):
         elif start > 0:
             out += total
     return out
+
+
+def masked_columns(rows, valid, spare, dtype, max_rows, sums, lo_hi, pick) -> None:
+    """The masked part of the exact kernel: column extrema and counts of the
+    values of ``rows`` (..., k, L) that ``valid`` keeps, and ``rows`` zeroed
+    where it does not (so that its column sums are those of the valid values).
+
+    ``rows`` holds integers of ``dtype`` in a float type; ``spare`` is two
+    scratch arrays of its shape (fresh block-sized temporaries are
+    page-faulted on every call).  Branch-free, as random masks defeat branch
+    prediction: ``keep`` (0/1) zeroes invalid values exactly, in ``rows`` and
+    in ``(max - x)`` and ``(x - min)``, which are >= 0 so their maxima give
+    the extrema (a column with no valid value gets the dtype's max and min).
+    Writes ``sums[2, pick]`` (counts) and ``lo_hi[:, pick]``.
+    """
+    info = np.iinfo(dtype)
+    keep, work = spare
+    np.copyto(keep, np.reshape(valid, rows.shape))
+    np.multiply(np.subtract(info.max, rows, out=work), keep, out=work)
+    lo_hi[0, pick] = info.max - np.maximum.reduce(work, axis=-2)
+    _column_sums(keep, np, max_rows, sums[2, pick])
+    np.multiply(rows, keep, out=rows)
+    if info.min:  # signed: (x - min) * keep = x * keep - min * keep
+        work = np.add(rows, np.multiply(keep, -info.min, out=work), out=work)
+    lo_hi[1, pick] = np.maximum.reduce(work if info.min else rows, axis=-2) + info.min
 
 
 @functools.lru_cache(maxsize=64)

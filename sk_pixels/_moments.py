@@ -12,11 +12,13 @@
   algorithm for computing sample variances" (the formula behind scikit-learn's
   ``_incremental_mean_and_var``).
 
-Both are immutable values with the same small interface (``merge``, ``pooled``,
-``concatenate``, ``mean``, ``variance``, ``total_sum``, ``fields``,
-``equals``);
-arrays have shape ``(C,)`` or ``(n, C)`` (one row per image).  PixelStats holds
-one of them and never branches on the kind.
+:class:`ExactSums` is the running form of exact moments over many tiles
+(float64 while provably exact, then Python ints), for the masked exact path.
+
+Both moments are immutable values with the same small interface (``merge``,
+``pooled``, ``concatenate``, ``mean``, ``variance``, ``total_sum``, ``fields``,
+``equals``); arrays have shape ``(C,)`` or ``(n, C)`` (one row per image).
+PixelStats holds one of them and never branches on the kind.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ._blocks import fold
 
 
 def as_ints(values: Any) -> np.ndarray:
@@ -139,6 +143,62 @@ class ExactMoments(_Moments):
     def inconsistent(self) -> np.ndarray:
         """Channels whose moments no set of pixels has (``count * sumsq < sum**2``)."""
         return self.count * self.squares < self.total * self.total
+
+
+class ExactSums:
+    """Running exact moments and extrema per column of masked integer pixels.
+
+    Tiles of a ``(rows, width)`` stream of pixels are added as the exact
+    kernel gives them (:func:`sk_pixels._reduce.exact_block` with ``valid``).
+    Sums are held in float64 while every sum is an integer below 2**53 (exact),
+    which is provable from the rows added so far and the dtype's largest
+    square (a column holds 1.4e11 uint8 or 2.1e6 uint16 values); beyond, they
+    are added to Python ints and start again.  So the result is exact for any
+    number of pixels, with no per-value Python loop while the bound holds.
+    """
+
+    def __init__(self, width: int, largest_square: int) -> None:
+        self._largest = max(int(largest_square), 1)
+        self._fast = np.zeros((3, width))  # sum, squares, count (exact integers)
+        self._big: np.ndarray | None = None
+        self._held = 0  # rows in ``_fast``: values per column, at most
+        self._lo, self._hi = np.full(width, np.inf), np.full(width, -np.inf)
+
+    def add(self, rows: slice, columns: slice, sums, lo, hi) -> None:
+        """Add a tile: ``sums`` (3, 1, k) of x, x * x and valid (integers in
+        float64), ``lo``/``hi`` (1, k); tiles of new rows start at column 0."""
+        if columns.start == 0:
+            n_rows = rows.stop - rows.start
+            if (self._held + n_rows) * self._largest >= 2**53:
+                big = self._fast.astype(np.int64).astype(object)
+                self._big = big if self._big is None else self._big + big
+                self._fast[...], self._held = 0.0, 0
+            self._held += n_rows
+        self._fast[:, columns] += sums[:, 0]
+        np.fmin(self._lo[columns], lo[0], out=self._lo[columns])
+        np.fmax(self._hi[columns], hi[0], out=self._hi[columns])
+
+    def result(self, channels: int) -> tuple[ExactMoments, np.ndarray, np.ndarray]:
+        """Moments, minima and maxima per channel (column ``j`` is channel
+        ``j % channels``); a channel with no valid value has NaN extrema."""
+        fast = self._fast.astype(np.int64)  # exact: integers below 2**53
+        width = fast.shape[1]
+        if self._big is not None or (
+            self._held * (width // channels) * self._largest >= 2**63
+        ):
+            fast = fast.astype(object)  # the fold could overflow int64
+            fast = fast if self._big is None else fast + self._big
+        total, squares, count = fold(fast, channels, np.add)
+        empty = np.asarray(count == 0, dtype=bool)
+        lo, hi = (
+            fold(self._lo, channels, np.minimum),
+            fold(self._hi, channels, np.maximum),
+        )
+        return (
+            ExactMoments(count, total, squares),
+            np.where(empty, np.nan, lo),
+            np.where(empty, np.nan, hi),
+        )
 
 
 def fast_two_sum(hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -116,33 +116,38 @@ def invalid_of(X: Any, nodata: tuple | None, index: Any, xp: Any = np, mask=None
     index = np.asarray(index)
     channels = int(index.max()) + 1
     dtype = numpy_dtype(X)
-    # The channels of each distinct sentinel first (a mean image has a
-    # "channel" per value of an image: one matcher per sentinel, not per channel).
-    by_sentinel: dict = {}
-    if len(nodata) == 1:
-        by_sentinel[nodata[0]] = range(channels)
-    else:
-        for c, sentinel in enumerate(per_channel(nodata, channels)):
-            by_sentinel.setdefault(sentinel, []).append(c)
-    groups: dict = {}
-    for sentinel, chosen in by_sentinel.items():
-        key = _matcher(dtype, sentinel)
-        if key is not None:
-            groups.setdefault(key, []).extend(chosen)
+    # A mean image has a "channel" per value of an image: the sentinels are
+    # grouped by value with dict lookups and one array of codes, never a
+    # Python loop over the channels.
+    values = nodata if len(nodata) == 1 else per_channel(nodata, channels)
+    sentinels = list(dict.fromkeys(values))  # the distinct ones, in order
+    keys = [_matcher(dtype, sentinel) for sentinel in sentinels]
+    code = None
+    if len(sentinels) > 1:  # the sentinel of each channel, as its position
+        lookup = {sentinel: i for i, sentinel in enumerate(sentinels)}
+        code = np.fromiter(map(lookup.__getitem__, values), np.intp, channels)
     invalid = None
-    for key, chosen in groups.items():
+    fresh = isinstance(X, np.ndarray)  # comparisons give new NumPy arrays
+    for key in dict.fromkeys(k for k in keys if k is not None):
         hit = xp.isnan(X) if key == "nan" else X == key
-        if len(chosen) < channels:  # this sentinel holds for some channels only
-            picked = np.isin(index, chosen)
+        mine = np.asarray([k is not None and k == key for k in keys])
+        if code is not None and not mine[code].all():  # some channels only
+            picked = mine[code][index]
             if xp is not np:
                 import array_api_compat
 
                 picked = xp.asarray(picked, device=array_api_compat.device(X))
-            hit = hit & picked
-        invalid = hit if invalid is None else invalid | hit
-    if invalid is None:
-        return mask
-    return invalid if mask is None else invalid | mask
+            hit = np.logical_and(hit, picked, out=hit) if fresh else hit & picked
+        invalid = hit if invalid is None else _or(invalid, hit, fresh)
+    if invalid is None or mask is None:
+        return mask if invalid is None else invalid
+    return _or(invalid, mask, fresh)
+
+
+def _or(invalid: Any, other: Any, fresh: bool) -> Any:
+    """``invalid | other``, in place in a NumPy array made here (no new pass
+    over memory that the kernel would page-fault for a large batch)."""
+    return np.logical_or(invalid, other, out=invalid) if fresh else invalid | other
 
 
 def check_valid(valid: Any, view: Any) -> Any:
@@ -180,7 +185,9 @@ def masked_view(X: Any, layout: tuple, nodata: tuple | None, xp: Any = np):
     if mask is not None:
         mask = image_view(mask, *layout)
     invalid = invalid_of(view, nodata, np.arange(view.shape[-1]), xp, mask)
-    return view, None if invalid is None else ~invalid
+    if invalid is None or invalid is mask or not isinstance(invalid, np.ndarray):
+        return view, None if invalid is None else ~invalid  # never X's own mask
+    return view, np.logical_not(invalid, out=invalid)
 
 
 def split_masked(X: Any) -> tuple[Any, Any]:

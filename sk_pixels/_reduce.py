@@ -35,12 +35,12 @@ update (:class:`~sk_pixels._moments.FloatMoments`), so the error does not grow
 with the number of blocks.  NaN values are ignored.
 
 **Masks** (:mod:`sk_pixels._nodata`: ``numpy.ma`` masks, nodata sentinels).
-Both kernels take an optional boolean ``valid`` block of the block's shape:
-the exact kernel zeroes the invalid values before summing (so the sums stay
-exact integers) and sums ``valid`` itself as a third row, the per-column
-counts; the float kernel turns invalid values into NaN, which it already
-ignores.  Extrema skip invalid values; a channel with no valid value has count
-0 and NaN extrema, like an all-NaN channel.
+Both kernels take an optional boolean ``valid`` block: the exact kernel zeroes
+invalid values before summing and sums ``valid`` as a third row (the counts);
+the float kernel turns invalid values into NaN, which it ignores.  Extrema skip
+invalid values; a channel with no valid value has count 0 and NaN extrema.  A
+C-contiguous NumPy view is read as rows in tiles (a mean image's wide rows cut
+into columns) whose exact sums add up in float64 while provably exact.
 """
 
 from __future__ import annotations
@@ -59,8 +59,10 @@ from ._blocks import (
     _scratch,
     fold,
     iter_blocks,
+    iter_tiles,
+    masked_columns,
 )
-from ._moments import ExactMoments, FloatMoments, fast_two_sum
+from ._moments import ExactMoments, ExactSums, FloatMoments, fast_two_sum
 from ._xp import float_dtype, namespace_of, numpy_dtype, to_numpy
 
 #: Device blocks are this many times ``BLOCK_BYTES``: each is a few kernel launches and
@@ -146,7 +148,7 @@ def exact_block(
         Column minima and maxima (on NumPy of the input dtype when the block's
         images are contiguous, else of ``acc``; int64 on devices).  With
         ``valid``, a column with no valid value holds the largest (minima) or
-        smallest (maxima) value of ``acc``.
+        smallest (maxima) value of the source's dtype (of int64 on devices).
     """
     g = block.shape[0]
     if xp is not np:
@@ -178,27 +180,19 @@ def exact_block(
         lo_hi = np.empty((2, g, ext_width), block.dtype if contiguous else acc)
     # One image: 2-D views (NumPy's loops over stacked views cost up to ~50% more).
     lead, pick = ((g,), slice(None)) if g > 1 else ((), 0)
-    f = _scratch(block.size, acc)
-    rows = f.reshape(*lead, -1, width)
+    f = _scratch(block.size * (1 if valid is None else 3), acc).reshape(-1, block.size)
+    rows = f[0].reshape(*lead, -1, width)
     if contiguous:
         np.copyto(rows, block.reshape(rows.shape), casting="unsafe")
         # Extrema of the integer source (4 or 8 times smaller than the float
         # copy) when its images are contiguous, else of the float copy.
         source = block.reshape(*lead, -1, ext_width)
     else:
-        np.copyto(f.reshape(block.shape), block, casting="unsafe")
-        source = f.reshape(*lead, -1, ext_width)
-    if valid is not None:
-        # Branch-free (random masks defeat branch prediction): keep as 0/1 in
-        # acc; invalid values are pushed 1e30 past the data for the extrema,
-        # then zeroed for the sums (exact: x * 1 and x * 0).
-        keep = np.reshape(valid, rows.shape).astype(acc)
-        pad = np.subtract(1, keep, dtype=acc)
-        pad *= 1e30
-        lo_hi[0, pick] = np.minimum.reduce(rows + pad, axis=-2)
-        lo_hi[1, pick] = np.maximum.reduce(rows - pad, axis=-2)
-        _column_sums(keep, np, max_rows, sums[2, pick])
-        np.multiply(rows, keep, out=rows)
+        np.copyto(f[0].reshape(block.shape), block, casting="unsafe")
+        source = f[0].reshape(*lead, -1, ext_width)
+    if valid is not None:  # extrema and counts; invalid values zeroed in rows
+        spare = f[1:].reshape(2, *rows.shape)
+        masked_columns(rows, valid, spare, block.dtype, max_rows, sums, lo_hi, pick)
     else:
         np.minimum.reduce(source, axis=-2, out=lo_hi[0, pick])
         np.maximum.reduce(source, axis=-2, out=lo_hi[1, pick])
@@ -322,6 +316,9 @@ def reduce_view(view, per_image: bool = False, valid=None) -> Reduction:
         return kind.zeros(shape), np.full(shape, np.nan), np.full(shape, np.nan)
     if exact and xp is np and valid is None:
         return _exact_numpy(view, per_image)
+    if exact and xp is np and not per_image and view.flags.c_contiguous:
+        if np.asarray(valid).flags.c_contiguous:  # else (broadcast): block by block
+            return _exact_masked(view, np.asarray(valid))
     return _blockwise(view, xp, per_image, exact, valid)
 
 
@@ -388,6 +385,20 @@ def _blockwise(view, xp, per_image: bool, exact: bool, valid=None) -> Reduction:
     if not per_image:
         return moments.reshape((c,)), lo.reshape(c), hi.reshape(c)
     return moments, lo, hi
+
+
+def _exact_masked(view: np.ndarray, valid: np.ndarray) -> Reduction:
+    """Exact statistics of a C-contiguous integer view over the values ``valid``
+    keeps: rows of pixels (as in :func:`_exact_stream`) read tile by tile."""
+    n, h, w, c = view.shape
+    acc, max_rows = exact_plan(view.dtype, np)
+    width = _row_length(n * h * w, c, w)
+    x, keep = view.reshape(-1, width), valid.reshape(-1, width)
+    sums = ExactSums(width, _largest_square(view.dtype))
+    for rows, cols in iter_tiles(x.shape, BLOCK_BYTES // 2 // acc.itemsize):
+        t, k = (None, rows, None, cols), cols.stop - cols.start
+        sums.add(rows, cols, *exact_block(x[t], np, k, acc, max_rows, valid=keep[t]))
+    return sums.result(c)
 
 
 def _exact_numpy(view: np.ndarray, per_image: bool) -> Reduction:

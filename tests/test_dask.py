@@ -390,6 +390,62 @@ def test_dataset_stats_on_cluster_bad_files(client, image_folder, tmp_path):
         io.dataset_stats_on_cluster(paths, client=client, n_partitions=4)
 
 
+@pytest.mark.parametrize("mode", ["RGB", "I;16"], ids=["pillow-8-bit", "array-16-bit"])
+def test_dataset_stats_on_cluster_histogram_equals_single_process(
+    client, image_folder, tmp_path, mode
+):
+    io = pytest.importorskip("sk_pixels.io")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    paths = image_folder[:7] + [str(empty)] + image_folder[7:]
+    stats, hist, skipped = io.dataset_stats_on_cluster(
+        paths,
+        client=client,
+        mode=mode,
+        on_error="skip",
+        n_partitions=5,
+        histogram=True,
+    )
+    local_stats, local_hist = io.dataset_stats(image_folder, mode=mode, histogram=True)
+    assert hist == local_hist and stats == local_stats  # the same counts, to the bit
+    assert [path for path, _ in skipped] == [str(empty)]
+    assert hist.input_dtype == ("uint8" if mode == "RGB" else "uint16")
+    assert hist.counts.sum() == stats.n_pixels * (3 if mode == "RGB" else 1)
+
+
+def test_dataset_stats_on_cluster_histogram_leaves_nodata_out(client, image_folder):
+    io = pytest.importorskip("sk_pixels.io")
+    _, hist, _ = io.dataset_stats_on_cluster(
+        image_folder, client=client, histogram=True, worker_kwargs={"nodata": (0,)}
+    )
+    _, local = io.dataset_stats(image_folder, histogram=True, nodata=0)
+    assert hist == local and hist.counts[:, 0].tolist() == [0, 0, 0]
+
+
+def test_dataset_stats_on_cluster_histogram_of_no_image_is_none(client, tmp_path):
+    io = pytest.importorskip("sk_pixels.io")
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    stats, hist, skipped = io.dataset_stats_on_cluster(
+        [bad], client=client, on_error="skip", histogram=True
+    )
+    assert hist is None and stats.input_dtype is None and len(skipped) == 1
+
+
+def test_dataset_stats_on_cluster_histogram_needs_a_worker_that_counts_one(
+    client, image_folder
+):
+    io = pytest.importorskip("sk_pixels.io")
+
+    def no_histogram(paths, **kwargs):  # pickled by value for the workers
+        return PixelStats(), []
+
+    with pytest.raises(ValueError, match="returned 2 values without a histogram"):
+        io.dataset_stats_on_cluster(
+            image_folder[:2], client=client, worker=no_histogram, histogram=True
+        )
+
+
 def test_dataset_stats_on_cluster_by_address(client, image_folder):
     io = pytest.importorskip("sk_pixels.io")
     address = client.scheduler.address

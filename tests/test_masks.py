@@ -164,6 +164,100 @@ def test_partial_fit_any_split_equals_fit_with_masks(data):
         assert_allclose(parts.stats_.var, whole.var, rtol=1e-9, atol=1e-15)
 
 
+# -- the masked exact path (int64 sums, tiles of wide rows) equals the references -----
+@st.composite
+def _masked_views(draw):
+    """A contiguous integer view (narrow, or as wide as a mean image's rows),
+    which of its values count (none, some, all), and a block size."""
+    dtype = np.dtype(draw(st.sampled_from(EXACT_DTYPES)))
+    wide = draw(st.booleans())
+    n, h, w = (draw(st.integers(1, k)) for k in ((6, 2, 2) if wide else (30, 12, 12)))
+    c = draw(st.integers(16385, 16400)) if wide else draw(st.sampled_from([1, 3]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    info = np.iinfo(dtype)
+    view = rng.integers(int(info.min), int(info.max), (n, h, w, c), endpoint=True)
+    valid = rng.random(view.shape) >= draw(st.sampled_from([0.0, 0.3, 0.9, 1.0]))
+    block = draw(st.sampled_from([2**10, 2**16, None]))  # None: the default
+    return view.astype(dtype), valid, block
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=_masked_views())
+def test_masked_exact_stats_equal_int64_and_blockwise_references(case):
+    from sk_pixels import _reduce
+
+    view, valid, block = case
+    with pytest.MonkeyPatch.context() as mp:
+        if block is not None:
+            mp.setattr(_reduce, "BLOCK_BYTES", block)
+        stats = PixelStats.from_view(view, valid=valid)
+        blockwise = _reduce._blockwise(view, np, False, True, valid)
+    c = view.shape[-1]
+    x, keep = view.reshape(-1, c).astype(np.int64), valid.reshape(-1, c)
+    count = keep.sum(axis=0)
+    found = stats.to_dict()
+    assert found["count"] == count.tolist()
+    assert found["sum"] == np.where(keep, x, 0).sum(axis=0).tolist()
+    assert found["sumsq"] == np.where(keep, x * x, 0).sum(axis=0).tolist()
+    with np.errstate(invalid="ignore"):
+        lo = np.where(count > 0, np.where(keep, x, 2**20).min(axis=0), np.nan)
+        hi = np.where(count > 0, np.where(keep, x, -(2**20)).max(axis=0), np.nan)
+    assert_array_equal(stats.min, lo)
+    assert_array_equal(stats.max, hi)
+    moments, bw_lo, bw_hi = blockwise  # the per-block Python-int path, to the bit
+    assert stats._moments.equals(moments)
+    assert_array_equal(stats.min, bw_lo)
+    assert_array_equal(stats.max, bw_hi)
+
+
+@pytest.mark.parametrize("dtype", EXACT_DTYPES, ids=lambda d: np.dtype(d).name)
+def test_broadcast_valid_equals_its_contiguous_copy(rng, dtype):
+    view = _batch(rng, dtype)  # C-contiguous: a broadcast mask goes block by block
+    valid = np.broadcast_to(rng.random((1, *view.shape[1:])) < 0.7, view.shape)
+    copied = PixelStats.from_view(view, valid=np.ascontiguousarray(valid))
+    assert PixelStats.from_view(view, valid=valid) == copied
+
+
+def test_exact_sums_stay_exact_beyond_int64():
+    from sk_pixels._moments import ExactSums
+
+    sums = ExactSums(width=2, largest_square=2**62)  # each row goes to Python ints
+    tile = np.array([[[2.0**62, 1.0]], [[2.0**62, 1.0]], [[1.0, 1.0]]])
+    for start in range(7):
+        rows = slice(start, start + 1)
+        sums.add(rows, slice(0, 2), tile, np.zeros((1, 2)), np.ones((1, 2)))
+    moments, lo, hi = sums.result(channels=1)  # both columns in one channel
+    assert moments.total.tolist() == [7 * (2**62 + 1)]
+    assert moments.squares.tolist() == [7 * (2**62 + 1)]
+    assert moments.count.tolist() == [14]
+    assert (lo.tolist(), hi.tolist()) == ([0.0], [1.0])
+
+
+def test_exact_sums_fold_columns_beyond_int64():
+    from sk_pixels._moments import ExactSums
+
+    sums = ExactSums(width=2048, largest_square=2**52)  # one row, 2048 columns
+    tile = np.stack([np.full((1, 2048), 2.0**52)] * 2 + [np.ones((1, 2048))])
+    low = np.zeros((1, 2048))
+    sums.add(slice(0, 1), slice(0, 2048), tile, low, low)
+    moments, _, _ = sums.result(channels=1)  # 2048 * 2**52 = 2**63 in one channel
+    assert moments.total.tolist() == moments.squares.tolist() == [2**63]
+    assert moments.count.tolist() == [2048]
+
+
+@pytest.mark.parametrize("nodata", [None, 0, (0, 7, 0)], ids=["mask", "one", "each"])
+@pytest.mark.parametrize("per_pixel", [False, True], ids=["channels", "mean-image"])
+def test_fit_leaves_the_masked_arrays_mask_and_data_as_they_were(
+    rng, nodata, per_pixel
+):
+    X = _batch(rng, np.uint8)
+    M = np.ma.MaskedArray(X, _invalid(X, "mask"))
+    mask, data = np.ma.getmaskarray(M).copy(), X.copy()
+    PixelStandardizer(per_pixel=per_pixel, nodata=nodata).fit(M)
+    assert_array_equal(np.ma.getmaskarray(M), mask)
+    assert_array_equal(np.ma.getdata(M), data)
+
+
 # -- transform: nodata_fill at nodata positions, the mask kept -------------------------
 ESTIMATORS = {
     "standardizer": PixelStandardizer(),

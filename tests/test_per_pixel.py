@@ -490,6 +490,39 @@ def test_mean_image_leaves_nodata_and_masked_values_out_per_position(masked):
 
 
 @pytest.mark.parametrize(
+    "dtype, nodata",
+    [
+        ("uint8", (0, 7, 0)),
+        ("uint8", (0, 7, 300)),  # 300: no uint8 pixel holds it, nothing left out
+        ("int16", (-1, 0, -1)),
+        ("float32", (float("nan"), 0.5, float("nan"))),
+    ],
+    ids=["two-sentinels", "one-unholdable", "int16", "nan-and-a-value"],
+)
+@pytest.mark.parametrize("channel_axis", [-1, 1])
+def test_per_channel_sentinels_leave_out_their_channel_at_every_position(
+    rng, dtype, nodata, channel_axis
+):
+    X = rng.integers(-1 if dtype == "int16" else 0, 8, (9, 4, 5, 3)).astype(dtype)
+    if dtype == "float32":
+        X /= 14  # 7 / 14 is the sentinel 0.5
+        X[rng.random(X.shape) < 0.2] = np.nan
+    invalid = np.isnan(X)  # NaN pixels never count, nodata or not
+    for c, sentinel in enumerate(nodata):
+        column = X[..., c]
+        invalid[..., c] |= (
+            np.isnan(column) if sentinel != sentinel else column == sentinel
+        )
+    given = X if channel_axis == -1 else np.moveaxis(X, -1, 1)
+    est = PixelCenterer(per_pixel=True, nodata=nodata, channel_axis=channel_axis)
+    count = est.fit(given).stats_.count
+    expected = (~invalid).sum(axis=0)
+    assert_array_equal(
+        count, expected if channel_axis == -1 else np.moveaxis(expected, -1, 0)
+    )
+
+
+@pytest.mark.parametrize(
     "shape", [(6, 3, 3, 3), (6, 4, 5, 3)], ids=["cube-reads-the-same", "other-shape"]
 )
 def test_layout_changed_after_fit_is_refused_not_misapplied(rng, shape):

@@ -27,7 +27,7 @@ from ._executors import (
     n_workers,
     partition,
 )
-from ._histograms import image_stats_and_histogram
+from ._histograms import image_stats_and_histogram, merged
 from ._modes import check_mode
 from ._nodata import check_nodata
 from ._sampling import SampledStats, check_sample, choose_sample, per_image_chunk
@@ -121,7 +121,7 @@ def _stats_of_files(
             continue
         if histogram:
             image, counts = image
-            hist = counts if hist is None else hist.merge(counts)
+            hist = merged(hist, counts)
         stats.merge_inplace(image)
         if message:
             warned.append((str(path), message))
@@ -404,8 +404,7 @@ def dataset_stats(
                 if moments is not None:
                     moments.extend(more[0])
                 total.merge_inplace(stats)
-                if counts is not None:
-                    hist = counts if hist is None else hist.merge(counts)
+                hist = merged(hist, counts)
                 skipped.extend(chunk_skipped)
                 warned.extend(chunk_warned)
                 bar.update(len(chunk))
@@ -441,7 +440,8 @@ def dataset_stats_on_cluster(
     worker_kwargs: dict | None = None,
     n_partitions: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> tuple[PixelStats, list]:
+    histogram: bool = False,
+) -> tuple:
     """Decode and accumulate image files on the workers of a Dask cluster.
 
     The file list is cut into contiguous partitions; each partition is one task
@@ -476,18 +476,47 @@ def dataset_stats_on_cluster(
         files each.
     progress : callable, default=None
         Called with the number of files of each finished partition, in order.
+    histogram : bool, default=False
+        Also count a :class:`~sk_pixels.PixelHistogram` of the same pixels, as
+        :func:`dataset_stats` does (the same per-partition worker, merged in
+        ``paths`` order: equal to the local histogram to the bit); the result
+        is then ``(stats, hist, skipped)``. A custom ``worker`` then receives
+        ``histogram=True`` and returns the histogram fourth.
 
     Returns
     -------
     stats : PixelStats
         Statistics of all images (empty if there were none).
+    hist : PixelHistogram or None
+        The histogram of the same pixels (None if no image was read), only
+        with ``histogram=True``.
     skipped : list
         What the worker reported as skipped, in ``paths`` order.
+
+    Raises
+    ------
+    ValueError
+        ``histogram=True`` and ``worker`` returned no histogram.
 
     Warns
     -----
     DecodeWarning
         As :func:`dataset_stats`.
+
+    Examples
+    --------
+    Skipped by the doctests (they start no cluster); tests/test_dask.py runs
+    the same on a LocalCluster.
+
+    >>> import distributed  # doctest: +SKIP
+    >>> from sklearn.datasets import load_sample_images  # doctest: +SKIP
+    >>> paths = load_sample_images().filenames  # doctest: +SKIP
+    >>> with distributed.Client(processes=False) as client:  # doctest: +SKIP
+    ...     stats, hist, skipped = dataset_stats_on_cluster(
+    ...         paths, client=client, histogram=True
+    ...     )
+    >>> hist.percentile([50])  # doctest: +SKIP
+    array([[73., 80., 68.]])
     """
     client, owned = connect(client)
     try:
@@ -498,6 +527,7 @@ def dataset_stats_on_cluster(
                 math.ceil(len(paths) / MAX_PARTITION),
             )
         parts = partition(paths, n_partitions)
+        kwargs = {**(worker_kwargs or {}), **({"histogram": True} if histogram else {})}
         results = map_in_order(
             client,
             worker or _stats_of_files,
@@ -505,19 +535,24 @@ def dataset_stats_on_cluster(
             items_per_task=1,
             mode=mode,
             on_error=on_error,
-            **(worker_kwargs or {}),
+            **kwargs,
         )
-        total, skipped, warned = PixelStats(), [], []
+        total, hist, skipped, warned = PixelStats(), None, [], []
         try:
             # In order: the first failing partition holds the first bad file,
             # and float statistics (if any) merge in a reproducible order.
-            for part, (stats, part_skipped, *part_warned) in zip(
-                parts, results, strict=True
-            ):
+            for part, (stats, part_skipped, *more) in zip(parts, results, strict=True):
                 total.merge_inplace(stats)
                 skipped.extend(part_skipped)
-                for more in part_warned:  # a worker may not report these
-                    warned.extend(more)
+                warned.extend(more[0] if more else [])  # a worker may not report
+                if histogram and len(more) < 2:
+                    raise ValueError(
+                        f"histogram=True, but worker {worker!r:.80} returned "
+                        f"{2 + len(more)} values without a histogram. Return "
+                        "(stats, skipped, warned, histogram) when called with "
+                        "histogram=True, as the default worker does."
+                    )
+                hist = merged(hist, more[1]) if histogram else None
                 if progress is not None:
                     progress(len(part))
         finally:
@@ -527,4 +562,4 @@ def dataset_stats_on_cluster(
             client.close()
     if warned:
         warnings.warn(DecodeWarning(warned), stacklevel=2)
-    return total, skipped
+    return (total, hist, skipped) if histogram else (total, skipped)

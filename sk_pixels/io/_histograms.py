@@ -63,3 +63,11 @@ def masked_histogram(pixels: np.ndarray, nodata: tuple) -> PixelHistogram:
         valid = plane[~invalid]
         rows.append(PixelHistogram.from_view(valid.reshape(1, -1, 1, 1)).counts)
     return PixelHistogram(np.concatenate(rows), pixels.dtype.name, 1)
+
+
+def merged(total: PixelHistogram | None, part: PixelHistogram | None):
+    """``total`` with ``part`` added; None stands for "no image read yet", so
+    the chunks of a folder merge in order wherever they were counted."""
+    if part is None or total is None:
+        return total if part is None else part
+    return total.merge(part)
