@@ -35,6 +35,8 @@ import warnings
 
 import numpy as np
 
+from ._blocks import _row_length
+
 #: Input dtypes the fused loop takes (others run the NumPy steps).
 _INPUTS = frozenset(
     np.dtype(name)
@@ -85,49 +87,35 @@ def _compile_or_warn():
 def _compile():
     import numba
 
-    # Two copies that differ only in the output type of the cast: a cast
-    # written as a function argument would make the kernel a closure, which
-    # numba cannot cache.  max/min keep NaN and the sign of zero as np.clip does.
+    # One loop for every input and output dtype: the cast is to ``y``'s element
+    # type.  Each image's row of ``width`` values is run in pieces of the
+    # coefficient rows' length (which divides it): one row for all images, or
+    # one per image.  max/min keep NaN and the sign of zero as np.clip does.
     @numba.njit(cache=True, nogil=True)
-    def rows32(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
-        n, width = x.shape
+    def rows(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
+        n, n_rows, width = x.shape
+        k, tile = center.shape
+        cast = y.dtype.type
         overflowed = 0
-        for r in range(n):
-            xr, yr = x[r], y[r]
-            if check:  # a finite value that became infinite: a step overflowed
-                for j in range(width):
-                    v = np.float32(xr[j])
-                    t = (v - center[j]) * scale[j] + offset[j]
-                    overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
-                    yr[j] = min(max(t, lo), hi)
-            elif clamp:
-                for j in range(width):
-                    t = (np.float32(xr[j]) - center[j]) * scale[j] + offset[j]
-                    yr[j] = min(max(t, lo), hi)
-            else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
-                for j in range(width):
-                    yr[j] = (np.float32(xr[j]) - center[j]) * scale[j] + offset[j]
-        return overflowed
-
-    @numba.njit(cache=True, nogil=True)
-    def rows64(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
-        n, width = x.shape
-        overflowed = 0
-        for r in range(n):
-            xr, yr = x[r], y[r]
-            if check:  # a finite value that became infinite: a step overflowed
-                for j in range(width):
-                    v = np.float64(xr[j])
-                    t = (v - center[j]) * scale[j] + offset[j]
-                    overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
-                    yr[j] = min(max(t, lo), hi)
-            elif clamp:
-                for j in range(width):
-                    t = (np.float64(xr[j]) - center[j]) * scale[j] + offset[j]
-                    yr[j] = min(max(t, lo), hi)
-            else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
-                for j in range(width):
-                    yr[j] = (np.float64(xr[j]) - center[j]) * scale[j] + offset[j]
+        for i in range(n):
+            q = min(i, k - 1)  # this image's row, or the one shared row
+            c, s, o = center[q], scale[q], offset[q]
+            for r in range(n_rows):
+                for b in range(0, width, tile):
+                    xr, yr = x[i, r, b : b + tile], y[i, r, b : b + tile]
+                    if check:  # a finite value that became infinite: a step overflowed
+                        for j in range(tile):
+                            v = cast(xr[j])
+                            t = (v - c[j]) * s[j] + o[j]
+                            overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
+                            yr[j] = min(max(t, lo), hi)
+                    elif clamp:
+                        for j in range(tile):
+                            t = (cast(xr[j]) - c[j]) * s[j] + o[j]
+                            yr[j] = min(max(t, lo), hi)
+                    else:  # no clip: the clamp to (-inf, inf) is the identity
+                        for j in range(tile):
+                            yr[j] = (cast(xr[j]) - c[j]) * s[j] + o[j]
         return overflowed
 
     @numba.njit(cache=True, nogil=True)
@@ -188,8 +176,45 @@ def _compile():
             out_lo[c] = min(out_lo[c], lo[j])
             out_hi[c] = max(out_hi[c], hi[j])
 
-    kernels = {np.dtype(np.float32): rows32, np.dtype(np.float64): rows64}
-    return kernels, largest, sums8, sums16, fold
+    # Exact statistics of each image of x (n, rows, width): sums of x and x * x
+    # per position in partials of part's type (uint32 for 8-bit pixels,
+    # flushed every ``chunk`` rows before they could wrap; else int64), folded
+    # into the channels of the image's int64 totals (n, C), and its extrema.
+    @numba.njit(cache=True, nogil=True)
+    def image_sums(x, part, chunk, total, squares, lo, hi):  # pragma: no cover
+        n, n_rows, width = x.shape
+        channels = total.shape[1]
+        acc, acc_sq = np.empty(width, part.dtype), np.empty(width, part.dtype)
+        cast = part.dtype.type
+        low, high = np.empty(width, x.dtype), np.empty(width, x.dtype)
+        for i in range(n):
+            low[:] = x[i, 0]
+            high[:] = x[i, 0]
+            for start in range(0, n_rows, chunk):
+                acc[:] = 0
+                acc_sq[:] = 0
+                for r in range(start, min(start + chunk, n_rows)):
+                    row = x[i, r]
+                    for j in range(width):  # two loops: each one vectorizes
+                        w = cast(row[j])
+                        acc[j] += w
+                        acc_sq[j] += w * w
+                    for j in range(width):
+                        low[j] = min(low[j], row[j])
+                        high[j] = max(high[j], row[j])
+                for ch in range(channels):  # sums in registers, not in memory
+                    t, q = total[i, ch], squares[i, ch]
+                    for j in range(ch, width, channels):
+                        t += acc[j]
+                        q += acc_sq[j]
+                    total[i, ch], squares[i, ch] = t, q
+            for ch in range(channels):
+                a, b = lo[i, ch], hi[i, ch]
+                for j in range(ch, width, channels):
+                    a, b = min(a, low[j]), max(b, high[j])
+                lo[i, ch], hi[i, ch] = a, b
+
+    return rows, largest, sums8, sums16, fold, image_sums
 
 
 def available() -> bool:
@@ -220,10 +245,12 @@ def affine_rows(
 
     Parameters
     ----------
-    x, y : ndarray of shape (n_rows, width)
-        C-contiguous input and output rows (``y`` may be ``x``).
-    coefficients : (center, scale, offset), each ndarray of shape (width,)
-        In ``y``'s dtype; a step that NumPy skips holds its exact identity.
+    x, y : ndarray of shape (n_images, n_rows, width)
+        C-contiguous input and output rows (``y`` may be ``x``), image by image.
+    coefficients : (center, scale, offset), each of shape (1 or n_images, tile)
+        C-contiguous rows in ``y``'s dtype, tiled from the channels' values
+        (``tile`` divides ``width``): one row for every image, or one per
+        image; a step that NumPy skips holds its exact identity.
     bounds : (lo, hi) of ``y``'s dtype
         Clip bounds, ``(-inf, inf)`` for none.
     track_max : bool
@@ -242,7 +269,7 @@ def affine_rows(
     if track_max:
         observed = float(largest(x)) if x.size else -np.inf
     clamp = bool(bounds[0] != -np.inf or bounds[1] != np.inf)
-    if rows[y.dtype](x, y, *coefficients, *bounds, check_overflow, clamp):
+    if rows(x, y, *coefficients, *bounds, check_overflow, clamp):
         _overflow()
     return observed
 
@@ -285,7 +312,7 @@ def exact_sums(flat: np.ndarray, channels: int):
     arguments and results): ``flat`` is a 1-D C-contiguous stream of integer
     pixels of at most 16 bits, channel = index % ``channels``.
     """
-    _, _, sums8, sums16, fold = _loaded or _load()
+    _, _, sums8, sums16, fold, _ = _loaded or _load()
     width = channels * max(1, _STATS_ROW // channels)
     n_full = flat.size // width if flat.size >= width else 0
     if n_full == 0:
@@ -331,16 +358,32 @@ def exact_sums(flat: np.ndarray, channels: int):
     return fold_total, fold_squares, lo, hi
 
 
+#: Per-image sums stay int64 below this (else they are Python ints).
+_INT64_SUMS = 2**62
+
+
 def exact_sums_per_image(view: np.ndarray):
     """:func:`exact_sums` of each image of a C-contiguous ``(n, H, W, C)`` batch.
 
-    Returns int64 sums and sums of squares (exact: one image's sums stay below
-    2**62) and float64 extrema, each of shape ``(n, C)``.
+    One pass over the whole batch (no Python per image).  Returns the sums and
+    sums of squares, int64 (object arrays of Python ints for an image whose
+    sums could reach 2**62: a 16-bit image of over 2**30 pixels), and float64
+    extrema, each of shape ``(n, C)``.
     """
-    n, c = view.shape[0], view.shape[-1]
-    if n == 0:
-        empty = np.zeros((0, c))
-        return empty.astype(np.int64), empty.astype(np.int64), empty, empty
-    total, squares, lo, hi = zip(*(exact_sums(x.reshape(-1), c) for x in view))
-    sums = np.array([total, squares], dtype=np.int64)
-    return sums[0], sums[1], np.stack(lo), np.stack(hi)
+    n, h, w, c = view.shape
+    info = np.iinfo(view.dtype)
+    if h * w * max(-int(info.min), int(info.max)) ** 2 >= _INT64_SUMS:
+        total, squares, lo, hi = zip(*(exact_sums(x.reshape(-1), c) for x in view))
+        return np.stack(total), np.stack(squares), np.stack(lo), np.stack(hi)
+    image_sums = (_loaded or _load())[5]
+    width = _row_length(h * w, c, w, _STATS_ROW)
+    eight_bit = view.dtype == np.uint8
+    part = np.empty(0, np.uint32 if eight_bit else np.int64)  # their type
+    sums = np.zeros((2, n, c), np.int64)
+    lo, hi = (
+        np.full((n, c), info.max, view.dtype),
+        np.full((n, c), info.min, view.dtype),
+    )
+    rows = view.reshape(n, -1, width)
+    image_sums(rows, part, _CHUNK8 if eight_bit else rows.shape[1], *sums, lo, hi)
+    return sums[0], sums[1], lo.astype(np.float64), hi.astype(np.float64)

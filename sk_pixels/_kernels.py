@@ -82,6 +82,9 @@ ERROR_BOUND = 3
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
 
+#: The same for per-image coefficients (tiled again for each image).
+_PER_IMAGE_TILE = 512
+
 #: Values per block: the statistics' block size (``_blocks.BLOCK_BYTES``) of
 #: float32 output, so a 224x224 RGB image (150,528 values) is one block, and a
 #: block stays in a 1 MiB L2 cache between the steps.
@@ -275,9 +278,12 @@ class Plan:
             )
         if n_threads is None:
             n_threads = _threads.get_num_threads(src.nbytes + dst.nbytes)
-        if n_threads <= 1 and not self.per_image and _fused.applies(src, dst):
+        fused = _fused.applies(src, dst)
+        if n_threads <= 1 and fused:
             # One pass needs no cache blocks: the whole batch in one call.
             return self._fused_rows(src, dst, track_max)
+        if fused:  # blocks only to share the batch among the threads
+            block = max(block, -(-src.size // (8 * n_threads)))
         layout = _layout(dst)
         in_place = _same_memory(src, dst)
         if n_threads <= 1 and src.size <= block and not self.per_image:
@@ -286,7 +292,7 @@ class Plan:
         def run(blocks) -> float:
             observed = -np.inf
             tile_buf = None
-            if self.per_image and layout == "last":
+            if self.per_image and layout == "last" and not fused:
                 # Coefficient rows of the largest block (its images x one row).
                 size = max(_tile_size(src.shape, im, rs) for im, rs in blocks)
                 tile_buf = np.empty((3, size), dtype=self.ftype)
@@ -309,24 +315,10 @@ class Plan:
 
     def _block(self, x, y, images, layout, in_place, track_max, tile_buf=None):
         """One block: cast, then the steps in place (fused when compiled)."""
-        fused = layout == "last" and _fused.applies(x, y)
-        if fused and not self.per_image:
-            return self._fused_rows(x, y, track_max)
+        if layout == "last" and _fused.applies(x, y):
+            return self._fused_rows(x, y, track_max, images)
         observed = -np.inf
         view, *coef = self._operands(y, images, layout, tile_buf)
-        if fused:  # per image: its own rows of coefficients
-            width = view.shape[-1]
-            for k in range(x.shape[0]):
-                seen = _fused.affine_rows(
-                    x[k].reshape(-1, width),
-                    y[k].reshape(-1, width),
-                    tuple(a[k, 0] for a in coef),
-                    self.bounds,
-                    track_max,
-                    self.may_overflow,
-                )
-                observed = max(observed, seen) if track_max else observed
-            return observed if track_max else np.nan
         if track_max:
             observed = float(np.fmax.reduce(x, axis=None))
         if not in_place:
@@ -338,14 +330,23 @@ class Plan:
             np.clip(view, self.clip[0], self.clip[1], out=view)
         return observed if track_max else np.nan
 
-    def _fused_rows(self, x, y, track_max):
-        """The fused loop over C-contiguous channels-last blocks x -> y."""
+    def _fused_rows(self, x, y, track_max, images=slice(None)):
+        """The fused loop over C-contiguous channels-last images x -> y (the
+        ``images`` of the plan's per-image coefficients), in one call."""
         g, r, w, c = y.shape
         width = _row_length(r * w, c, w, _TILE_ROW)
+        if self.per_image:  # each image's values tiled into short rows
+            m = width // c
+            reps = _row_length(m, c, m, _PER_IMAGE_TILE) // c
+            coefficients = tuple(
+                np.tile(a[images].reshape(g, c), (1, reps)) for a in self.coefficients
+            )
+        else:
+            coefficients = tuple(a.reshape(1, width) for a in self._tiled(width))
         return _fused.affine_rows(
-            x.reshape(-1, width),
-            y.reshape(-1, width),
-            self._tiled(width),
+            x.reshape(g, -1, width),
+            y.reshape(g, -1, width),
+            coefficients,
             self.bounds,
             track_max,
             self.may_overflow,
