@@ -342,7 +342,7 @@ class Plan:
                 np.tile(a[images].reshape(g, c), (1, reps)) for a in self.coefficients
             )
         else:
-            coefficients = tuple(a.reshape(1, width) for a in self._tiled(width))
+            coefficients = self._tiled(width)
         return _fused.affine_rows(
             x.reshape(g, -1, width),
             y.reshape(g, -1, width),
@@ -353,11 +353,14 @@ class Plan:
         )
 
     def _tiled(self, width: int) -> tuple[np.ndarray, ...]:
-        """The coefficients tiled into rows of ``width`` values (kept per width)."""
+        """The coefficients tiled into one row of ``width`` values, shape (1, width)
+        (kept per width)."""
         tiles = self._tiles.get(width)
         if tiles is None:
             c = self.coefficients[0].shape[-1]
-            tiles = tuple(np.tile(a.reshape(-1), width // c) for a in self.coefficients)
+            tiles = tuple(
+                np.tile(a.reshape(1, -1), width // c) for a in self.coefficients
+            )
             if len(self._tiles) < 16:  # a few image sizes per plan
                 self._tiles[width] = tiles
         return tiles
