@@ -22,6 +22,11 @@ partials for 8-bit pixels, flushed before they could wrap; 64-bit otherwise)
 and the extrema, folded into channels as Python ints.  Integer sums are exact
 whatever the order, so the result is the NumPy/BLAS engine's, to the bit.
 
+Per-image scopes (``scope="image"``) take two calls for the whole batch, with
+no Python per image: :func:`exact_sums_per_image` (each image's int64 sums and
+extrema, one pass) and :func:`affine_rows` with one row of coefficients per
+image (their Python-side derivation is the NumPy path's, so the map is too).
+
 numba is imported, and a kernel compiled for its dtypes, on first use
 (``cache=True`` keeps the machine code on disk, so only the first process
 ever pays the compilation).
