@@ -220,6 +220,7 @@ PER_IMAGE_BATCHES = {
     "uint16 two channels": ("uint16", (3, 64, 48, 2)),
     "int8": ("int8", (3, 5, 6, 3)),
     "int16": ("int16", (3, 9, 10, 3)),
+    "float32 with NaN": ("float32", (3, 8, 9, 3)),
 }
 
 #: Layouts of the same batch: contiguous (the fused path), and ones the fused
@@ -239,10 +240,10 @@ def test_per_image_scope_fused_equals_numpy_to_the_bit(
     batch, per_channel, layout, rng, numpy_steps
 ):
     dtype, shape = PER_IMAGE_BATCHES[batch]
-    info = np.iinfo(dtype)
     X = _input(rng, dtype, shape)
-    X[1] = info.max  # constant images: zero std, mapped to exactly 0
-    X[-1] = info.min
+    # Constant images (zero std: mapped to exactly 0), at the ends of the range.
+    info = np.iinfo(dtype) if X.dtype.kind in "ui" else None
+    X[1], X[-1] = (0.5, 0.0) if info is None else (info.max, info.min)
     arrange, channel_axis = LAYOUTS[layout]
     X = arrange(X)
     results = []
