@@ -192,12 +192,12 @@ def _compile():
         acc, acc_sq = np.empty(width, part.dtype), np.empty(width, part.dtype)
         cast = part.dtype.type
         low, high = np.empty(width, x.dtype), np.empty(width, x.dtype)
-        for i in range(n):
-            low[:] = x[i, 0]
-            high[:] = x[i, 0]
+        for i in range(n):  # (loops, not slice assignments: 3x faster to compile)
+            for j in range(width):
+                low[j] = high[j] = x[i, 0, j]
             for start in range(0, n_rows, chunk):
-                acc[:] = 0
-                acc_sq[:] = 0
+                for j in range(width):
+                    acc[j] = acc_sq[j] = 0
                 for r in range(start, min(start + chunk, n_rows)):
                     row = x[i, r]
                     for j in range(width):  # two loops: each one vectorizes
