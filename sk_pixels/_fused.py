@@ -93,34 +93,31 @@ def _compile():
     import numba
 
     # One loop for every input and output dtype: the cast is to ``y``'s element
-    # type.  Each image's row of ``width`` values is run in pieces of the
-    # coefficient rows' length (which divides it): one row for all images, or
-    # one per image.  max/min keep NaN and the sign of zero as np.clip does.
+    # type.  Coefficient rows of ``width`` values: one for all images, or one
+    # per image.  max/min keep NaN and the sign of zero as np.clip does.
     @numba.njit(cache=True, nogil=True)
     def rows(x, y, center, scale, offset, lo, hi, check, clamp):  # pragma: no cover
         n, n_rows, width = x.shape
-        k, tile = center.shape
         cast = y.dtype.type
         overflowed = 0
         for i in range(n):
-            q = min(i, k - 1)  # this image's row, or the one shared row
+            q = min(i, center.shape[0] - 1)  # this image's row, or the shared one
             c, s, o = center[q], scale[q], offset[q]
             for r in range(n_rows):
-                for b in range(0, width, tile):
-                    xr, yr = x[i, r, b : b + tile], y[i, r, b : b + tile]
-                    if check:  # a finite value that became infinite: a step overflowed
-                        for j in range(tile):
-                            v = cast(xr[j])
-                            t = (v - c[j]) * s[j] + o[j]
-                            overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
-                            yr[j] = min(max(t, lo), hi)
-                    elif clamp:
-                        for j in range(tile):
-                            t = (cast(xr[j]) - c[j]) * s[j] + o[j]
-                            yr[j] = min(max(t, lo), hi)
-                    else:  # no clip: the clamp to (-inf, inf) is the identity
-                        for j in range(tile):
-                            yr[j] = (cast(xr[j]) - c[j]) * s[j] + o[j]
+                xr, yr = x[i, r], y[i, r]
+                if check:  # a finite value that became infinite: a step overflowed
+                    for j in range(width):
+                        v = cast(xr[j])
+                        t = (v - c[j]) * s[j] + o[j]
+                        overflowed += (abs(t) == np.inf) & (abs(v) != np.inf)
+                        yr[j] = min(max(t, lo), hi)
+                elif clamp:
+                    for j in range(width):
+                        t = (cast(xr[j]) - c[j]) * s[j] + o[j]
+                        yr[j] = min(max(t, lo), hi)
+                else:  # no clip: the clamp to (-inf, inf) is the identity, skipped
+                    for j in range(width):
+                        yr[j] = (cast(xr[j]) - c[j]) * s[j] + o[j]
         return overflowed
 
     @numba.njit(cache=True, nogil=True)
@@ -252,10 +249,10 @@ def affine_rows(
     ----------
     x, y : ndarray of shape (n_images, n_rows, width)
         C-contiguous input and output rows (``y`` may be ``x``), image by image.
-    coefficients : (center, scale, offset), each of shape (1 or n_images, tile)
-        C-contiguous rows in ``y``'s dtype, tiled from the channels' values
-        (``tile`` divides ``width``): one row for every image, or one per
-        image; a step that NumPy skips holds its exact identity.
+    coefficients : (center, scale, offset), each of shape (1 or n_images, width)
+        C-contiguous rows in ``y``'s dtype, tiled from the channels' values:
+        one row for every image, or one per image; a step that NumPy skips
+        holds its exact identity.
     bounds : (lo, hi) of ``y``'s dtype
         Clip bounds, ``(-inf, inf)`` for none.
     track_max : bool

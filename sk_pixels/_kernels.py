@@ -82,9 +82,6 @@ ERROR_BOUND = 3
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
 
-#: The same for per-image coefficients (tiled again for each image).
-_PER_IMAGE_TILE = 512
-
 #: Values per block: the statistics' block size (``_blocks.BLOCK_BYTES``) of
 #: float32 output, so a 224x224 RGB image (150,528 values) is one block, and a
 #: block stays in a 1 MiB L2 cache between the steps.
@@ -335,11 +332,10 @@ class Plan:
         ``images`` of the plan's per-image coefficients), in one call."""
         g, r, w, c = y.shape
         width = _row_length(r * w, c, w, _TILE_ROW)
-        if self.per_image:  # each image's values tiled into short rows
-            m = width // c
-            reps = _row_length(m, c, m, _PER_IMAGE_TILE) // c
+        if self.per_image:  # a row of each image's values
             coefficients = tuple(
-                np.tile(a[images].reshape(g, c), (1, reps)) for a in self.coefficients
+                np.tile(a[images].reshape(g, c), (1, width // c))
+                for a in self.coefficients
             )
         else:
             coefficients = self._tiled(width)
