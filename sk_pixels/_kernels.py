@@ -82,6 +82,10 @@ ERROR_BOUND = 3
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
 
+#: Values of per-image coefficient rows made at a time (each of 3 arrays): the
+#: fused loop takes the images of a batch in groups of this many values.
+_TILE_VALUES = 2**16
+
 #: Values per block: the statistics' block size (``_blocks.BLOCK_BYTES``) of
 #: float32 output, so a 224x224 RGB image (150,528 values) is one block, and a
 #: block stays in a 1 MiB L2 cache between the steps.
@@ -329,24 +333,26 @@ class Plan:
 
     def _fused_rows(self, x, y, track_max, images=slice(None)):
         """The fused loop over C-contiguous channels-last images x -> y (the
-        ``images`` of the plan's per-image coefficients), in one call."""
+        ``images`` of the plan's per-image coefficients): one call, or one per
+        group of images whose coefficient rows fill :data:`_TILE_VALUES`."""
         g, r, w, c = y.shape
         width = _row_length(r * w, c, w, _TILE_ROW)
-        if self.per_image:  # a row of each image's values
-            coefficients = tuple(
-                np.tile(a[images].reshape(g, c), (1, width // c))
-                for a in self.coefficients
+        x, y = x.reshape(g, -1, width), y.reshape(g, -1, width)
+        args = (self.bounds, track_max, self.may_overflow)
+        if not self.per_image:
+            return _fused.affine_rows(x, y, self._tiled(width), *args)
+        coefficients = [a[images].reshape(g, c) for a in self.coefficients]
+        step = max(1, _TILE_VALUES // width)
+        seen = [
+            _fused.affine_rows(
+                x[k : k + step],
+                y[k : k + step],
+                [np.tile(a[k : k + step], (1, width // c)) for a in coefficients],
+                *args,
             )
-        else:
-            coefficients = self._tiled(width)
-        return _fused.affine_rows(
-            x.reshape(g, -1, width),
-            y.reshape(g, -1, width),
-            coefficients,
-            self.bounds,
-            track_max,
-            self.may_overflow,
-        )
+            for k in range(0, g, step)
+        ]
+        return max(seen) if track_max else np.nan
 
     def _tiled(self, width: int) -> tuple[np.ndarray, ...]:
         """The coefficients tiled into one row of ``width`` values, shape (1, width)

@@ -162,12 +162,15 @@ def test_fused_exact_statistics_flush_their_32_bit_partials(monkeypatch, numpy_s
     assert fused_per_image == PixelStats.from_view(X, per_image=True)
 
 
+@pytest.mark.parametrize("tile_values", [None, 1], ids=["one-call", "image-by-image"])
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
 @pytest.mark.parametrize("clip", [None, (-1.0, 1.0)], ids=["no-clip", "clip"])
 def test_fused_per_image_maps_equal_numpy_steps(
-    dtype, clip, n_threads, rng, numpy_steps
+    dtype, clip, n_threads, tile_values, rng, numpy_steps, monkeypatch
 ):
+    if tile_values is not None:  # groups of images of one image each
+        monkeypatch.setattr(_kernels, "_TILE_VALUES", tile_values)
     x = _input(rng, dtype, shape=(5, 6, 7, 3))
     n, c = x.shape[0], x.shape[-1]
     scale = rng.random((n, 1, 1, c)) + 0.5
@@ -216,6 +219,7 @@ PER_IMAGE_BATCHES = {
     "uint8 one pixel": ("uint8", (2, 1, 1, 3)),
     "uint8 gray": ("uint8", (3, 13, 11, 1)),
     "uint8 large rows": ("uint8", (2, 301, 300, 4)),
+    "uint8 two groups of images": ("uint8", (80, 40, 40, 3)),
     "uint16": ("uint16", (4, 31, 17, 3)),
     "uint16 two channels": ("uint16", (3, 64, 48, 2)),
     "int8": ("int8", (3, 5, 6, 3)),
@@ -271,7 +275,8 @@ def _recording(fn, calls: list):
 
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per-channel", "global"])
 def test_per_image_scope_takes_one_fused_call_per_batch(per_channel, rng, monkeypatch):
-    # No Python per image: one statistics pass and one map over the batch.
+    # No Python per image: one statistics pass and one map over the batch (the
+    # map takes groups of images of 2**16 coefficient values: here, all).
     calls = []
     for name in ("exact_sums_per_image", "affine_rows", "exact_sums"):
         monkeypatch.setattr(_fused, name, _recording(getattr(_fused, name), calls))
