@@ -338,9 +338,11 @@ class Plan:
         g, r, w, c = y.shape
         width = _row_length(r * w, c, w, _TILE_ROW)
         x, y = x.reshape(g, -1, width), y.reshape(g, -1, width)
-        args = (self.bounds, track_max, self.may_overflow)
-        if not self.per_image:
-            return _fused.affine_rows(x, y, self._tiled(width), *args)
+        bounds, check = self.bounds, self.may_overflow
+        if not self.per_image:  # one map for all images
+            return _fused.affine_rows(
+                x, y, self._tiled(width), bounds, track_max, check
+            )
         coefficients = [a[images].reshape(g, c) for a in self.coefficients]
         step = max(1, _TILE_VALUES // width)
         seen = [
@@ -348,7 +350,9 @@ class Plan:
                 x[k : k + step],
                 y[k : k + step],
                 [np.tile(a[k : k + step], (1, width // c)) for a in coefficients],
-                *args,
+                bounds,
+                track_max,
+                check,
             )
             for k in range(0, g, step)
         ]
