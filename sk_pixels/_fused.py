@@ -19,8 +19,9 @@ The exact statistics of a contiguous batch of integer pixels of at most 16 bits
 (:func:`exact_sums`, used by ``sk_pixels._reduce``) are read once: per
 position of long rows, the sums of ``x`` and ``x * x`` in integers (32-bit
 partials for 8-bit pixels, flushed before they could wrap; 64-bit otherwise)
-and the extrema, folded into channels as Python ints.  Integer sums are exact
-whatever the order, so the result is the NumPy/BLAS engine's, to the bit.
+and the extrema, folded into int64 channel totals that cannot overflow, then
+Python ints.  Integer sums are exact whatever the order, so the result is the
+NumPy/BLAS engine's, to the bit.
 
 Per-image scopes (``scope="image"``) take two calls for the whole batch, with
 no Python per image: :func:`exact_sums_per_image` (each image's int64 sums and
@@ -128,56 +129,6 @@ def _compile():
                 observed = v
         return observed
 
-    # Exact statistics: per position of rows of ``width`` values, sums of x and
-    # x * x and extrema, in one pass.  8-bit pixels sum into 32-bit partials
-    # over at most _CHUNK8 rows, which cannot wrap, then into 64-bit totals;
-    # wider pixels (<= 16 bits) sum into 64-bit totals directly.
-    @numba.njit(cache=True, nogil=True)
-    def sums8(rows, total, squares, lo, hi, chunk):  # pragma: no cover (compiled)
-        n, width = rows.shape
-        part = np.zeros(width, np.uint32)
-        part_sq = np.zeros(width, np.uint32)
-        for start in range(0, n, chunk):
-            for r in range(start, min(start + chunk, n)):
-                row = rows[r]
-                for j in range(width):  # two loops: each one vectorizes
-                    w = np.uint32(row[j])
-                    part[j] += w
-                    part_sq[j] += w * w
-                for j in range(width):
-                    lo[j] = min(lo[j], row[j])
-                    hi[j] = max(hi[j], row[j])
-            for j in range(width):
-                total[j] += part[j]
-                squares[j] += part_sq[j]
-                part[j] = 0
-                part_sq[j] = 0
-
-    @numba.njit(cache=True, nogil=True)
-    def sums16(rows, total, squares, lo, hi, chunk):  # pragma: no cover (compiled)
-        n, width = rows.shape
-        for r in range(n):
-            row = rows[r]
-            for j in range(width):
-                w = np.int64(row[j])
-                total[j] += w
-                squares[j] += np.uint64(w * w)
-            for j in range(width):
-                lo[j] = min(lo[j], row[j])
-                hi[j] = max(hi[j], row[j])
-
-    @numba.njit(cache=True, nogil=True)
-    def fold(
-        total, squares, lo, hi, out_total, out_squares, out_lo, out_hi
-    ):  # pragma: no cover
-        channels = out_total.shape[0]
-        for j in range(total.shape[0]):
-            c = j % channels
-            out_total[c] += total[j]
-            out_squares[c] += np.int64(squares[j])
-            out_lo[c] = min(out_lo[c], lo[j])
-            out_hi[c] = max(out_hi[c], hi[j])
-
     # Exact statistics of each image of x (n, rows, width): sums of x and x * x
     # per position in partials of part's type (uint32 for 8-bit pixels,
     # flushed every ``chunk`` rows before they could wrap; else int64), folded
@@ -216,7 +167,7 @@ def _compile():
                     a, b = min(a, low[j]), max(b, high[j])
                 lo[i, ch], hi[i, ch] = a, b
 
-    return rows, largest, sums8, sums16, fold, image_sums
+    return rows, largest, image_sums
 
 
 def available() -> bool:
@@ -300,6 +251,10 @@ _CHUNK8 = 65_536
 #: Values per row of the statistics pass (a multiple of the channels near it).
 _STATS_ROW = 3072
 
+#: Bound of the int64 sums of one call of the statistics kernel (beyond: parts
+#: of a stream added up as Python ints, or an image's sums taken as a stream).
+_INT64_SUMS = 2**62
+
 
 def applies_sums(flat: np.ndarray) -> bool:
     """Whether :func:`exact_sums` can take the contiguous stream ``flat``."""
@@ -312,56 +267,47 @@ def exact_sums(flat: np.ndarray, channels: int):
 
     The fused counterpart of ``sk_pixels._reduce._exact_stream`` (same
     arguments and results): ``flat`` is a 1-D C-contiguous stream of integer
-    pixels of at most 16 bits, channel = index % ``channels``.
+    pixels of at most 16 bits, channel = index % ``channels``.  Its rows go
+    through :func:`_sums` as one image, or as several whose int64 sums cannot
+    reach 2**62 (a stream of over 2**30 16-bit values per channel), added up
+    as Python ints.
     """
-    _, _, sums8, sums16, fold, _ = _loaded or _load()
     width = channels * max(1, _STATS_ROW // channels)
     n_full = flat.size // width if flat.size >= width else 0
     if n_full == 0:
         width, n_full = channels, flat.size // channels
-    info = np.iinfo(flat.dtype)
-    total = np.zeros(width, np.int64)
-    squares = np.zeros(width, np.uint64)
-    lo = np.full(width, info.max, flat.dtype)
-    hi = np.full(width, info.min, flat.dtype)
-    kernel = sums8 if flat.dtype == np.uint8 else sums16
     rows = flat[: n_full * width].reshape(n_full, width)
-    kernel(rows, total, squares, lo, hi, _CHUNK8)
+    info = np.iinfo(flat.dtype)
+    step = max(1, _INT64_SUMS // (max(-int(info.min), int(info.max)) ** 2 * width))
+    parts = [_sums(rows[k : k + step][None], channels) for k in range(0, n_full, step)]
+    total, squares, lo, hi = (np.concatenate(a) for a in zip(*parts, strict=True))
+    total, squares = total.astype(object).sum(0), squares.astype(object).sum(0)
+    lo, hi = lo.min(0).astype(np.float64), hi.max(0).astype(np.float64)
     tail = flat[n_full * width :]  # fewer values than one row
-    # Fold the positions into channels: in int64 where no sum can reach 2**62
-    # (every batch that fits in memory, for 8-bit pixels), else as Python ints.
-    largest = max(-int(info.min), int(info.max)) ** 2
-    out_lo = np.full(channels, info.max, flat.dtype)
-    out_hi = np.full(channels, info.min, flat.dtype)
-    if flat.size * largest < 2**62:
-        fold_total = np.zeros(channels, np.int64)
-        fold_squares = np.zeros(channels, np.int64)
-        fold(total, squares, lo, hi, fold_total, fold_squares, out_lo, out_hi)
-        fold_total, fold_squares = (
-            fold_total.astype(object),
-            fold_squares.astype(object),
-        )
-    else:
-        fold_total = np.zeros(channels, dtype=object)  # Python ints
-        fold_squares = np.zeros(channels, dtype=object)
-        for k, (t, q) in enumerate(zip(total.tolist(), squares.tolist(), strict=True)):
-            fold_total[k % channels] += t
-            fold_squares[k % channels] += q
-        out_lo = lo.reshape(-1, channels).min(axis=0)
-        out_hi = hi.reshape(-1, channels).max(axis=0)
-    lo, hi = out_lo.astype(np.float64), out_hi.astype(np.float64)
     if tail.size:
         t = tail.reshape(-1, channels)
         for c, column in enumerate(t.T.tolist()):
-            fold_total[c] += sum(column)
-            fold_squares[c] += sum(v * v for v in column)
+            total[c] += sum(column)
+            squares[c] += sum(v * v for v in column)
         lo = np.fmin(lo, t.min(axis=0))
         hi = np.fmax(hi, t.max(axis=0))
-    return fold_total, fold_squares, lo, hi
+    return total, squares, lo, hi
 
 
-#: Per-image sums stay int64 below this (else they are Python ints).
-_INT64_SUMS = 2**62
+def _sums(x: np.ndarray, channels: int):
+    """Exact int64 sums, sums of squares and extrema (x's dtype), each (n, C),
+    of the images of x (n, rows, width) of integer pixels of at most 16 bits,
+    each of whose sums stays below 2**62 (channel = position % ``channels``)."""
+    n, n_rows, _ = x.shape
+    info = np.iinfo(x.dtype)
+    eight_bit = x.dtype == np.uint8
+    part = np.empty(0, np.uint32 if eight_bit else np.int64)  # their type
+    sums = np.zeros((2, n, channels), np.int64)
+    lo = np.full((n, channels), info.max, x.dtype)
+    hi = np.full((n, channels), info.min, x.dtype)
+    image_sums = (_loaded or _load())[2]
+    image_sums(x, part, _CHUNK8 if eight_bit else n_rows, *sums, lo, hi)
+    return sums[0], sums[1], lo, hi
 
 
 def exact_sums_per_image(view: np.ndarray):
@@ -377,15 +323,6 @@ def exact_sums_per_image(view: np.ndarray):
     if h * w * max(-int(info.min), int(info.max)) ** 2 >= _INT64_SUMS:
         total, squares, lo, hi = zip(*(exact_sums(x.reshape(-1), c) for x in view))
         return np.stack(total), np.stack(squares), np.stack(lo), np.stack(hi)
-    image_sums = (_loaded or _load())[5]
     width = _row_length(h * w, c, w, _STATS_ROW)
-    eight_bit = view.dtype == np.uint8
-    part = np.empty(0, np.uint32 if eight_bit else np.int64)  # their type
-    sums = np.zeros((2, n, c), np.int64)
-    lo, hi = (
-        np.full((n, c), info.max, view.dtype),
-        np.full((n, c), info.min, view.dtype),
-    )
-    rows = view.reshape(n, -1, width)
-    image_sums(rows, part, _CHUNK8 if eight_bit else rows.shape[1], *sums, lo, hi)
-    return sums[0], sums[1], lo.astype(np.float64), hi.astype(np.float64)
+    total, squares, lo, hi = _sums(view.reshape(n, -1, width), c)
+    return total, squares, lo.astype(np.float64), hi.astype(np.float64)

@@ -286,12 +286,15 @@ def test_per_image_scope_takes_one_fused_call_per_batch(per_channel, rng, monkey
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])
-def test_per_image_sums_of_huge_images_are_python_ints(dtype, rng, monkeypatch):
-    # Sums that could pass 2**62 for one image (16-bit images of over 2**30
-    # pixels) are taken image by image as Python ints; a low limit runs that.
+def test_sums_that_could_pass_int64_are_python_ints(dtype, rng, monkeypatch):
+    # Sums that could pass 2**62 in one kernel call (16-bit streams or images of
+    # over 2**30 values per channel) are taken in parts added up as Python
+    # ints, image by image; a low limit runs that on a small batch.
     X = _input(rng, dtype, shape=(3, 8, 9, 3))
     expected = PixelStats.from_view(X, per_image=True)
+    expected_pooled = PixelStats.from_array(X)
     monkeypatch.setattr(_fused, "_INT64_SUMS", 1)
+    assert PixelStats.from_array(X) == expected_pooled
     total, squares, lo, hi = _fused.exact_sums_per_image(X)
     assert total.dtype == squares.dtype == object
     assert total.tolist() == expected.sum.tolist()
