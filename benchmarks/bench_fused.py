@@ -67,6 +67,10 @@ def transform_rows(X: np.ndarray, threads: Threads) -> dict:
     one = lambda f: threads.wrap(f, 1)  # noqa: E731
     prealloc = np.empty(X.shape, np.float32)
     scaler = PixelStandardizer(mean="imagenet", std="imagenet").fit(X[:1])
+    global_scaler = PixelStandardizer(scope="image", per_channel=False)
+    channel_scaler = PixelStandardizer(scope="image")
+    per_image_global = lambda: global_scaler.transform(X)  # noqa: E731
+    per_image = lambda: channel_scaler.transform(X)  # noqa: E731
     return {
         "floor: np.empty + np.copyto (allocating cast)": (
             one(lambda: np.copyto(np.empty(X.shape, np.float32), X)),
@@ -96,16 +100,16 @@ def transform_rows(X: np.ndarray, threads: Threads) -> dict:
             one(lambda: three_pass(X, prealloc)),
             "prealloc",
         ),
-        # Per-image coefficients run the NumPy steps (the fused loop takes one
-        # map per block); the statistics pass is per image, not the stream.
-        "per image, global (scope='image')": (
-            one(
-                lambda: PixelStandardizer(scope="image", per_channel=False).transform(X)
-            ),
+        # Per-image scopes: one numba pass for every image's exact statistics,
+        # then one fused map with per-image coefficient rows (two calls a batch).
+        "per image, global (scope='image')": (one(per_image_global), "alloc"),
+        "per image, per channel (scope='image')": (one(per_image), "alloc"),
+        "per image, global, NumPy engine and steps": (
+            one(_numpy_kernel(per_image_global)),
             "alloc",
         ),
-        "per image, per channel (scope='image')": (
-            one(lambda: PixelStandardizer(scope="image").transform(X)),
+        "per image, per channel, NumPy engine and steps": (
+            one(_numpy_kernel(per_image)),
             "alloc",
         ),
     }

@@ -82,6 +82,10 @@ ERROR_BOUND = 3
 #: Length of the coefficient rows tiled for channels-last blocks (values).
 _TILE_ROW = 1024
 
+#: Values of per-image coefficient rows made at a time (each of 3 arrays): the
+#: fused loop takes the images of a batch in groups of this many values.
+_TILE_VALUES = 2**16
+
 #: Values per block: the statistics' block size (``_blocks.BLOCK_BYTES``) of
 #: float32 output, so a 224x224 RGB image (150,528 values) is one block, and a
 #: block stays in a 1 MiB L2 cache between the steps.
@@ -275,9 +279,12 @@ class Plan:
             )
         if n_threads is None:
             n_threads = _threads.get_num_threads(src.nbytes + dst.nbytes)
-        if n_threads <= 1 and not self.per_image and _fused.applies(src, dst):
+        fused = _fused.applies(src, dst)
+        if n_threads <= 1 and fused:
             # One pass needs no cache blocks: the whole batch in one call.
             return self._fused_rows(src, dst, track_max)
+        if fused:  # blocks only to share the batch among the threads
+            block = max(block, -(-src.size // (8 * n_threads)))
         layout = _layout(dst)
         in_place = _same_memory(src, dst)
         if n_threads <= 1 and src.size <= block and not self.per_image:
@@ -286,7 +293,7 @@ class Plan:
         def run(blocks) -> float:
             observed = -np.inf
             tile_buf = None
-            if self.per_image and layout == "last":
+            if self.per_image and layout == "last" and not fused:
                 # Coefficient rows of the largest block (its images x one row).
                 size = max(_tile_size(src.shape, im, rs) for im, rs in blocks)
                 tile_buf = np.empty((3, size), dtype=self.ftype)
@@ -309,24 +316,10 @@ class Plan:
 
     def _block(self, x, y, images, layout, in_place, track_max, tile_buf=None):
         """One block: cast, then the steps in place (fused when compiled)."""
-        fused = layout == "last" and _fused.applies(x, y)
-        if fused and not self.per_image:
-            return self._fused_rows(x, y, track_max)
+        if layout == "last" and _fused.applies(x, y):
+            return self._fused_rows(x, y, track_max, images)
         observed = -np.inf
         view, *coef = self._operands(y, images, layout, tile_buf)
-        if fused:  # per image: its own rows of coefficients
-            width = view.shape[-1]
-            for k in range(x.shape[0]):
-                seen = _fused.affine_rows(
-                    x[k].reshape(-1, width),
-                    y[k].reshape(-1, width),
-                    tuple(a[k, 0] for a in coef),
-                    self.bounds,
-                    track_max,
-                    self.may_overflow,
-                )
-                observed = max(observed, seen) if track_max else observed
-            return observed if track_max else np.nan
         if track_max:
             observed = float(np.fmax.reduce(x, axis=None))
         if not in_place:
@@ -338,25 +331,42 @@ class Plan:
             np.clip(view, self.clip[0], self.clip[1], out=view)
         return observed if track_max else np.nan
 
-    def _fused_rows(self, x, y, track_max):
-        """The fused loop over C-contiguous channels-last blocks x -> y."""
+    def _fused_rows(self, x, y, track_max, images=slice(None)):
+        """The fused loop over C-contiguous channels-last images x -> y (the
+        ``images`` of the plan's per-image coefficients): one call, or one per
+        group of images whose coefficient rows fill :data:`_TILE_VALUES`."""
         g, r, w, c = y.shape
         width = _row_length(r * w, c, w, _TILE_ROW)
-        return _fused.affine_rows(
-            x.reshape(-1, width),
-            y.reshape(-1, width),
-            self._tiled(width),
-            self.bounds,
-            track_max,
-            self.may_overflow,
-        )
+        x, y = x.reshape(g, -1, width), y.reshape(g, -1, width)
+        bounds, check = self.bounds, self.may_overflow
+        if not self.per_image:  # one map for all images
+            return _fused.affine_rows(
+                x, y, self._tiled(width), bounds, track_max, check
+            )
+        coefficients = [a[images].reshape(g, c) for a in self.coefficients]
+        step = max(1, _TILE_VALUES // width)
+        seen = [
+            _fused.affine_rows(
+                x[k : k + step],
+                y[k : k + step],
+                [np.tile(a[k : k + step], (1, width // c)) for a in coefficients],
+                bounds,
+                track_max,
+                check,
+            )
+            for k in range(0, g, step)
+        ]
+        return max(seen) if track_max else np.nan
 
     def _tiled(self, width: int) -> tuple[np.ndarray, ...]:
-        """The coefficients tiled into rows of ``width`` values (kept per width)."""
+        """The coefficients tiled into one row of ``width`` values, shape (1, width)
+        (kept per width)."""
         tiles = self._tiles.get(width)
         if tiles is None:
             c = self.coefficients[0].shape[-1]
-            tiles = tuple(np.tile(a.reshape(-1), width // c) for a in self.coefficients)
+            tiles = tuple(
+                np.tile(a.reshape(1, -1), width // c) for a in self.coefficients
+            )
             if len(self._tiles) < 16:  # a few image sizes per plan
                 self._tiles[width] = tiles
         return tiles

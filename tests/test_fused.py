@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
 
 from sk_pixels import PixelStandardizer, PixelStats, _fused, _kernels
+
+from .strategies import images
 
 pytest.importorskip("numba")
 
@@ -152,13 +156,21 @@ def test_fused_exact_statistics_flush_their_32_bit_partials(monkeypatch, numpy_s
     X[0, 0, 0] = (0, 1, 2)
     numpy_steps(False)
     fused = PixelStats.from_array(X)
+    fused_per_image = PixelStats.from_view(X, per_image=True)
     numpy_steps(True)
     assert fused == PixelStats.from_array(X)
+    assert fused_per_image == PixelStats.from_view(X, per_image=True)
 
 
+@pytest.mark.parametrize("tile_values", [None, 1], ids=["one-call", "image-by-image"])
+@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
 @pytest.mark.parametrize("clip", [None, (-1.0, 1.0)], ids=["no-clip", "clip"])
-def test_fused_per_image_maps_equal_numpy_steps(dtype, clip, rng, numpy_steps):
+def test_fused_per_image_maps_equal_numpy_steps(
+    dtype, clip, n_threads, tile_values, rng, numpy_steps, monkeypatch
+):
+    if tile_values is not None:  # groups of images of one image each
+        monkeypatch.setattr(_kernels, "_TILE_VALUES", tile_values)
     x = _input(rng, dtype, shape=(5, 6, 7, 3))
     n, c = x.shape[0], x.shape[-1]
     scale = rng.random((n, 1, 1, c)) + 0.5
@@ -170,7 +182,7 @@ def test_fused_per_image_maps_equal_numpy_steps(dtype, clip, rng, numpy_steps):
         dst = np.empty(x.shape, np.float32)
         with np.errstate(all="ignore"):
             observed = _kernels.affine(
-                x, dst, scale, np.zeros_like(scale), clip, True, 1, 2 * 42 * 3, center
+                x, dst, scale, np.zeros_like(scale), clip, True, n_threads, 252, center
             )
         results.append((dst, observed))
     assert_array_equal(_bits(results[1][0]), _bits(results[0][0]))
@@ -198,6 +210,115 @@ def test_fused_per_image_statistics_equal_the_numpy_engine(dtype, rng, numpy_ste
         results.append(PixelStandardizer(scope="image").transform(X))
     assert_array_equal(_bits(results[1]), _bits(results[0]))
     assert not results[1][2].any()
+
+
+# Batches of the per-image scope: odd sizes, one pixel, one and four channels,
+# images whose rows have no long divisor (301 x 300), constant images.
+PER_IMAGE_BATCHES = {
+    "uint8 odd": ("uint8", (5, 7, 9, 3)),
+    "uint8 one pixel": ("uint8", (2, 1, 1, 3)),
+    "uint8 gray": ("uint8", (3, 13, 11, 1)),
+    "uint8 large rows": ("uint8", (2, 301, 300, 4)),
+    "uint8 two groups of images": ("uint8", (80, 40, 40, 3)),
+    "uint16": ("uint16", (4, 31, 17, 3)),
+    "uint16 two channels": ("uint16", (3, 64, 48, 2)),
+    "int8": ("int8", (3, 5, 6, 3)),
+    "int16": ("int16", (3, 9, 10, 3)),
+    "float32 with NaN": ("float32", (3, 8, 9, 3)),
+}
+
+#: Layouts of the same batch: contiguous (the fused path), and ones the fused
+#: path does not take (they fall back to the NumPy engine and steps).
+LAYOUTS = {
+    "contiguous": (lambda X: X, -1),
+    "rows reversed (strided)": (lambda X: X[:, ::-1], -1),
+    "Fortran order": (np.asfortranarray, -1),
+    "channels first": (lambda X: np.ascontiguousarray(np.moveaxis(X, -1, 1)), 1),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per-channel", "global"])
+@pytest.mark.parametrize("batch", list(PER_IMAGE_BATCHES))
+def test_per_image_scope_fused_equals_numpy_to_the_bit(
+    batch, per_channel, layout, rng, numpy_steps
+):
+    dtype, shape = PER_IMAGE_BATCHES[batch]
+    X = _input(rng, dtype, shape)
+    # Constant images (zero std: mapped to exactly 0), at the ends of the range.
+    info = np.iinfo(dtype) if X.dtype.kind in "ui" else None
+    X[1], X[-1] = (0.5, 0.0) if info is None else (info.max, info.min)
+    arrange, channel_axis = LAYOUTS[layout]
+    X = arrange(X)
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        scaler = PixelStandardizer(
+            scope="image", per_channel=per_channel, channel_axis=channel_axis
+        )
+        results.append(scaler.transform(X))
+    expected, got = results
+    assert_array_equal(_bits(got), _bits(expected))
+    assert not got[1].any() and not got[-1].any()
+    assert_array_equal(_bits(got[1]), _bits(np.zeros_like(got[1])))  # no -0.0
+
+
+def _recording(fn, calls: list):
+    """``fn``, appending its name to ``calls`` at each call."""
+
+    def call(*args, **kwargs):
+        calls.append(fn.__name__)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per-channel", "global"])
+def test_per_image_scope_takes_one_fused_call_per_batch(per_channel, rng, monkeypatch):
+    # No Python per image: one statistics pass and one map over the batch (the
+    # map takes groups of images of 2**16 coefficient values: here, all).
+    calls = []
+    for name in ("exact_sums_per_image", "affine_rows", "exact_sums"):
+        monkeypatch.setattr(_fused, name, _recording(getattr(_fused, name), calls))
+    X = _input(rng, "uint8", shape=(16, 24, 20, 3))
+    PixelStandardizer(scope="image", per_channel=per_channel).transform(X)
+    assert calls == ["exact_sums_per_image", "affine_rows"]
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_sums_that_could_pass_int64_are_python_ints(dtype, rng, monkeypatch):
+    # Sums that could pass 2**62 in one kernel call (16-bit streams or images of
+    # over 2**30 values per channel) are taken in parts added up as Python
+    # ints, image by image; a low limit runs that on a small batch.
+    X = _input(rng, dtype, shape=(3, 8, 9, 3))
+    expected = PixelStats.from_view(X, per_image=True)
+    expected_pooled = PixelStats.from_array(X)
+    monkeypatch.setattr(_fused, "_INT64_SUMS", 1)
+    assert PixelStats.from_array(X) == expected_pooled
+    total, squares, lo, hi = _fused.exact_sums_per_image(X)
+    assert total.dtype == squares.dtype == object
+    assert total.tolist() == expected.sum.tolist()
+    assert PixelStats.from_view(X, per_image=True) == expected
+    assert_array_equal(lo, expected.min)
+    assert_array_equal(hi, expected.max)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    X=images(dtypes=(np.uint8, np.uint16), max_side=40),
+    per_channel=st.booleans(),
+)
+def test_per_image_scope_fused_equals_numpy_for_any_batch(X, per_channel, numpy_steps):
+    results = []
+    for numpy in (True, False):
+        numpy_steps(numpy)
+        scaler = PixelStandardizer(scope="image", per_channel=per_channel)
+        results.append(scaler.transform(X))
+    assert_array_equal(_bits(results[1]), _bits(results[0]))
 
 
 def test_a_numba_that_fails_falls_back_to_numpy_with_a_warning(monkeypatch):
