@@ -124,6 +124,29 @@ def test_overflow_is_an_error_on_both_kernels(numpy, numpy_steps):
         _kernels.affine(X, np.empty_like(X), np.full(1, 1e10), np.zeros(1))
 
 
+@pytest.mark.parametrize("numpy", [True, False], ids=["numpy", "fused"])
+def test_overflow_reaches_a_callback_or_log_like_numpys_own(numpy, numpy_steps):
+    # np.seterrcall's two forms: a function called with ("overflow", flag), and
+    # an object whose write() gets one "Warning: ..." line.
+    numpy_steps(numpy)
+    X = np.full((1, 2, 2, 1), 3e30, np.float32)
+    calls, lines = [], []
+
+    class Log:
+        def write(self, text):
+            lines.append(text)
+
+    for mode, handler in (("call", lambda *a: calls.append(a)), ("log", Log())):
+        old = np.seterrcall(handler)
+        try:
+            with np.errstate(over=mode):
+                _kernels.affine(X, np.empty_like(X), np.full(1, 1e10), np.zeros(1))
+        finally:
+            np.seterrcall(old)
+    assert [kind for kind, _ in calls] == ["overflow"]
+    assert len(lines) == 1 and lines[0].startswith("Warning: overflow encountered")
+
+
 @pytest.mark.parametrize(
     "value, disabled",
     [("0", True), ("off", True), ("false", True), ("", False), ("1", False)],
