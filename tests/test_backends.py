@@ -93,16 +93,19 @@ def test_edited_parameter_array_means_the_same_on_every_backend(backend, rng):
     assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
-def test_out_is_honoured_or_refused_on_every_backend(backend, rng):
+@pytest.mark.parametrize("per_pixel", [False, True], ids=["per-channel", "mean-image"])
+def test_out_is_honoured_or_refused_on_every_backend(backend, rng, per_pixel):
     name, make = backend
     X = rng.integers(0, 256, size=(4, 3, 5, 3), dtype=np.uint8)
-    scaler = PixelStandardizer().fit(X)
+    scaler = PixelStandardizer(per_pixel=per_pixel).fit(X)
     expected = scaler.transform(X)
     with _dispatch(name):
         Xb, back = make(X)
-        if name == "dask":
-            with pytest.raises(TypeError, match="out= is not supported for Dask"):
-                scaler.transform(Xb, out=np.empty(X.shape, np.float32))
+        if name == "dask":  # a NumPy or a Dask buffer: both refused
+            buffer = np.empty(X.shape, np.float32)
+            for out in (buffer, make(buffer)[0]):
+                with pytest.raises(TypeError, match="out= is not supported for Dask"):
+                    scaler.transform(Xb, out=out)
             return
         if name == "numpy":
             buf = np.zeros(X.shape, dtype=np.float32)

@@ -307,6 +307,27 @@ def test_transform_out_overlapping_X_is_in_place_or_refused(rng, case):
         assert_array_equal(X, X_before)
 
 
+def test_out_whose_overlap_numpy_cannot_decide_in_budget_is_refused(rng, monkeypatch):
+    # Disjoint views with strides that np.shares_memory proves disjoint only
+    # with more work than max_work=1: within the budget the views are
+    # accepted; past it the overlap is assumed (never a false "no").
+    from numpy.lib.stride_tricks import as_strided
+
+    from sk_pixels import _kernels
+
+    buf = rng.random(4096).astype(np.float32)
+    X = as_strided(buf, (2, 3, 4, 3), (148, 12, 40, 176), writeable=False)
+    out = as_strided(buf[15:], (2, 3, 4, 3), (204, 188, 108, 228))
+    with pytest.raises(_kernels._TooHardError):
+        np.shares_memory(out, X, max_work=1)
+    est = PixelStandardizer(mean=0.25, std=0.5, max_value=1.0).fit(X[:1])
+    expected = est.transform(X.copy())
+    assert_array_equal(est.transform(X, out=out), expected)
+    monkeypatch.setattr(_kernels, "_OVERLAP_WORK", 1)
+    with pytest.raises(ValueError, match="overlaps X without being X"):
+        est.transform(X, out=out)
+
+
 @pytest.mark.parametrize("case", ["out-is-X", "interleaved", "float64-seen-as-float32"])
 def test_device_transform_into_overlapping_out_reads_X_first(rng, case):
     torch = pytest.importorskip("torch")
