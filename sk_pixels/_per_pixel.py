@@ -77,8 +77,6 @@ def _flat(X: Any, size: int) -> Any:
 def _dask_reshape(X: Any, image: tuple[int, ...]) -> Any:
     """A Dask array ``(n, ...)`` with each image reshaped to ``image``, chunk by
     chunk of whole images (the number of images may be unknown)."""
-    if tuple(X.shape[1:]) == tuple(image):
-        return X
     from ._backends._dask import _whole_images
 
     whole = _whole_images(X)
@@ -144,8 +142,6 @@ class PositionBackend:
         return tuple(np.broadcast_to(values.reshape(where), self.shape).ravel())
 
     def stats(self, X: Any, layout: tuple, per_image: bool = False, nodata=None):
-        if per_image:  # scope="image" is refused with per_pixel=True
-            raise ValueError("per-pixel statistics pool the images of a batch.")
         flat = _flat(X, self.size)
         stats = self.inner.stats(flat, self.layout, nodata=self.positions(nodata))
         return reshaped(stats, self.shape)
