@@ -21,6 +21,7 @@ _EXPORTS = {
     "PixelHistogram": "._histogram",
     "PixelWhitener": ".whitener",
     "PixelCovariance": "._covariance",
+    "LayoutWarning": "._layout",
     "load_json": ".persist",
     "save_json": ".persist",
 }
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import presets  # noqa: F401
     from ._covariance import PixelCovariance  # noqa: F401
     from ._histogram import PixelHistogram  # noqa: F401
+    from ._layout import LayoutWarning  # noqa: F401
     from ._stats import PixelStats  # noqa: F401
     from .centerer import PixelCenterer  # noqa: F401
     from .normalizer import PixelNormalizer  # noqa: F401

@@ -17,7 +17,7 @@ from sklearn.utils.validation import validate_data
 
 from ._backends import backend_for
 from ._backends._common import nanmax as _nanmax
-from ._layout import image_view
+from ._layout import LayoutWarning, image_view
 from ._nodata import check_nodata, per_channel, refuse_foreign_mask, split_masked
 from ._units import resolve_max_value, usable_max_value, warn_if_scale_differs
 from .presets import get_preset
@@ -283,7 +283,7 @@ def _warn_if_layout_is_ambiguous(shape: tuple, channel_axis, image_shape) -> Non
     """
     message = _ambiguous_layout(shape, channel_axis, image_shape)
     if message is not None:
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warnings.warn(message, LayoutWarning, stacklevel=4)
 
 
 def _ambiguous_layout(shape: tuple, channel_axis, image_shape) -> str | None:

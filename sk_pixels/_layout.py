@@ -31,6 +31,20 @@ from typing import Any
 import numpy as np
 
 
+class LayoutWarning(UserWarning):
+    """X's shape fits the layout it is read in, but more often means another.
+
+    Raised by the estimators for a 3-D ``(n, H, 3 or 4)`` batch (read as
+    grayscale images; often one colour image without its batch axis) and a 4-D
+    batch whose last axis is long while axis 1 holds 1, 3 or 4 values (read as
+    channels-last; often channels-first).  An explicit layout
+    (``channel_axis``, ``image_shape``) never raises it; code that knows its
+    layout can ignore the category::
+
+        warnings.filterwarnings("ignore", category=sk_pixels.LayoutWarning)
+    """
+
+
 def _normalize_axis(channel_axis: int, ndim: int, shape: tuple[int, ...]) -> int:
     axis = channel_axis + ndim if channel_axis < 0 else channel_axis
     if not 1 <= axis < ndim:

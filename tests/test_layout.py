@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from sk_pixels import PixelCenterer, PixelStandardizer
+from sk_pixels import LayoutWarning, PixelCenterer, PixelStandardizer
 from sk_pixels._layout import image_view
 
 
@@ -147,8 +147,9 @@ def test_ambiguous_layout_warns_with_both_fixes(rng, shape, channel_axis, warnin
     if warning is None:
         scaler.fit(X)  # filterwarnings=error: no warning
         return
-    with pytest.warns(UserWarning, match=warning):
+    with pytest.warns(UserWarning, match=warning) as caught:
         scaler.fit(X)
+    assert [w.category for w in caught] == [LayoutWarning]  # one category to filter
     with pytest.warns(UserWarning, match=warning):
         scaler.transform(X)  # once per call, on every call
 

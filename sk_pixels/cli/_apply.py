@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ._common import (
-    GRAYSCALE_BATCH_OF_ONE,
     DataError,
     add_source_arguments,
     add_sources_argument,
@@ -154,6 +153,7 @@ def apply_model(
     import numpy as np
 
     from .._files import atomic_open
+    from .._layout import LayoutWarning
     from .._progress import progress_bar
     from ..io import SkippedImagesWarning, iter_images
 
@@ -173,7 +173,8 @@ def apply_model(
         with warnings.catch_warnings():
             # The caller lists the skipped files.
             warnings.simplefilter("ignore", category=SkippedImagesWarning)
-            warnings.filterwarnings("ignore", GRAYSCALE_BATCH_OF_ONE, UserWarning)
+            # Its images come in a known layout ((H, W) or (H, W, C), C <= 4).
+            warnings.simplefilter("ignore", category=LayoutWarning)
             with progress_bar(len(images.paths), enabled=progress) as bar:
                 for path, image in images:
                     result = estimator.transform(image[None])[0]

@@ -26,12 +26,6 @@ PROG = "sk-pixels"
 PICKLE_SUFFIXES = (".joblib", ".pkl", ".pickle")
 
 
-# A grayscale mode gives (H, W) images; the commands pass each as a batch of
-# one, (1, H, W). The library warns when such a batch is 3 or 4 pixels wide (it
-# may be one colour image): the commands know it is not, so they ignore it.
-GRAYSCALE_BATCH_OF_ONE = r"X of shape \(1, \d+, [34]\) is read as 1 grayscale images"
-
-
 class UsageError(Exception):
     """A bad command line: exit code 2."""
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._common import (
-    GRAYSCALE_BATCH_OF_ONE,
     DataError,
     UsageError,
     add_percentiles_argument,
@@ -53,6 +52,7 @@ def histograms(
     """
     import numpy as np
 
+    from .._layout import LayoutWarning
     from .._progress import progress_bar
 
     counts = None
@@ -68,10 +68,8 @@ def histograms(
             for c in range(values.shape[1]):
                 counts[c] += np.bincount(values[:, c], minlength=n_bins)
             if fit:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings(
-                        "ignore", GRAYSCALE_BATCH_OF_ONE, UserWarning
-                    )
+                with warnings.catch_warnings():  # a known layout: see apply
+                    warnings.simplefilter("ignore", category=LayoutWarning)
                     estimator.partial_fit(image[None])
             bar.update(1)
         bar.update(len(images.skipped))
